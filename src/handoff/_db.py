@@ -1,0 +1,108 @@
+"""One SQLite file shared by the ledger, the vault and the audit log.
+
+SQLite calls run on a single worker thread so the event loop never blocks on
+disk; every state change is one transaction, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ._errors import ConfigError
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    client_id TEXT,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    completed_at REAL,
+    key TEXT NOT NULL DEFAULT '',
+    acknowledged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS records_by_principal ON records (principal, status, created_at);
+CREATE INDEX IF NOT EXISTS records_by_key ON records (principal, key, created_at);
+CREATE INDEX IF NOT EXISTS records_pending_expiry ON records (status, expires_at);
+CREATE TABLE IF NOT EXISTS secrets (
+    principal TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (principal, name)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    principal TEXT,
+    client_id TEXT,
+    record_id TEXT,
+    remote TEXT,
+    detail TEXT
+);
+"""
+
+
+class Database:
+    """A SQLite file opened once, used from one worker thread at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the folder for database {self.path}: {exc}") from exc
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open database {self.path}: {exc}; check the path and permissions") from exc
+        self._lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(1)
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the connection, synchronously, holding the connection lock."""
+        with self._lock:
+            return fn(self._conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the connection in the worker thread."""
+        return await anyio.to_thread.run_sync(self.call, fn, limiter=self._limiter)
+
+    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+        """Wrap `fn` in BEGIN IMMEDIATE … COMMIT, rolling back on any exception."""
+
+        def wrapped(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return wrapped
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

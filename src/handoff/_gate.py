@@ -1,0 +1,112 @@
+"""The gate: wraps a tool so it runs only when what it needs is there, and hands it the values."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+
+from .eras import Call, era_for
+
+if TYPE_CHECKING:
+    from ._handoff import Handoff
+    from ._need import Delivery, SecretNeed
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CTX = "handoff_ctx"
+_values: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("handoff_secrets", default={})
+
+
+class Secrets:
+    """Access to the values the gate fetched for the running tool call."""
+
+    @staticmethod
+    def current(name: str) -> str:
+        values = _values.get()
+        if name not in values:
+            raise LookupError(
+                f"secret {name!r} is not available here: read it inside a tool decorated with "
+                f"@handoff.requires_secret({name!r}, ...)"
+            )
+        return values[name]
+
+
+def gate(handoff: Handoff, need: SecretNeed, delivery: Delivery) -> Callable[[F], F]:
+    def decorate(fn: F) -> F:
+        needs: tuple[SecretNeed, ...] = (need, *getattr(fn, "__handoff_needs__", ()))
+        body: Callable[..., Any] = getattr(fn, "__handoff_body__", fn)
+        signature = inspect.signature(body, eval_str=True)
+        hints = typing.get_type_hints(body, include_extras=True)
+        ctx_name = find_context_parameter(body)
+        parameters = list(signature.parameters.values())
+        if ctx_name is None:
+            parameters.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
+            hints = {**hints, _CTX: Context}
+
+        @functools.wraps(body)
+        async def gated(*args: Any, **kwargs: Any) -> Any:
+            ctx = kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name]
+            values = await fetch(handoff, ctx, body.__name__, needs, delivery)
+            token = _values.set({**_values.get(), **values})
+            try:
+                result = body(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            finally:
+                _values.reset(token)
+
+        gated.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        gated.__annotations__ = hints
+        gated.__handoff_needs__ = needs  # type: ignore[attr-defined]
+        gated.__handoff_body__ = body  # type: ignore[attr-defined]
+        return typing.cast(F, gated)
+
+    return decorate
+
+
+async def fetch(
+    handoff: Handoff, ctx: Any, fallback_name: str, needs: tuple[SecretNeed, ...], delivery: Delivery
+) -> dict[str, str]:
+    """Every need's value for the verified caller, obtaining missing ones through the client's era."""
+    request_context = ctx.request_context
+    principal = handoff.mcp_identity.principal(request_context)
+    if principal is None:
+        raise ToolError(
+            "This tool needs to know who you are, but the connection carries no verified user. "
+            "Connect with an access token from this server's sign-in."
+        )
+    values: dict[str, str] = {}
+    missing: list[SecretNeed] = []
+    for need in needs:
+        value = await handoff.read_secret(principal, need.name)
+        if value is None:
+            missing.append(need)
+        else:
+            values[need.name] = value
+    if not missing:
+        return values
+    params = getattr(request_context, "params", None) or {}
+    call = Call(
+        handoff=handoff,
+        ctx=ctx,
+        principal=principal,
+        client_id=handoff.mcp_identity.client_id(request_context),
+        tool=str(params.get("name") or fallback_name),
+        delivery=delivery,
+    )
+    await era_for(call).obtain(call, missing)
+    for need in missing:
+        value = await handoff.read_secret(principal, need.name)
+        if value is None:
+            raise ToolError(f"Your {need.label} is not stored yet. Finish in the browser, then call the tool again.")
+        values[need.name] = value
+    return values

@@ -1,0 +1,274 @@
+"""`Handoff`: the object a server author creates; it ties ledger, vault, identity, pages and gate."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from ._db import Database
+from ._errors import ConfigError, TransitionRefused, VaultError
+from ._gate import Secrets, gate
+from ._need import Delivery, SecretNeed, Validator
+from ._notifier import Notifier
+from ._web import BrowserCookie, Web
+from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
+from .bus import Bus, LocalBus
+from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
+from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
+from .pages import Flow, SecretFlow, build_pages
+from .vault import Keyring, MemoryVault, SQLiteVault, Vault
+
+logger = logging.getLogger("handoff")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_public_url(url: str) -> str:
+    """The base URL users' browsers open: https, unless the host is loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"public URL {url!r} must be an absolute http(s) URL, such as https://mcp.example.com")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"public URL {url!r} uses plain http on a non-loopback host; serve the pages over https "
+            "(http is only allowed for 127.0.0.1, ::1 and localhost)"
+        )
+    if parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"public URL {url!r} must not carry a query, fragment or user name")
+    return url.rstrip("/")
+
+
+class Handoff:
+    """URL mode elicitation for one MCP server: declare needs on tools, mount the pages.
+
+    Build it with `Handoff.embedded(...)` for the SQLite defaults, or pass each
+    part yourself. Then decorate tools with `requires_secret`, read values with
+    `secret(name)`, and serve `app(mcp_server)`.
+    """
+
+    def __init__(
+        self,
+        *,
+        public_url: str,
+        ledger: Ledger,
+        vault: Vault,
+        browser: BrowserIdentity,
+        secret_key: bytes,
+        mcp_identity: McpIdentity | None = None,
+        audit: AuditLog | None = None,
+        bus: Bus | None = None,
+        pages_path: str = "/handoff",
+        wait_timeout: float = 300.0,
+        sweep_interval: float = 5.0,
+    ) -> None:
+        if len(secret_key) < 32:
+            raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
+        if pages_path and (not pages_path.startswith("/") or pages_path.endswith("/")):
+            raise ConfigError(f"pages_path {pages_path!r} must start with '/' and not end with one, like '/handoff'")
+        self.public_url = check_public_url(public_url)
+        self.ledger = ledger
+        self.vault = vault
+        self.browser = browser
+        self.mcp_identity: McpIdentity = mcp_identity or (
+            LocalUser(browser.name) if isinstance(browser, LocalIdentity) else TokenSubject()
+        )
+        self.audit: AuditLog = audit or MemoryAudit()
+        self.bus: Bus = bus or LocalBus()
+        self.notifier = Notifier()
+        self.bus.listen(self.notifier.on_record)
+        self.wait_timeout = wait_timeout
+        self.sweep_interval = sweep_interval
+        self.needs: dict[str, SecretNeed] = {}
+        self.flows: dict[str, Flow] = {"secret": SecretFlow()}
+        self.web = Web(BrowserCookie(secret_key, secure=self.public_url.startswith("https:")), pages_path,
+                       self.public_url)
+        self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
+
+    @classmethod
+    def embedded(
+        cls,
+        *,
+        public_url: str,
+        db_path: str | Path,
+        browser: BrowserIdentity,
+        secret_key: bytes,
+        keyring: Keyring | None = None,
+        ttl: float = 600.0,
+        limits: Limits | None = None,
+        **options: Any,
+    ) -> Handoff:
+        """Ledger, vault and audit in one SQLite file. The keyring defaults to HANDOFF_VAULT_KEYS."""
+        db = Database(db_path)
+        keyring = keyring or Keyring.from_env()
+        return cls(
+            public_url=public_url,
+            ledger=SQLiteLedger(db, ttl=ttl, limits=limits),
+            vault=SQLiteVault(db, keyring),
+            audit=SQLiteAudit(db),
+            browser=browser,
+            secret_key=secret_key,
+            **options,
+        )
+
+    @classmethod
+    def in_memory(cls, *, public_url: str, browser: BrowserIdentity, secret_key: bytes, keyring: Keyring,
+                  ttl: float = 600.0, limits: Limits | None = None, **options: Any) -> Handoff:
+        """Everything in process memory: for tests and throwaway servers."""
+        return cls(public_url=public_url, ledger=MemoryLedger(ttl=ttl, limits=limits), vault=MemoryVault(keyring),
+                   browser=browser, secret_key=secret_key, **options)
+
+    # What tool authors use
+
+    def requires_secret(
+        self,
+        name: str,
+        *,
+        label: str,
+        help: str = "",
+        message: str | None = None,
+        validate: Validator | None = None,
+        delivery: Delivery = "error",
+    ) -> Callable[[F], F]:
+        """Declare that a tool needs the calling user's secret `name`; read it with `secret(name)`.
+
+        When the secret is missing, the user is sent to a page of this server to
+        enter it; the tool body runs only once it is stored. `validate` can reject
+        a value with a message shown on that page.
+        """
+        if name in self.needs and self.needs[name].label != label:
+            raise ConfigError(f"secret {name!r} is declared twice with different labels")
+        need = SecretNeed(name=name, label=label, help=help, message=message, validate=validate)
+        self.needs[name] = need
+        return gate(self, need, delivery)
+
+    def principal(self, ctx: Any) -> str | None:
+        """The verified principal of the tool call `ctx` belongs to (None if unauthenticated)."""
+        return self.mcp_identity.principal(ctx.request_context)
+
+    def secret(self, name: str) -> str:
+        """The value of a declared secret, inside a tool gated by `requires_secret(name)`."""
+        return Secrets.current(name)
+
+    # What eras and pages use
+
+    def url_for(self, record_id: str) -> str:
+        return self.web.url(f"/e/{record_id}")
+
+    async def open(
+        self, principal: str, client_id: str | None, tool: str, need: SecretNeed
+    ) -> tuple[Record, str]:
+        """The pending record for this need (reused while one is pending), and its URL."""
+        record = await self.ledger.latest(principal, need.key)
+        if record is None or not record.pending:
+            record = await self.ledger.create(
+                Draft(principal=principal, kind=need.kind, params=need.params(tool), client_id=client_id,
+                      key=need.key)
+            )
+            await self.audit.write(Event.CREATED, principal=principal, client_id=client_id, record_id=record.id,
+                                   detail=need.key)
+        return record, self.url_for(record.id)
+
+    async def finish(self, record_id: str, status: Status, *, remote: str | None) -> Record:
+        """Move a record to its final status, audit it, and tell whoever waits."""
+        async with self._lock(record_id):
+            record = await self.ledger.finish(record_id, status)
+        await self.audit.write(Event(status.value), principal=record.principal, client_id=record.client_id,
+                               record_id=record.id, remote=remote)
+        await self.bus.publish(record)
+        return record
+
+    async def complete_with_secret(self, record: Record, value: str, *, remote: str | None) -> Record:
+        """Store the value and complete the record, once: a second submit finds it completed."""
+        async with self._lock(record.id):
+            current = await self.ledger.get(record.id)
+            if not current.pending:
+                raise TransitionRefused(record.id, current.status)
+            await self.vault.put(record.principal, record.params["name"], value)
+            done = await self.ledger.finish(record.id, Status.COMPLETED)
+        await self.audit.write(Event.COMPLETED, principal=done.principal, client_id=done.client_id,
+                               record_id=done.id, remote=remote)
+        await self.bus.publish(done)
+        return done
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, record_id: str) -> AsyncIterator[None]:
+        """Serialize changes to one record within this process (value write + transition together)."""
+        lock = self._locks[record_id]
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(record_id, None)
+
+    async def wait(self, record_id: str, timeout: float | None = None) -> Record | None:
+        """The record once it has finished, or None if it is still pending after `timeout`."""
+        record = await self.ledger.get(record_id)
+        if not record.pending:
+            return record
+        await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+        record = await self.ledger.get(record_id)
+        return None if record.pending else record
+
+    async def read_secret(self, principal: str, name: str) -> str | None:
+        try:
+            return await self.vault.get(principal, name)
+        except VaultError as exc:
+            logger.warning("stored secret %r of %s is unreadable, asking again: %s", name, principal, exc)
+            return None
+
+    async def sweep(self) -> list[Record]:
+        """Expire overdue records: audit each, and wake whoever waits on them."""
+        expired = await self.ledger.expire_due()
+        for record in expired:
+            await self.audit.write(Event.EXPIRED, principal=record.principal, client_id=record.client_id,
+                                   record_id=record.id)
+            await self.bus.publish(record)
+        return expired
+
+    # Serving
+
+    def pages(self) -> Starlette:
+        """The out-of-band pages as their own app (mount it at `pages_path`)."""
+        return build_pages(self, self.web)
+
+    def app(self, mcp_server: Any, **streamable_http: Any) -> Starlette:
+        """The MCP server's streamable HTTP app with the pages mounted beside it."""
+        app: Starlette = mcp_server.streamable_http_app(**streamable_http)
+        app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        inner = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, Any] | None]:
+            async with inner(app) as state, self.running():
+                yield state
+
+        app.router.lifespan_context = lifespan
+        return app
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Background work while serving: the expiry sweeper."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._sweep_forever)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("expiry sweep failed; will retry")
+            await anyio.sleep(self.sweep_interval)

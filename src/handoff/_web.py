@@ -1,0 +1,124 @@
+"""What every out-of-band page shares: the browser cookie, CSRF tokens, templates, safe headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("handoff", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "pragma": "no-cache",
+    "x-content-type-options": "nosniff",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware that puts `SECURITY_HEADERS` on every response of the pages app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.decode().lower()
+                           not in SECURITY_HEADERS]
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_templates.get_template(template).render(**context), status_code=status_code)
+
+
+class BrowserCookie:
+    """A random per-browser id in an HttpOnly, SameSite=Lax cookie; CSRF tokens are derived from it.
+
+    On https the cookie is `__Host-` prefixed and Secure; plain http is only
+    allowed for loopback development, where browsers refuse both.
+    """
+
+    def __init__(self, key: bytes, *, secure: bool) -> None:
+        self._key = key
+        self.secure = secure
+        self.name = "__Host-handoff" if secure else "handoff"
+
+    def read(self, request: Request) -> str | None:
+        value = request.cookies.get(self.name)
+        return value if value and len(value) <= 64 else None
+
+    def issue(self, response: Response, browser_id: str | None = None) -> str:
+        browser_id = browser_id or secrets.token_urlsafe(32)
+        response.set_cookie(
+            self.name, browser_id, httponly=True, samesite="lax", secure=self.secure, path="/",
+        )
+        return browser_id
+
+    def csrf_token(self, browser_id: str, purpose: str) -> str:
+        mac = hmac.new(self._key, f"csrf\0{browser_id}\0{purpose}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def csrf_ok(self, request: Request, submitted: object, purpose: str) -> bool:
+        browser_id = self.read(request)
+        if not browser_id or not isinstance(submitted, str):
+            return False
+        return hmac.compare_digest(self.csrf_token(browser_id, purpose), submitted)
+
+
+def safe_next(value: str | None, root: str) -> str:
+    """Only a path inside this app can be a redirect target: no scheme, no host, no `//`."""
+    if not value or not value.startswith(root + "/") or value.startswith("//"):
+        return root + "/"
+    if any(c in value for c in ("\\", "\r", "\n", "\t")) or "//" in value or "/../" in value:
+        return root + "/"
+    return value
+
+
+class Web:
+    """Per-app page settings that identities and flows share, kept on `app.state.web`."""
+
+    def __init__(self, cookie: BrowserCookie, root: str, public_base: str) -> None:
+        self.cookie = cookie
+        self.root = root.rstrip("/")
+        self.public_base = public_base.rstrip("/")
+
+    def url(self, path: str) -> str:
+        """Absolute public URL for a path inside the pages app."""
+        return f"{self.public_base}{self.root}{path}"
+
+    @staticmethod
+    def of(request: Request) -> Web:
+        web = request.app.state.web
+        assert isinstance(web, Web)
+        return web
+
+    def browser_id(self, request: Request) -> str | None:
+        return self.cookie.read(request)

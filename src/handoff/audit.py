@@ -1,0 +1,139 @@
+"""The audit log: who did what to which elicitation, never with a secret value."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from ._db import Database
+
+logger = logging.getLogger("handoff.audit")
+
+
+class Event(enum.StrEnum):
+    CREATED = "created"
+    OPENED = "opened"
+    IDENTITY_MISMATCH = "identity_mismatch"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit line. `detail` is a short reason code or a validation message, never a value."""
+
+    at: float
+    event: str
+    principal: str | None = None
+    client_id: str | None = None
+    record_id: str | None = None
+    remote: str | None = None
+    detail: str | None = None
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+class AuditLog(Protocol):
+    async def write(
+        self,
+        event: Event,
+        *,
+        principal: str | None = None,
+        client_id: str | None = None,
+        record_id: str | None = None,
+        remote: str | None = None,
+        detail: str | None = None,
+    ) -> Entry: ...
+
+    async def read(
+        self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
+    ) -> list[Entry]: ...
+
+
+class MemoryAudit:
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+
+    async def write(
+        self,
+        event: Event,
+        *,
+        principal: str | None = None,
+        client_id: str | None = None,
+        record_id: str | None = None,
+        remote: str | None = None,
+        detail: str | None = None,
+    ) -> Entry:
+        entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
+        self.entries.append(entry)
+        logger.info("%s", entry.as_json())
+        return entry
+
+    async def read(
+        self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
+    ) -> list[Entry]:
+        found = [
+            e for e in self.entries
+            if (principal is None or e.principal == principal) and (record_id is None or e.record_id == record_id)
+        ]
+        return found[-limit:]
+
+
+class SQLiteAudit:
+    """Audit lines in the `audit` table of the handoff database, oldest first."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def write(
+        self,
+        event: Event,
+        *,
+        principal: str | None = None,
+        client_id: str | None = None,
+        record_id: str | None = None,
+        remote: str | None = None,
+        detail: str | None = None,
+    ) -> Entry:
+        entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry.at, entry.event, principal, client_id, record_id, remote, detail),
+            )
+
+        await self.db.run(insert)
+        logger.info("%s", entry.as_json())
+        return entry
+
+    async def read(
+        self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
+    ) -> list[Entry]:
+        return await self.db.run(lambda conn: read_audit(conn, principal, record_id, limit))
+
+
+def read_audit(conn: sqlite3.Connection, principal: str | None, record_id: str | None, limit: int) -> list[Entry]:
+    sql = "SELECT at, event, principal, client_id, record_id, remote, detail FROM audit WHERE 1=1"
+    args: list[object] = []
+    if principal is not None:
+        sql += " AND principal = ?"
+        args.append(principal)
+    if record_id is not None:
+        sql += " AND record_id = ?"
+        args.append(record_id)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    args.append(limit)
+    rows = conn.execute(sql, args).fetchall()
+    return [Entry(*row) for row in reversed(rows)]

@@ -1,0 +1,105 @@
+"""A scripted browser (HTTP with a cookie jar) for the walkthrough and the tests.
+
+It does what a person does on the pages: open a link, sign in, submit a form.
+It follows redirects only within the server's own origin, like a careful
+browser that stops at an OAuth client's redirect URI.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx2
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
+_TITLE = re.compile(r"<h1>(.*?)</h1>", re.S)
+
+
+@dataclass
+class Page:
+    url: str
+    status: int
+    text: str
+
+    @property
+    def title(self) -> str:
+        match = _TITLE.search(self.text)
+        return html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() if match else ""
+
+    @property
+    def csrf(self) -> str | None:
+        match = _CSRF.search(self.text)
+        return html.unescape(match.group(1)) if match else None
+
+    @property
+    def action(self) -> str | None:
+        match = _FORM_ACTION.search(self.text)
+        return html.unescape(match.group(1)) if match else None
+
+
+class ScriptedBrowser:
+    """One person's browser: its own cookies, its own sign-in."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin.rstrip("/")
+        self.http = httpx2.AsyncClient(follow_redirects=False, timeout=30)
+
+    async def __aenter__(self) -> ScriptedBrowser:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    def _same_origin(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.origin)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    async def _follow(self, response: httpx2.Response) -> Page | str:
+        """Follow same-origin redirects; return the final page, or the first off-origin location."""
+        for _ in range(10):
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return Page(str(response.url), response.status_code, response.text)
+            location = urljoin(str(response.url), response.headers["location"])
+            if not self._same_origin(location):
+                return location
+            response = await self.http.get(location)
+        raise RuntimeError("too many redirects")
+
+    async def open(self, url: str) -> Page:
+        result = await self._follow(await self.http.get(url))
+        if isinstance(result, str):
+            raise RuntimeError(f"the page redirected off-site to {result}")
+        return result
+
+    async def submit(self, page: Page, fields: dict[str, str], *, csrf: str | None = None) -> Page | str:
+        """Post the page's form with `fields` (and its CSRF token unless one is given)."""
+        action = page.action
+        if action is None:
+            raise RuntimeError(f"no form on {page.url}")
+        data = {"csrf": csrf if csrf is not None else (page.csrf or ""), **fields}
+        return await self._follow(await self.http.post(urljoin(page.url, action), data=data))
+
+    async def sign_in(self, page: Page, user: str, password: str) -> Page:
+        result = await self.submit(page, {"username": user, "password": password, "next": _next_of(page)})
+        if isinstance(result, str):
+            raise RuntimeError(f"sign-in redirected off-site to {result}")
+        return result
+
+    async def authorize(self, url: str, user: str, password: str) -> dict[str, str]:
+        """Go through the server's sign-in and consent; return the redirect's query (code, state, iss)."""
+        page = await self.open(url)
+        if "/login" in page.url:
+            page = await self.sign_in(page, user, password)
+        result = await self.submit(page, {"decision": "allow"})
+        if not isinstance(result, str):
+            raise RuntimeError(f"authorization stopped at {result.url}: {result.title}")
+        return {k: v[0] for k, v in parse_qs(urlsplit(result).query).items()}
+
+
+def _next_of(page: Page) -> str:
+    match = re.search(r'name="next" value="([^"]*)"', page.text)
+    return html.unescape(match.group(1)) if match else ""

@@ -1,0 +1,105 @@
+"""The demo server: two users, tools that need secrets, SQLite with a dev key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
+from mcp.server.mcpserver import Context, MCPServer
+from starlette.applications import Starlette
+
+from .._handoff import Handoff
+from ..identity import AuthServer, hash_password
+from ..vault import Keyring, dev_key
+
+DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
+
+
+def check_weather_key(value: str) -> str | None:
+    """The demo's validation hook: weather keys look like `wk_` and at least 12 more characters."""
+    if not value.startswith("wk_") or len(value) < 15:
+        return "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
+    return None
+
+
+@dataclass
+class Demo:
+    handoff: Handoff
+    mcp: MCPServer
+    auth: AuthServer
+    app: Starlette
+    public_url: str
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.public_url}/mcp"
+
+
+def build_demo(public_url: str, data_dir: str | Path, *, users: dict[str, str] | None = None,
+               ttl: float = 600.0, wait_timeout: float = 120.0) -> Demo:
+    data = Path(data_dir)
+    secret_key = dev_key(data / "pages.key")
+    signing_key = hmac.new(secret_key, b"handoff/demo/access-token", hashlib.sha256).digest()
+    public_url = public_url.rstrip("/")
+    auth = AuthServer(
+        {u: hash_password(p) for u, p in (users or DEMO_USERS).items()},
+        signing_key=signing_key,
+        issuer=public_url,
+        pages_url=f"{public_url}/handoff",
+    )
+    handoff = Handoff.embedded(
+        public_url=public_url,
+        db_path=data / "handoff.db",
+        browser=auth,
+        secret_key=secret_key,
+        keyring=Keyring.dev(data / "vault.key"),
+        ttl=ttl,
+        wait_timeout=wait_timeout,
+    )
+    mcp = MCPServer(
+        "handoff-demo",
+        instructions="Demo tools that need a user's API keys, entered in the user's own browser.",
+        auth_server_provider=auth,
+        auth=AuthSettings(
+            issuer_url=public_url,  # type: ignore[arg-type]
+            resource_server_url=f"{public_url}/mcp",  # type: ignore[arg-type]
+            client_registration_options=ClientRegistrationOptions(enabled=True),
+            validate_token_resource=False,
+        ),
+    )
+
+    @mcp.tool()
+    async def whoami(ctx: Context) -> str:
+        """Say which user this connection is signed in as."""
+        return f"You are {handoff.principal(ctx)}."
+
+    @mcp.tool()
+    @handoff.requires_secret(
+        "weather_api_key",
+        label="Weather API key",
+        help="Demo keys start with wk_, for example wk_demo_1234567890.",
+        validate=check_weather_key,
+    )
+    async def forecast(city: str) -> str:
+        """Tomorrow's forecast for a city, using your weather API key."""
+        key = handoff.secret("weather_api_key")
+        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:8]
+        return f"Forecast for {city}: sunny, 21°C (fetched with your key …{fingerprint})"
+
+    @mcp.tool()
+    @handoff.requires_secret(
+        "notes_token",
+        label="Notes token",
+        help="Any text works in the demo.",
+        delivery="request",
+    )
+    async def list_notes() -> str:
+        """List your notes, using your notes token (asks in-call, then waits for the browser)."""
+        token = handoff.secret("notes_token")
+        return f"You have 3 notes (token of {len(token)} characters)."
+
+    app = handoff.app(mcp, host="127.0.0.1")
+    return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url)

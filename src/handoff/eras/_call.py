@@ -1,0 +1,60 @@
+"""One gated tool call, as the eras see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..ledger import Record, Status
+
+if TYPE_CHECKING:
+    from .._handoff import Handoff
+    from .._need import Delivery, SecretNeed
+
+
+@dataclass
+class Call:
+    """A tool call that is missing something, with who made it and how to reach them."""
+
+    handoff: Handoff
+    ctx: Any
+    """The SDK's `Context` for this call."""
+    principal: str
+    client_id: str | None
+    tool: str
+    delivery: Delivery
+
+    @property
+    def supports_url(self) -> bool:
+        caps = self.ctx.client_capabilities
+        return bool(caps and caps.elicitation and caps.elicitation.url is not None)
+
+    async def report_refusal(self, need: SecretNeed) -> None:
+        """Turn a recent decline or cancel of this need into one clear tool error."""
+        ledger = self.handoff.ledger
+        latest = await ledger.latest(self.principal, need.key)
+        if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED):
+            return
+        if await ledger.acknowledge(latest.id):
+            verb = "declined" if latest.status is Status.DECLINED else "cancelled"
+            raise ToolError(
+                f"The request for your {need.label} was {verb}, so {self.tool} did not run. "
+                "Call the tool again if you want to provide it."
+            )
+
+    async def refuse(self, record: Record, need: SecretNeed) -> None:
+        """Raise the tool error for a record that ended without the value."""
+        await self.handoff.ledger.acknowledge(record.id)
+        raise ToolError(
+            f"The request for your {need.label} was {record.status.value}, so {self.tool} did not run. "
+            "Call the tool again to start over."
+        )
+
+    def link_only(self, opened: list[tuple[Record, str]]) -> ToolError:
+        """For clients without URL mode: a tool error that tells the person where to go."""
+        lines = [f"{self.tool} needs something only you can provide, in your own browser:"]
+        lines += [f"- {record.params['label']}: open {url}" for record, url in opened]
+        lines.append("You will be asked to sign in first. When you are done, call the tool again.")
+        return ToolError("\n".join(lines))

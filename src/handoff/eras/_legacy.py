@@ -1,0 +1,52 @@
+"""2025-11-25: error -32042 or `elicitation/create` (mode url), then the completion notice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import UrlElicitationRequiredError
+from mcp_types import ElicitRequestURLParams
+
+from ..ledger import Status
+from ._call import Call
+
+if TYPE_CHECKING:
+    from .._need import SecretNeed
+
+
+class LegacyEra:
+    """Speaks 2025-11-25 to a client that made the `initialize` handshake."""
+
+    async def obtain(self, call: Call, missing: list[SecretNeed]) -> None:
+        for need in missing:
+            await call.report_refusal(need)
+        handoff = call.handoff
+        opened = [await handoff.open(call.principal, call.client_id, call.tool, need) for need in missing]
+        if not call.supports_url:
+            # Never send URL mode to a client that did not declare it; secrets never go through forms.
+            raise call.link_only(opened)
+        if call.delivery == "error":
+            for record, _ in opened:
+                handoff.notifier.watch(record.id, call.ctx.session, until=record.expires_at)
+            raise UrlElicitationRequiredError(
+                [
+                    ElicitRequestURLParams(message=record.params["message"], url=url, elicitation_id=record.id)
+                    for record, url in opened
+                ]
+            )
+        for (record, url), need in zip(opened, missing, strict=True):
+            handoff.notifier.watch(record.id, call.ctx.session, until=record.expires_at)
+            answer = await call.ctx.elicit_url(record.params["message"], url, record.id)
+            if answer.action != "accept":
+                status = Status.DECLINED if answer.action == "decline" else Status.CANCELLED
+                record = await handoff.finish(record.id, status, remote=None)
+                await call.refuse(record, need)
+            finished = await handoff.wait(record.id)
+            if finished is None:
+                raise ToolError(
+                    f"Still waiting for your {need.label} in the browser ({url}). "
+                    "Finish there, then call the tool again."
+                )
+            if finished.status is not Status.COMPLETED:
+                await call.refuse(finished, need)

@@ -1,0 +1,21 @@
+"""Identity: who calls on the MCP side, and who is in the browser."""
+
+from ._authserver import AuthServer
+from ._browser import BrowserIdentity, CustomIdentity, LocalIdentity, is_loopback
+from ._login import PasswordLogin, check_password, hash_password
+from ._principal import LocalUser, McpIdentity, TokenSubject, access_token
+
+__all__ = [
+    "AuthServer",
+    "BrowserIdentity",
+    "CustomIdentity",
+    "LocalIdentity",
+    "LocalUser",
+    "McpIdentity",
+    "PasswordLogin",
+    "TokenSubject",
+    "access_token",
+    "check_password",
+    "hash_password",
+    "is_loopback",
+]

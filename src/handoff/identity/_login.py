@@ -1,0 +1,149 @@
+"""Password login for the browser side, and the server as its own OAuth authorization server.
+
+One login session (a server-side map from the browser cookie to a user) serves
+both the OAuth authorize step of MCP clients and the out-of-band pages, so the
+person who authorized the client is the person the pages check against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .._web import Web, render, safe_next
+
+_SESSION_LIFE = 12 * 3600.0
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """scrypt, stored as `scrypt$<salt hex>$<hash hex>`."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, want = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hash_password(password, salt=bytes.fromhex(salt)).split("$")[2]
+    return hmac.compare_digest(got, want)
+
+
+_DUMMY_HASH = hash_password("not a password")
+
+
+@dataclass
+class _Session:
+    user: str
+    expires_at: float
+
+
+class PasswordLogin:
+    """Users log in with a password; the session lives server-side, keyed by the browser cookie.
+
+    `users` maps a user name (the principal) to a `hash_password` string.
+    """
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = dict(users)
+        self._sessions: dict[str, _Session] = {}
+
+    @classmethod
+    def with_passwords(cls, passwords: dict[str, str]) -> PasswordLogin:
+        return cls({user: hash_password(pw) for user, pw in passwords.items()})
+
+    async def current(self, request: Request) -> str | None:
+        browser_id = Web.of(request).browser_id(request)
+        session = self._sessions.get(browser_id) if browser_id else None
+        if session is None or session.expires_at < time.time():
+            return None
+        return session.user
+
+    def login_url(self, request: Request, next_path: str) -> str | None:
+        web = Web.of(request)
+        return f"{web.root}/login?{_query(next=next_path)}"
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/login", self._login_form, methods=["GET"]),
+            Route("/login", self._login, methods=["POST"]),
+            Route("/logout", self._logout, methods=["POST"]),
+        ]
+
+    def verify(self, user: str, password: str) -> bool:
+        stored = self.users.get(user)
+        ok = check_password(password, stored or _DUMMY_HASH)
+        return ok and stored is not None
+
+    def start_session(self, user: str) -> str:
+        browser_id = secrets.token_urlsafe(32)
+        self._sessions[browser_id] = _Session(user, time.time() + _SESSION_LIFE)
+        return browser_id
+
+    async def _login_form(self, request: Request) -> Response:
+        web = Web.of(request)
+        next_path = safe_next(request.query_params.get("next"), web.root)
+        return _login_page(request, web, next_path, error=None)
+
+    async def _login(self, request: Request) -> Response:
+        web = Web.of(request)
+        form = await request.form()
+        next_path = safe_next(str(form.get("next", "")), web.root)
+        if not web.cookie.csrf_ok(request, form.get("csrf"), "login"):
+            return _login_page(request, web, next_path, error="Your form expired. Please try again.", status=400)
+        user, password = str(form.get("username", "")), str(form.get("password", ""))
+        if not self.verify(user, password):
+            return _login_page(request, web, next_path, error="Wrong user name or password.", status=401)
+        old = web.browser_id(request)
+        if old:
+            self._sessions.pop(old, None)
+        response = RedirectResponse(next_path, status_code=303)
+        # A new browser id at login: a cookie planted before login never becomes a session.
+        web.cookie.issue(response, self.start_session(user))
+        return response
+
+    async def _logout(self, request: Request) -> Response:
+        web = Web.of(request)
+        form = await request.form()
+        if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
+            return render("message.html", 400, title="Form expired", text="Please reload the page and try again.")
+        browser_id = web.browser_id(request)
+        if browser_id:
+            self._sessions.pop(browser_id, None)
+        response = RedirectResponse(f"{web.root}/login", status_code=303)
+        web.cookie.issue(response)
+        return response
+
+
+def _query(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+def _login_page(request: Request, web: Web, next_path: str, *, error: str | None, status: int = 200) -> Response:
+    browser_id = web.browser_id(request)
+    fresh = browser_id is None
+    browser_id = browser_id or secrets.token_urlsafe(32)
+    response = render(
+        "login.html",
+        status,
+        root=web.root,
+        next_path=next_path,
+        error=error,
+        csrf=web.cookie.csrf_token(browser_id, "login"),
+    )
+    if fresh:
+        web.cookie.issue(response, browser_id)
+    return response

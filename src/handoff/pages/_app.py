@@ -1,0 +1,137 @@
+"""The out-of-band pages: verify who the browser user is, then run the record's flow."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .._errors import RecordNotFound
+from .._web import SecurityHeaders, Web, render
+from ..audit import Event
+from ..ledger import Record
+from ._secret import ended
+
+if TYPE_CHECKING:
+    from .._handoff import Handoff
+
+_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def build_pages(handoff: Handoff, web: Web) -> Starlette:
+    """A Starlette app to mount at `web.root` beside the MCP endpoint (or to run alone)."""
+
+    async def index(request: Request) -> Response:
+        user = await handoff.browser.current(request)
+        return render("index.html", root=web.root, user=user, csrf=_csrf(request, "logout")[0])
+
+    async def record_page(request: Request) -> Response:
+        found = await _verified(request)
+        if isinstance(found, Response):
+            return found
+        record, flow_csrf = found
+        await handoff.audit.write(Event.OPENED, principal=record.principal, client_id=record.client_id,
+                                  record_id=record.id, remote=_remote(request))
+        return await handoff.flows[record.kind].show(handoff, request, record, flow_csrf)
+
+    async def record_submit(request: Request) -> Response:
+        found = await _verified(request)
+        if isinstance(found, Response):
+            return found
+        record, flow_csrf = found
+        form = await request.form()
+        if not web.cookie.csrf_ok(request, form.get("csrf"), f"record:{record.id}"):
+            await handoff.audit.write(Event.REJECTED, principal=record.principal, record_id=record.id,
+                                      remote=_remote(request), detail="csrf token missing or wrong")
+            return render("message.html", 403, title="Form expired",
+                          text="This form is stale or did not come from this page. Reload the page and try again.")
+        return await handoff.flows[record.kind].submit(handoff, request, record, form, flow_csrf)
+
+    async def _verified(request: Request) -> tuple[Record, str] | Response:
+        """Identity before anything: unknown ids, anonymous and other users see no record details."""
+        record_id = request.path_params["record_id"]
+        remote = _remote(request)
+        if not _ID.fullmatch(record_id):
+            await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
+            return _unknown()
+        try:
+            record = await handoff.ledger.get(record_id)
+        except RecordNotFound:
+            await handoff.audit.write(Event.REJECTED, remote=remote, detail="unknown id")
+            return _unknown()
+        user = await handoff.browser.current(request)
+        if user is None:
+            login = handoff.browser.login_url(request, f"{web.root}/e/{record_id}")
+            if login is None:
+                return render("message.html", 401, title="Sign-in needed",
+                              text="This page needs you to be signed in to the server, and it cannot tell who you "
+                                   "are. Sign in the way your server expects, then open the link again.")
+            return RedirectResponse(login, status_code=303)
+        if user != record.principal:
+            await handoff.audit.write(Event.IDENTITY_MISMATCH, principal=user, client_id=record.client_id,
+                                      record_id=record.id, remote=remote,
+                                      detail=f"link belongs to {record.principal}")
+            return render("refused.html", 403, root=web.root, user=user,
+                          csrf=_csrf(request, "logout")[0])
+        if not record.pending:
+            return ended(request, record.status.value)
+        return record, _csrf(request, f"record:{record.id}")[0]
+
+    def _csrf(request: Request, purpose: str) -> tuple[str, str | None]:
+        browser_id = web.browser_id(request) or ""
+        return web.cookie.csrf_token(browser_id, purpose), browser_id
+
+    routes: list[BaseRoute] = [
+        Route("/", index, methods=["GET"]),
+        Route("/e/{record_id}", record_page, methods=["GET"]),
+        Route("/e/{record_id}", record_submit, methods=["POST"]),
+        Mount("/static", StaticFiles(packages=[("handoff", "static")]), name="static"),
+        *handoff.browser.routes(),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(_EnsureBrowserCookie, web=web)])
+    app.state.web = web
+    return app
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _unknown() -> Response:
+    return render("message.html", 404, title="Unknown link",
+                  text="This link is not valid. Check that you copied all of it, or start again from your MCP client.")
+
+
+class _EnsureBrowserCookie:
+    """Give every browser a random id cookie on its first page view, so every form can carry CSRF."""
+
+    def __init__(self, app: object, web: Web) -> None:
+        self.app = app
+        self.web = web
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http" or self.web.cookie.name in Request(scope).cookies:
+            await self.app(scope, receive, send)  # type: ignore[operator]
+            return
+        browser_id = secrets.token_urlsafe(32)
+        # Make the new id visible to this request's handlers, as if the cookie had been sent.
+        headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+        cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
+        cookie = (cookie + b"; " if cookie else b"") + f"{self.web.cookie.name}={browser_id}".encode()
+        scope = {**scope, "headers": [*headers, (b"cookie", cookie)]}
+
+        async def send_with_cookie(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                holder = Response()
+                self.web.cookie.issue(holder, browser_id)
+                message = {**message, "headers": [*message.get("headers", []), *holder.raw_headers[-1:]]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)  # type: ignore[operator]

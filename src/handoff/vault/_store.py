@@ -1,0 +1,126 @@
+"""The vault: per-principal named secrets, encrypted at rest."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Protocol
+
+from .._db import Database
+from ._keyring import Keyring, Sealed
+
+
+class Vault(Protocol):
+    """Where secrets live. Values are plaintext only in memory, never at rest."""
+
+    keyring: Keyring
+
+    async def put(self, principal: str, name: str, value: str) -> None: ...
+
+    async def get(self, principal: str, name: str) -> str | None: ...
+
+    async def delete(self, principal: str, name: str) -> bool: ...
+
+    async def names(self, principal: str) -> list[str]: ...
+
+    async def rotate(self) -> int: ...
+
+
+class MemoryVault:
+    """Ciphertexts in a dict: the same crypto as SQLite, without the file."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self._rows: dict[tuple[str, str], Sealed] = {}
+
+    async def put(self, principal: str, name: str, value: str) -> None:
+        self._rows[(principal, name)] = self.keyring.seal(principal, name, value.encode())
+
+    async def get(self, principal: str, name: str) -> str | None:
+        sealed = self._rows.get((principal, name))
+        return None if sealed is None else self.keyring.open(principal, name, sealed).decode()
+
+    async def delete(self, principal: str, name: str) -> bool:
+        return self._rows.pop((principal, name), None) is not None
+
+    async def names(self, principal: str) -> list[str]:
+        return sorted(n for p, n in self._rows if p == principal)
+
+    async def rotate(self) -> int:
+        fresh = {
+            (p, n): self.keyring.seal(p, n, self.keyring.open(p, n, sealed))
+            for (p, n), sealed in self._rows.items()
+            if sealed.key_id != self.keyring.current
+        }
+        self._rows.update(fresh)
+        return len(fresh)
+
+
+class SQLiteVault:
+    """Ciphertexts in the `secrets` table of the handoff database."""
+
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self.db = db
+        self.keyring = keyring
+
+    async def put(self, principal: str, name: str, value: str) -> None:
+        sealed = self.keyring.seal(principal, name, value.encode())
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
+                "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
+                "updated_at = excluded.updated_at",
+                (principal, name, sealed.key_id, sealed.nonce, sealed.ciphertext, time.time()),
+            )
+
+        await self.db.run(write)
+
+    async def get(self, principal: str, name: str) -> str | None:
+        def read(conn: sqlite3.Connection) -> tuple[str, bytes, bytes] | None:
+            row = conn.execute(
+                "SELECT key_id, nonce, ciphertext FROM secrets WHERE principal = ? AND name = ?",
+                (principal, name),
+            ).fetchone()
+            return None if row is None else (row[0], row[1], row[2])
+
+        row = await self.db.run(read)
+        if row is None:
+            return None
+        return self.keyring.open(principal, name, Sealed(*row)).decode()
+
+    async def delete(self, principal: str, name: str) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name)
+            ).rowcount > 0
+
+        return await self.db.run(remove)
+
+    async def names(self, principal: str) -> list[str]:
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT name FROM secrets WHERE principal = ? ORDER BY name", (principal,))
+            return [r[0] for r in rows]
+
+        return await self.db.run(read)
+
+    async def rotate(self) -> int:
+        """Re-encrypt every secret under the newest key, in one transaction."""
+        keyring = self.keyring
+
+        def reseal(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT principal, name, key_id, nonce, ciphertext FROM secrets WHERE key_id != ?",
+                (keyring.current,),
+            ).fetchall()
+            for principal, name, key_id, nonce, ct in rows:
+                plain = keyring.open(principal, name, Sealed(key_id, nonce, ct))
+                fresh = keyring.seal(principal, name, plain)
+                conn.execute(
+                    "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? WHERE principal = ? AND name = ?",
+                    (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name),
+                )
+            return len(rows)
+
+        return await self.db.run(self.db.transaction(reseal))
