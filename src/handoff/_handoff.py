@@ -15,7 +15,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from ._db import Database
-from ._errors import ConfigError, TransitionRefused, VaultError
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
 from ._need import Delivery, SecretNeed, Validator
 from ._notifier import Notifier
@@ -164,17 +166,22 @@ class Handoff:
         return self.web.url(f"/e/{record_id}")
 
     async def open(
-        self, principal: str, client_id: str | None, tool: str, need: SecretNeed
+        self, principal: str, client_id: str | None, tool: str, need: SecretNeed, *, remote: str | None = None
     ) -> tuple[Record, str]:
         """The pending record for this need (reused while one is pending), and its URL."""
         record = await self.ledger.latest(principal, need.key)
         if record is None or not record.pending:
-            record = await self.ledger.create(
-                Draft(principal=principal, kind=need.kind, params=need.params(tool), client_id=client_id,
-                      key=need.key)
-            )
+            try:
+                record = await self.ledger.create(
+                    Draft(principal=principal, kind=need.kind, params=need.params(tool), client_id=client_id,
+                          key=need.key)
+                )
+            except RateLimited as limited:
+                await self.audit.write(Event.RATE_LIMITED, principal=principal, client_id=client_id,
+                                       remote=remote, detail=need.key)
+                raise ToolError(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
             await self.audit.write(Event.CREATED, principal=principal, client_id=client_id, record_id=record.id,
-                                   detail=need.key)
+                                   remote=remote, detail=need.key)
         return record, self.url_for(record.id)
 
     async def finish(self, record_id: str, status: Status, *, remote: str | None) -> Record:

@@ -61,6 +61,7 @@ def build_demo(public_url: str, data_dir: str | Path, *, users: dict[str, str] |
     )
     mcp = MCPServer(
         "handoff-demo",
+        log_level="WARNING",
         instructions="Demo tools that need a user's API keys, entered in the user's own browser.",
         auth_server_provider=auth,
         auth=AuthSettings(

@@ -27,6 +27,12 @@ class Call:
     delivery: Delivery
 
     @property
+    def remote(self) -> str | None:
+        request = getattr(self.ctx.request_context, "request", None)
+        client = getattr(request, "client", None)
+        return getattr(client, "host", None)
+
+    @property
     def supports_url(self) -> bool:
         caps = self.ctx.client_capabilities
         return bool(caps and caps.elicitation and caps.elicitation.url is not None)

@@ -1,0 +1,132 @@
+"""The `handoff` command."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import anyio
+import click
+
+from ._errors import HandoffError
+
+
+@click.group()
+@click.version_option(package_name="handoff")
+def main() -> None:
+    """handoff: URL mode elicitation for MCP, done safely."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback for the demo).")
+@click.option("--port", default=8377, show_default=True, type=int)
+@click.option("--data-dir", default="handoff-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo keeps its SQLite file and dev keys.")
+@click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
+def demo(host: str, port: int, data_dir: str, walkthrough: bool) -> None:
+    """Serve the demo MCP server, or run the scripted walkthrough."""
+    if walkthrough:
+        from .demo._walkthrough import walkthrough as run_story
+
+        ok = anyio.run(run_story, _free_port() if port == 8377 else port)
+        sys.exit(0 if ok else 1)
+
+    import uvicorn
+
+    from .demo import DEMO_USERS, build_demo
+    from .identity import is_loopback
+
+    if not is_loopback(host):
+        raise click.UsageError("the demo serves plain http with demo passwords: keep --host on loopback")
+    try:
+        app = build_demo(f"http://{host}:{port}", data_dir)
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    base = f"http://{host}:{port}"
+    click.echo(f"""handoff demo
+  MCP endpoint (streamable HTTP): {base}/mcp
+  pages:                          {base}/handoff/
+  data (SQLite, dev keys):        {Path(data_dir).resolve()}
+  users:                          {", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items())}
+
+Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp, sign in as
+alice, and call `forecast` (needs a weather key; demo keys look like wk_demo_1234567890)
+or `list_notes` (asks in-call, then waits). To see the whole story without a client:
+  handoff demo --walkthrough
+Audit log: handoff audit --db {Path(data_dir) / "handoff.db"}
+Press Ctrl-C to stop.
+""")
+    uvicorn.run(app.app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file.")
+@click.option("--principal", help="Only this user's events.")
+@click.option("--record", "record_id", help="Only this elicitation's events.")
+@click.option("--limit", default=100, show_default=True, type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt: str) -> None:
+    """Print the audit log: who created, opened, completed or was refused, and when."""
+    from datetime import UTC, datetime
+
+    from .audit import read_audit
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        entries = read_audit(conn, principal, record_id, limit)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{db} is not a handoff database ({exc})") from exc
+    finally:
+        conn.close()
+    for e in entries:
+        if fmt == "json":
+            click.echo(e.as_json())
+            continue
+        when = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        rid = (e.record_id or "-")[:8]
+        line = f"{when}Z  {e.event:<18} {e.principal or '-':<12} record {rid:<8} from {e.remote or '-'}"
+        click.echo(line + (f"  {e.detail}" if e.detail else ""))
+
+
+@main.command()
+def keygen() -> None:
+    """Print a new random vault key (base64url, 256 bits)."""
+    from .vault import generate_key
+
+    click.echo(generate_key())
+
+
+@main.group()
+def vault() -> None:
+    """Manage the encrypted vault."""
+
+
+@vault.command()
+@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file.")
+@click.option("--dev-key-file", type=click.Path(dir_okay=False),
+              help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).")
+def rotate(db: str, dev_key_file: str | None) -> None:
+    """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first)."""
+    from ._db import Database
+    from .vault import Keyring, SQLiteVault
+
+    try:
+        keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
+        store = SQLiteVault(Database(db), keyring)
+        moved = anyio.run(store.rotate)
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"re-encrypted {moved} secret(s) under key {keyring.current}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
