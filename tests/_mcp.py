@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -59,8 +59,11 @@ class RawClient:
         self.next_id = 1
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json",
-                   "mcp-protocol-version": "2025-11-25"}
+        headers = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+            "mcp-protocol-version": "2025-11-25",
+        }
         if self.session:
             headers["mcp-session-id"] = self.session
         response = await self.http.post(self.url, content=json.dumps(body), headers=headers)
@@ -84,10 +87,14 @@ class RawClient:
         return answer
 
     async def initialize(self, capabilities: dict[str, Any]) -> dict[str, Any]:
-        answer = await self.request("initialize", {
-            "protocolVersion": "2025-11-25", "capabilities": capabilities,
-            "clientInfo": {"name": "raw-test-client", "version": "0"},
-        })
+        answer = await self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": capabilities,
+                "clientInfo": {"name": "raw-test-client", "version": "0"},
+            },
+        )
         await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer
 

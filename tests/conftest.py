@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _server import ServerThread, free_port  # noqa: E402
+from _server import ServerThread, free_port
 
-from handoff.demo import Demo, build_demo  # noqa: E402
+from handoff.demo import Demo, build_demo
 
 
 @pytest.fixture

@@ -74,7 +74,8 @@ async def test_completion_notice_reaches_only_the_initiating_session(running, br
         assert alice_notices.ids == [a["elicitationId"]]
         # each user got their own key
         assert (await alice.call_tool("forecast", {"city": "x"})).content != (
-            await bob.call_tool("forecast", {"city": "x"})).content
+            await bob.call_tool("forecast", {"city": "x"})
+        ).content
 
 
 async def test_another_user_is_refused_and_the_record_stays_pending(running, browsers):
@@ -115,8 +116,13 @@ async def test_tampered_and_unknown_ids_are_refused(running, browsers):
         elicitation = await _needs_key(client)
     url = elicitation["url"]
     flipped = url[:-1] + ("A" if url[-1] != "A" else "B")
-    for bad in (flipped, url + "x", url[:-3], f"{running.origin}/handoff/e/..%2f..%2fetc",
-                f"{running.origin}/handoff/e/{'a' * 32}"):
+    for bad in (
+        flipped,
+        url + "x",
+        url[:-3],
+        f"{running.origin}/handoff/e/..%2f..%2fetc",
+        f"{running.origin}/handoff/e/{'a' * 32}",
+    ):
         response = await browser.http.get(bad)
         assert response.status_code == 404, bad
     assert (await running.demo.handoff.ledger.get(elicitation["elicitationId"])).pending
@@ -170,8 +176,9 @@ async def test_concurrent_double_submit_completes_once(running, browsers):
         statuses: list[int] = []
 
         async def submit(value: str) -> None:
-            response = await browser.http.post(elicitation["url"], data={"value": value, "action": "save",
-                                                                        "csrf": page.csrf or ""})
+            response = await browser.http.post(
+                elicitation["url"], data={"value": value, "action": "save", "csrf": page.csrf or ""}
+            )
             statuses.append(response.status_code)
 
         async with anyio.create_task_group() as tg:
@@ -181,7 +188,9 @@ async def test_concurrent_double_submit_completes_once(running, browsers):
         assert await notices.wait_for(elicitation["elicitationId"])
         await anyio.sleep(0.2)
         assert notices.ids == [elicitation["elicitationId"]]
-        events = [e.event for e in await running.demo.handoff.audit.read(record_id=elicitation["elicitationId"])]
+        events = [
+            e.event for e in await running.demo.handoff.audit.read(record_id=elicitation["elicitationId"])
+        ]
         assert events.count("completed") == 1
 
 
@@ -258,8 +267,9 @@ async def test_no_url_mode_request_to_a_client_that_did_not_declare_it(running, 
         await raw.initialize(capabilities)
         for tool in ("forecast", "list_notes"):
             start = len(running.recorder.chunks)
-            answer = await raw.request("tools/call", {"name": tool, "arguments": {"city": "Rome"}
-                                                      if tool == "forecast" else {}})
+            answer = await raw.request(
+                "tools/call", {"name": tool, "arguments": {"city": "Rome"} if tool == "forecast" else {}}
+            )
             assert "error" not in answer, answer
             result = answer["result"]
             assert result["isError"] is True
@@ -288,7 +298,10 @@ async def test_in_call_request_delivery_waits_for_the_browser(running, browsers)
         return ElicitResult(action="accept")
 
     async with anyio.create_task_group() as tg:
-        async with user_client(running.mcp_url, browser, "alice", elicitation_callback=on_elicit) as (client, notices):
+        async with user_client(running.mcp_url, browser, "alice", elicitation_callback=on_elicit) as (
+            client,
+            notices,
+        ):
             result = await client.call_tool("list_notes", {})
             assert not result.is_error, text_of(result)
             assert "3 notes" in text_of(result) and "14 characters" in text_of(result)

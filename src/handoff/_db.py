@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS records (
     key TEXT NOT NULL DEFAULT '',
     acknowledged INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS records_by_principal ON records (principal, status, created_at);
+CREATE INDEX IF NOT EXISTS records_by_principal ON records (principal, status, expires_at);
+CREATE INDEX IF NOT EXISTS records_by_created ON records (principal, created_at);
 CREATE INDEX IF NOT EXISTS records_by_key ON records (principal, key, created_at);
 CREATE INDEX IF NOT EXISTS records_pending_expiry ON records (status, expires_at);
 CREATE TABLE IF NOT EXISTS secrets (
@@ -75,7 +76,9 @@ class Database:
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open database {self.path}: {exc}; check the path and permissions") from exc
+            raise ConfigError(
+                f"cannot open database {self.path}: {exc}; check the path and permissions"
+            ) from exc
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
 

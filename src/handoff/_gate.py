@@ -7,6 +7,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _CTX = "handoff_ctx"
-_values: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("handoff_secrets", default={})
+_values: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "handoff_secrets", default=MappingProxyType({})
+)
 
 
 class Secrets:
@@ -107,6 +110,8 @@ async def fetch(
     for need in missing:
         value = await handoff.read_secret(principal, need.name)
         if value is None:
-            raise ToolError(f"Your {need.label} is not stored yet. Finish in the browser, then call the tool again.")
+            raise ToolError(
+                f"Your {need.label} is not stored yet. Finish in the browser, then call the tool again."
+            )
         values[need.name] = value
     return values

@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from ._db import Database
-from mcp.server.mcpserver.exceptions import ToolError
-
 from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
 from ._need import Delivery, SecretNeed, Validator
@@ -38,7 +37,9 @@ def check_public_url(url: str) -> str:
     """The base URL users' browsers open: https, unless the host is loopback."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"public URL {url!r} must be an absolute http(s) URL, such as https://mcp.example.com")
+        raise ConfigError(
+            f"public URL {url!r} must be an absolute http(s) URL, such as https://mcp.example.com"
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"public URL {url!r} uses plain http on a non-loopback host; serve the pages over https "
@@ -75,7 +76,9 @@ class Handoff:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
         if pages_path and (not pages_path.startswith("/") or pages_path.endswith("/")):
-            raise ConfigError(f"pages_path {pages_path!r} must start with '/' and not end with one, like '/handoff'")
+            raise ConfigError(
+                f"pages_path {pages_path!r} must start with '/' and not end with one, like '/handoff'"
+            )
         self.public_url = check_public_url(public_url)
         self.ledger = ledger
         self.vault = vault
@@ -91,8 +94,11 @@ class Handoff:
         self.sweep_interval = sweep_interval
         self.needs: dict[str, SecretNeed] = {}
         self.flows: dict[str, Flow] = {"secret": SecretFlow()}
-        self.web = Web(BrowserCookie(secret_key, secure=self.public_url.startswith("https:")), pages_path,
-                       self.public_url)
+        self.web = Web(
+            BrowserCookie(secret_key, secure=self.public_url.startswith("https:")),
+            pages_path,
+            self.public_url,
+        )
         self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     @classmethod
@@ -122,11 +128,26 @@ class Handoff:
         )
 
     @classmethod
-    def in_memory(cls, *, public_url: str, browser: BrowserIdentity, secret_key: bytes, keyring: Keyring,
-                  ttl: float = 600.0, limits: Limits | None = None, **options: Any) -> Handoff:
+    def in_memory(
+        cls,
+        *,
+        public_url: str,
+        browser: BrowserIdentity,
+        secret_key: bytes,
+        keyring: Keyring,
+        ttl: float = 600.0,
+        limits: Limits | None = None,
+        **options: Any,
+    ) -> Handoff:
         """Everything in process memory: for tests and throwaway servers."""
-        return cls(public_url=public_url, ledger=MemoryLedger(ttl=ttl, limits=limits), vault=MemoryVault(keyring),
-                   browser=browser, secret_key=secret_key, **options)
+        return cls(
+            public_url=public_url,
+            ledger=MemoryLedger(ttl=ttl, limits=limits),
+            vault=MemoryVault(keyring),
+            browser=browser,
+            secret_key=secret_key,
+            **options,
+        )
 
     # What tool authors use
 
@@ -173,23 +194,44 @@ class Handoff:
         if record is None or not record.pending:
             try:
                 record = await self.ledger.create(
-                    Draft(principal=principal, kind=need.kind, params=need.params(tool), client_id=client_id,
-                          key=need.key)
+                    Draft(
+                        principal=principal,
+                        kind=need.kind,
+                        params=need.params(tool),
+                        client_id=client_id,
+                        key=need.key,
+                    )
                 )
             except RateLimited as limited:
-                await self.audit.write(Event.RATE_LIMITED, principal=principal, client_id=client_id,
-                                       remote=remote, detail=need.key)
+                await self.audit.write(
+                    Event.RATE_LIMITED,
+                    principal=principal,
+                    client_id=client_id,
+                    remote=remote,
+                    detail=need.key,
+                )
                 raise ToolError(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
-            await self.audit.write(Event.CREATED, principal=principal, client_id=client_id, record_id=record.id,
-                                   remote=remote, detail=need.key)
+            await self.audit.write(
+                Event.CREATED,
+                principal=principal,
+                client_id=client_id,
+                record_id=record.id,
+                remote=remote,
+                detail=need.key,
+            )
         return record, self.url_for(record.id)
 
     async def finish(self, record_id: str, status: Status, *, remote: str | None) -> Record:
         """Move a record to its final status, audit it, and tell whoever waits."""
         async with self._lock(record_id):
             record = await self.ledger.finish(record_id, status)
-        await self.audit.write(Event(status.value), principal=record.principal, client_id=record.client_id,
-                               record_id=record.id, remote=remote)
+        await self.audit.write(
+            Event(status.value),
+            principal=record.principal,
+            client_id=record.client_id,
+            record_id=record.id,
+            remote=remote,
+        )
         await self.bus.publish(record)
         return record
 
@@ -201,8 +243,13 @@ class Handoff:
                 raise TransitionRefused(record.id, current.status)
             await self.vault.put(record.principal, record.params["name"], value)
             done = await self.ledger.finish(record.id, Status.COMPLETED)
-        await self.audit.write(Event.COMPLETED, principal=done.principal, client_id=done.client_id,
-                               record_id=done.id, remote=remote)
+        await self.audit.write(
+            Event.COMPLETED,
+            principal=done.principal,
+            client_id=done.client_id,
+            record_id=done.id,
+            remote=remote,
+        )
         await self.bus.publish(done)
         return done
 
@@ -237,8 +284,9 @@ class Handoff:
         """Expire overdue records: audit each, and wake whoever waits on them."""
         expired = await self.ledger.expire_due()
         for record in expired:
-            await self.audit.write(Event.EXPIRED, principal=record.principal, client_id=record.client_id,
-                                   record_id=record.id)
+            await self.audit.write(
+                Event.EXPIRED, principal=record.principal, client_id=record.client_id, record_id=record.id
+            )
             await self.bus.publish(record)
         return expired
 
@@ -259,7 +307,7 @@ class Handoff:
             async with inner(app) as state, self.running():
                 yield state
 
-        app.router.lifespan_context = lifespan
+        app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
 
     @contextlib.asynccontextmanager

@@ -32,10 +32,18 @@ class SecretNeed:
 
     def prompt(self) -> str:
         """The sentence the MCP client shows next to the URL. Never carries a value."""
-        return self.message or f"Enter your {self.label} in your browser; it is stored encrypted on the server."
+        return (
+            self.message or f"Enter your {self.label} in your browser; it is stored encrypted on the server."
+        )
 
     def params(self, tool: str) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "help": self.help, "tool": tool, "message": self.prompt()}
+        return {
+            "name": self.name,
+            "label": self.label,
+            "help": self.help,
+            "tool": tool,
+            "message": self.prompt(),
+        }
 
     async def check(self, value: str) -> str | None:
         if self.validate is None:

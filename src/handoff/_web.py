@@ -46,8 +46,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.decode().lower()
-                           not in SECURITY_HEADERS]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.decode().lower() not in SECURITY_HEADERS
+                ]
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 message = {**message, "headers": headers}
             await send(message)
@@ -78,7 +81,12 @@ class BrowserCookie:
     def issue(self, response: Response, browser_id: str | None = None) -> str:
         browser_id = browser_id or secrets.token_urlsafe(32)
         response.set_cookie(
-            self.name, browser_id, httponly=True, samesite="lax", secure=self.secure, path="/",
+            self.name,
+            browser_id,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
         )
         return browser_id
 

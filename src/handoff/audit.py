@@ -83,8 +83,10 @@ class MemoryAudit:
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
     ) -> list[Entry]:
         found = [
-            e for e in self.entries
-            if (principal is None or e.principal == principal) and (record_id is None or e.record_id == record_id)
+            e
+            for e in self.entries
+            if (principal is None or e.principal == principal)
+            and (record_id is None or e.record_id == record_id)
         ]
         return found[-limit:]
 
@@ -124,7 +126,9 @@ class SQLiteAudit:
         return await self.db.run(lambda conn: read_audit(conn, principal, record_id, limit))
 
 
-def read_audit(conn: sqlite3.Connection, principal: str | None, record_id: str | None, limit: int) -> list[Entry]:
+def read_audit(
+    conn: sqlite3.Connection, principal: str | None, record_id: str | None, limit: int
+) -> list[Entry]:
     sql = "SELECT at, event, principal, client_id, record_id, remote, detail FROM audit WHERE 1=1"
     args: list[object] = []
     if principal is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import sqlite3
 import sys
@@ -21,10 +20,17 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback for the demo).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback for the demo)."
+)
 @click.option("--port", default=8377, show_default=True, type=int)
-@click.option("--data-dir", default="handoff-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo keeps its SQLite file and dev keys.")
+@click.option(
+    "--data-dir",
+    default="handoff-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo keeps its SQLite file and dev keys.",
+)
 @click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
 def demo(host: str, port: int, data_dir: str, walkthrough: bool) -> None:
     """Serve the demo MCP server, or run the scripted walkthrough."""
@@ -63,7 +69,9 @@ Press Ctrl-C to stop.
 
 
 @main.command()
-@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file.")
+@click.option(
+    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
+)
 @click.option("--principal", help="Only this user's events.")
 @click.option("--record", "record_id", help="Only this elicitation's events.")
 @click.option("--limit", default=100, show_default=True, type=int)
@@ -105,9 +113,14 @@ def vault() -> None:
 
 
 @vault.command()
-@click.option("--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file.")
-@click.option("--dev-key-file", type=click.Path(dir_okay=False),
-              help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).")
+@click.option(
+    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
+)
+@click.option(
+    "--dev-key-file",
+    type=click.Path(dir_okay=False),
+    help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).",
+)
 def rotate(db: str, dev_key_file: str | None) -> None:
     """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first)."""
     from ._db import Database

@@ -9,7 +9,12 @@ import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 
 from ._browser import ScriptedBrowser
 
@@ -35,8 +40,9 @@ class MemoryTokens:
         self.client_info = client_info
 
 
-def signed_in_http(mcp_url: str, browser: ScriptedBrowser, user: str, password: str,
-                   hooks: Sequence[Any] = ()) -> httpx2.AsyncClient:
+def signed_in_http(
+    mcp_url: str, browser: ScriptedBrowser, user: str, password: str, hooks: Sequence[Any] = ()
+) -> httpx2.AsyncClient:
     """An HTTP client whose OAuth sign-in is done by `browser` as `user`."""
     answer: dict[str, str] = {}
 
@@ -59,8 +65,11 @@ def signed_in_http(mcp_url: str, browser: ScriptedBrowser, user: str, password: 
         redirect_handler=redirect,
         callback_handler=callback,
     )
-    return httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=300),
-                              event_hooks={"response": list(hooks)} if hooks else None)
+    return httpx2.AsyncClient(
+        auth=auth,
+        timeout=httpx2.Timeout(30, read=300),
+        event_hooks={"response": list(hooks)} if hooks else None,
+    )
 
 
 def demo_client(mcp_url: str, http: httpx2.AsyncClient, **options: Any) -> Client:

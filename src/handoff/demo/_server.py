@@ -21,7 +21,9 @@ DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
 def check_weather_key(value: str) -> str | None:
     """The demo's validation hook: weather keys look like `wk_` and at least 12 more characters."""
     if not value.startswith("wk_") or len(value) < 15:
-        return "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
+        return (
+            "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
+        )
     return None
 
 
@@ -38,8 +40,14 @@ class Demo:
         return f"{self.public_url}/mcp"
 
 
-def build_demo(public_url: str, data_dir: str | Path, *, users: dict[str, str] | None = None,
-               ttl: float = 600.0, wait_timeout: float = 120.0) -> Demo:
+def build_demo(
+    public_url: str,
+    data_dir: str | Path,
+    *,
+    users: dict[str, str] | None = None,
+    ttl: float = 600.0,
+    wait_timeout: float = 120.0,
+) -> Demo:
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
     signing_key = hmac.new(secret_key, b"handoff/demo/access-token", hashlib.sha256).digest()

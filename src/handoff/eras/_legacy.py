@@ -22,8 +22,10 @@ class LegacyEra:
         for need in missing:
             await call.report_refusal(need)
         handoff = call.handoff
-        opened = [await handoff.open(call.principal, call.client_id, call.tool, need, remote=call.remote)
-                  for need in missing]
+        opened = [
+            await handoff.open(call.principal, call.client_id, call.tool, need, remote=call.remote)
+            for need in missing
+        ]
         if not call.supports_url:
             # Never send URL mode to a client that did not declare it; secrets never go through forms.
             raise call.link_only(opened)
@@ -32,7 +34,9 @@ class LegacyEra:
                 handoff.notifier.watch(record.id, call.ctx.session, until=record.expires_at)
             raise UrlElicitationRequiredError(
                 [
-                    ElicitRequestURLParams(message=record.params["message"], url=url, elicitation_id=record.id)
+                    ElicitRequestURLParams(
+                        message=record.params["message"], url=url, elicitation_id=record.id
+                    )
                     for record, url in opened
                 ]
             )

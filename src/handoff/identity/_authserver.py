@@ -18,6 +18,7 @@ from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
     AuthorizationParams,
+    IdentityAssertionParams,
     RefreshToken,
     TokenError,
     construct_redirect_uri,
@@ -102,7 +103,9 @@ class AuthServer(PasswordLogin):
             authorization_code.subject, client, authorization_code.scopes, authorization_code.resource
         )
 
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> RefreshToken | None:
         token = self._refresh.get(refresh_token)
         if token is None or token.client_id != client.client_id:
             return None
@@ -114,12 +117,17 @@ class AuthServer(PasswordLogin):
         if self._refresh.pop(refresh_token.token, None) is None:
             raise TokenError(error="invalid_grant", error_description="refresh token was already used")
         assert refresh_token.subject is not None
-        return self._issue(refresh_token.subject, client, scopes or refresh_token.scopes, refresh_token.resource)
+        return self._issue(
+            refresh_token.subject, client, scopes or refresh_token.scopes, refresh_token.resource
+        )
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, self._key, algorithms=["HS256"], issuer=self._issuer,
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=self._issuer,
                 options={"require": ["exp", "sub", "iss"], "verify_aud": False},
             )
         except jwt.InvalidTokenError:
@@ -132,6 +140,13 @@ class AuthServer(PasswordLogin):
             resource=claims.get("aud"),
             subject=claims["sub"],
             claims={"iss": claims["iss"]},
+        )
+
+    async def exchange_identity_assertion(
+        self, client: OAuthClientInformationFull, params: IdentityAssertionParams
+    ) -> OAuthToken:
+        raise TokenError(
+            error="unsupported_grant_type", error_description="identity assertions are not accepted"
         )
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
@@ -178,8 +193,12 @@ class AuthServer(PasswordLogin):
         request_id = request.path_params["request_id"]
         pending = self._pending(request_id)
         if pending is None:
-            return render("message.html", 404, title="Sign-in link expired",
-                          text="This sign-in request is unknown or has expired. Start again from your MCP client.")
+            return render(
+                "message.html",
+                404,
+                title="Sign-in link expired",
+                text="This sign-in request is unknown or has expired. Start again from your MCP client.",
+            )
         user = await self.current(request)
         if user is None:
             login = self.login_url(request, f"{web.root}/authorize/{request_id}")
@@ -206,8 +225,12 @@ class AuthServer(PasswordLogin):
             return render("message.html", 400, title="Form expired", text="Please start the sign-in again.")
         pending = self._requests.pop(request_id, None)
         if pending is None or pending.expires_at < time.time():
-            return render("message.html", 404, title="Sign-in link expired",
-                          text="This sign-in request is unknown or has expired. Start again from your MCP client.")
+            return render(
+                "message.html",
+                404,
+                title="Sign-in link expired",
+                text="This sign-in request is unknown or has expired. Start again from your MCP client.",
+            )
         redirect_uri = str(pending.params.redirect_uri)
         if form.get("decision") != "allow":
             target = construct_redirect_uri(redirect_uri, error="access_denied", state=pending.params.state)

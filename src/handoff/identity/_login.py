@@ -101,7 +101,9 @@ class PasswordLogin:
         form = await request.form()
         next_path = safe_next(str(form.get("next", "")), web.root)
         if not web.cookie.csrf_ok(request, form.get("csrf"), "login"):
-            return _login_page(request, web, next_path, error="Your form expired. Please try again.", status=400)
+            return _login_page(
+                request, web, next_path, error="Your form expired. Please try again.", status=400
+            )
         user, password = str(form.get("username", "")), str(form.get("password", ""))
         if not self.verify(user, password):
             return _login_page(request, web, next_path, error="Wrong user name or password.", status=401)
@@ -117,7 +119,9 @@ class PasswordLogin:
         web = Web.of(request)
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
-            return render("message.html", 400, title="Form expired", text="Please reload the page and try again.")
+            return render(
+                "message.html", 400, title="Form expired", text="Please reload the page and try again."
+            )
         browser_id = web.browser_id(request)
         if browser_id:
             self._sessions.pop(browser_id, None)
@@ -132,7 +136,9 @@ def _query(**params: str) -> str:
     return urlencode(params)
 
 
-def _login_page(request: Request, web: Web, next_path: str, *, error: str | None, status: int = 200) -> Response:
+def _login_page(
+    request: Request, web: Web, next_path: str, *, error: str | None, status: int = 200
+) -> Response:
     browser_id = web.browser_id(request)
     fresh = browser_id is None
     browser_id = browser_id or secrets.token_urlsafe(32)

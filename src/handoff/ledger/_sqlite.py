@@ -10,7 +10,9 @@ from .._db import Database
 from .._errors import RecordNotFound, TransitionRefused
 from ._record import FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
 
-_COLUMNS = "id, principal, client_id, kind, params, status, created_at, expires_at, completed_at, key, acknowledged"
+_COLUMNS = (
+    "id, principal, client_id, kind, params, status, created_at, expires_at, completed_at, key, acknowledged"
+)
 
 
 def _row(row: tuple[Any, ...]) -> Record:
@@ -65,9 +67,19 @@ class SQLiteLedger:
                 key=draft.key,
             )
             conn.execute(
-                f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",  # noqa: S608
-                (record.id, record.principal, record.client_id, record.kind, params,
-                 record.status.value, record.created_at, record.expires_at, None, record.key),
+                f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    record.id,
+                    record.principal,
+                    record.client_id,
+                    record.kind,
+                    params,
+                    record.status.value,
+                    record.created_at,
+                    record.expires_at,
+                    None,
+                    record.key,
+                ),
             )
             return record
 
@@ -75,7 +87,7 @@ class SQLiteLedger:
 
     async def get(self, record_id: str) -> Record:
         def read(conn: sqlite3.Connection) -> Record:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()  # noqa: S608
+            row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
             if row is None:
                 raise RecordNotFound(record_id)
             return _row(row).seen_at(now())
@@ -93,7 +105,7 @@ class SQLiteLedger:
                 "WHERE id = ? AND status = 'pending' AND expires_at > ?",
                 (status.value, t, record_id, t),
             ).rowcount
-            row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()  # noqa: S608
+            row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
             if row is None:
                 raise RecordNotFound(record_id)
             record = _row(row).seen_at(t)
@@ -109,7 +121,8 @@ class SQLiteLedger:
         def sweep(conn: sqlite3.Connection) -> list[Record]:
             t = now()
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE status = 'pending' AND expires_at <= ?", (t,)  # noqa: S608
+                f"SELECT {_COLUMNS} FROM records WHERE status = 'pending' AND expires_at <= ?",
+                (t,),
             ).fetchall()
             conn.execute(
                 "UPDATE records SET status = 'expired', completed_at = expires_at "
@@ -123,7 +136,7 @@ class SQLiteLedger:
     async def latest(self, principal: str, key: str) -> Record | None:
         def read(conn: sqlite3.Connection) -> Record | None:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE principal = ? AND key = ? "  # noqa: S608
+                f"SELECT {_COLUMNS} FROM records WHERE principal = ? AND key = ? "
                 "ORDER BY created_at DESC LIMIT 1",
                 (principal, key),
             ).fetchone()
@@ -133,11 +146,14 @@ class SQLiteLedger:
 
     async def acknowledge(self, record_id: str) -> bool:
         def update(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "UPDATE records SET acknowledged = 1 WHERE id = ? AND acknowledged = 0 "
-                "AND (status != 'pending' OR expires_at <= ?)",
-                (record_id, now()),
-            ).rowcount == 1
+            return (
+                conn.execute(
+                    "UPDATE records SET acknowledged = 1 WHERE id = ? AND acknowledged = 0 "
+                    "AND (status != 'pending' OR expires_at <= ?)",
+                    (record_id, now()),
+                ).rowcount
+                == 1
+            )
 
         return await self.db.run(update)
 

@@ -37,8 +37,13 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         if isinstance(found, Response):
             return found
         record, flow_csrf = found
-        await handoff.audit.write(Event.OPENED, principal=record.principal, client_id=record.client_id,
-                                  record_id=record.id, remote=_remote(request))
+        await handoff.audit.write(
+            Event.OPENED,
+            principal=record.principal,
+            client_id=record.client_id,
+            record_id=record.id,
+            remote=_remote(request),
+        )
         return await handoff.flows[record.kind].show(handoff, request, record, flow_csrf)
 
     async def record_submit(request: Request) -> Response:
@@ -48,10 +53,19 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         record, flow_csrf = found
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), f"record:{record.id}"):
-            await handoff.audit.write(Event.REJECTED, principal=record.principal, record_id=record.id,
-                                      remote=_remote(request), detail="csrf token missing or wrong")
-            return render("message.html", 403, title="Form expired",
-                          text="This form is stale or did not come from this page. Reload the page and try again.")
+            await handoff.audit.write(
+                Event.REJECTED,
+                principal=record.principal,
+                record_id=record.id,
+                remote=_remote(request),
+                detail="csrf token missing or wrong",
+            )
+            return render(
+                "message.html",
+                403,
+                title="Form expired",
+                text="This form is stale or did not come from this page. Reload the page and try again.",
+            )
         return await handoff.flows[record.kind].submit(handoff, request, record, form, flow_csrf)
 
     async def _verified(request: Request) -> tuple[Record, str] | Response:
@@ -70,16 +84,24 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         if user is None:
             login = handoff.browser.login_url(request, f"{web.root}/e/{record_id}")
             if login is None:
-                return render("message.html", 401, title="Sign-in needed",
-                              text="This page needs you to be signed in to the server, and it cannot tell who you "
-                                   "are. Sign in the way your server expects, then open the link again.")
+                return render(
+                    "message.html",
+                    401,
+                    title="Sign-in needed",
+                    text="This page needs you to be signed in to the server, and it cannot tell who you "
+                    "are. Sign in the way your server expects, then open the link again.",
+                )
             return RedirectResponse(login, status_code=303)
         if user != record.principal:
-            await handoff.audit.write(Event.IDENTITY_MISMATCH, principal=user, client_id=record.client_id,
-                                      record_id=record.id, remote=remote,
-                                      detail=f"link belongs to {record.principal}")
-            return render("refused.html", 403, root=web.root, user=user,
-                          csrf=_csrf(request, "logout")[0])
+            await handoff.audit.write(
+                Event.IDENTITY_MISMATCH,
+                principal=user,
+                client_id=record.client_id,
+                record_id=record.id,
+                remote=remote,
+                detail=f"link belongs to {record.principal}",
+            )
+            return render("refused.html", 403, root=web.root, user=user, csrf=_csrf(request, "logout")[0])
         if not record.pending:
             return ended(request, record.status.value)
         return record, _csrf(request, f"record:{record.id}")[0]
@@ -95,7 +117,9 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         Mount("/static", StaticFiles(packages=[("handoff", "static")]), name="static"),
         *handoff.browser.routes(),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(_EnsureBrowserCookie, web=web)])
+    app = Starlette(
+        routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(_EnsureBrowserCookie, web=web)]
+    )
     app.state.web = web
     return app
 
@@ -105,8 +129,12 @@ def _remote(request: Request) -> str | None:
 
 
 def _unknown() -> Response:
-    return render("message.html", 404, title="Unknown link",
-                  text="This link is not valid. Check that you copied all of it, or start again from your MCP client.")
+    return render(
+        "message.html",
+        404,
+        title="Unknown link",
+        text="This link is not valid. Check that you copied all of it, or start again from your MCP client.",
+    )
 
 
 class _EnsureBrowserCookie:

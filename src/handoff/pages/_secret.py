@@ -31,8 +31,12 @@ class SecretFlow:
                 await handoff.finish(record.id, Status.DECLINED, remote=remote)
             except TransitionRefused as refused:
                 return ended(request, refused.status)
-            return render("done.html", title="Declined", root=Web.of(request).root,
-                          text=f"You declined to provide your {record.params['label']}. You can close this tab.")
+            return render(
+                "done.html",
+                title="Declined",
+                root=Web.of(request).root,
+                text=f"You declined to provide your {record.params['label']}. You can close this tab.",
+            )
         value = form.get("value")
         if not isinstance(value, str) or not value.strip():
             return _form(request, record, csrf, error="Please enter a value, or decline.", status=400)
@@ -46,9 +50,13 @@ class SecretFlow:
             await handoff.complete_with_secret(record, value, remote=remote)
         except TransitionRefused as refused:
             return ended(request, refused.status)
-        return render("done.html", title="Saved", root=Web.of(request).root,
-                      text=f"Your {record.params['label']} is stored, encrypted. "
-                           "You can close this tab and go back to your MCP client.")
+        return render(
+            "done.html",
+            title="Saved",
+            root=Web.of(request).root,
+            text=f"Your {record.params['label']} is stored, encrypted. "
+            "You can close this tab and go back to your MCP client.",
+        )
 
 
 def _form(request: Request, record: Record, csrf: str, *, error: str | None, status: int = 200) -> Response:
@@ -72,5 +80,9 @@ def ended(request: Request, status: str) -> Response:
         "cancelled": "This request was cancelled. Start again from your MCP client.",
         "expired": "This link has expired. Call the tool again from your MCP client to get a new one.",
     }
-    return render("message.html", 410, title="This link is no longer active",
-                  text=texts.get(status, "This request is closed."))
+    return render(
+        "message.html",
+        410,
+        title="This link is no longer active",
+        text=texts.get(status, "This request is closed."),
+    )

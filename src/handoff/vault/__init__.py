@@ -3,4 +3,13 @@
 from ._keyring import KEYS_ENV, Keyring, associated_data, dev_key, generate_key
 from ._store import MemoryVault, SQLiteVault, Vault
 
-__all__ = ["KEYS_ENV", "Keyring", "MemoryVault", "SQLiteVault", "Vault", "associated_data", "dev_key", "generate_key"]
+__all__ = [
+    "KEYS_ENV",
+    "Keyring",
+    "MemoryVault",
+    "SQLiteVault",
+    "Vault",
+    "associated_data",
+    "dev_key",
+    "generate_key",
+]

@@ -92,9 +92,12 @@ class SQLiteVault:
 
     async def delete(self, principal: str, name: str) -> bool:
         def remove(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name)
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name)
+                ).rowcount
+                > 0
+            )
 
         return await self.db.run(remove)
 
@@ -118,7 +121,8 @@ class SQLiteVault:
                 plain = keyring.open(principal, name, Sealed(key_id, nonce, ct))
                 fresh = keyring.seal(principal, name, plain)
                 conn.execute(
-                    "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? WHERE principal = ? AND name = ?",
+                    "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? "
+                    "WHERE principal = ? AND name = ?",
                     (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name),
                 )
             return len(rows)

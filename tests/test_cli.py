@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from click.testing import CliRunner
+
+from handoff import Keyring, SQLiteVault, generate_key
+from handoff._db import Database
+from handoff.audit import Event, SQLiteAudit
+from handoff.cli import main
+
+
+def test_walkthrough_runs_the_whole_story_and_exits_zero():
+    done = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "demo", "--walkthrough"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in (
+        "-32042",
+        "Bob is refused",
+        "notifications/elicitation/complete arrived",
+        "Forecast for Lisbon",
+        "Every step held",
+    ):
+        assert line in done.stdout
+    assert "✗" not in done.stdout
+    assert "wk_demo_1234567890" not in done.stdout.split("The audit log")[1]
+
+
+def test_audit_command_prints_and_filters(tmp_path: Path):
+    db = Database(tmp_path / "h.db")
+    audit = SQLiteAudit(db)
+
+    async def fill() -> None:
+        await audit.write(Event.CREATED, principal="alice", record_id="r" * 32, remote="127.0.0.1")
+        await audit.write(
+            Event.IDENTITY_MISMATCH, principal="bob", record_id="r" * 32, detail="link belongs to alice"
+        )
+
+    anyio.run(fill)
+    runner = CliRunner()
+    out = runner.invoke(main, ["audit", "--db", str(tmp_path / "h.db")])
+    assert out.exit_code == 0 and "created" in out.output and "identity_mismatch" in out.output
+    only_bob = runner.invoke(
+        main, ["audit", "--db", str(tmp_path / "h.db"), "--principal", "bob", "--format", "json"]
+    )
+    lines = [json.loads(x) for x in only_bob.output.splitlines()]
+    assert [x["event"] for x in lines] == ["identity_mismatch"]
+    missing = runner.invoke(main, ["audit", "--db", str(tmp_path / "nope.db")])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_keygen_and_vault_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    runner = CliRunner()
+    old = runner.invoke(main, ["keygen"]).output.strip()
+    Keyring.parse(old)  # a valid key
+    db_path = tmp_path / "h.db"
+    anyio.run(SQLiteVault(Database(db_path), Keyring.parse(old)).put, "alice", "k", "v")
+    new = generate_key()
+    monkeypatch.setenv("HANDOFF_VAULT_KEYS", f"{new},{old}")
+    out = runner.invoke(main, ["vault", "rotate", "--db", str(db_path)])
+    assert out.exit_code == 0 and "re-encrypted 1 secret" in out.output
+    assert anyio.run(SQLiteVault(Database(db_path), Keyring.parse(new)).get, "alice", "k") == "v"
+    monkeypatch.setenv("HANDOFF_VAULT_KEYS", "")
+    out = runner.invoke(main, ["vault", "rotate", "--db", str(db_path)])
+    assert out.exit_code != 0 and "HANDOFF_VAULT_KEYS" in out.output
+
+
+def test_demo_refuses_a_public_address():
+    out = CliRunner().invoke(main, ["demo", "--host", "0.0.0.0"], env={**os.environ})
+    assert out.exit_code != 0 and "loopback" in out.output

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from handoff import Limits, MemoryLedger, RateLimited, RecordNotFound, SQLiteLedger, Status, TransitionRefused
+from handoff._db import Database
+from handoff.ledger import Draft
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_ledger(request, tmp_path: Path):
+    def make(**options):
+        if request.param == "memory":
+            return MemoryLedger(**options)
+        return SQLiteLedger(Database(tmp_path / "ledger.db"), **options)
+
+    return make
+
+
+def draft(principal: str = "alice", key: str = "secret:k") -> Draft:
+    return Draft(principal=principal, kind="secret", params={"name": "k"}, client_id="c1", key=key)
+
+
+async def test_record_fields_and_unguessable_ids(make_ledger):
+    ledger = make_ledger(ttl=600)
+    record = await ledger.create(draft())
+    assert record.status is Status.PENDING and record.principal == "alice" and record.client_id == "c1"
+    assert record.expires_at - record.created_at == pytest.approx(600)
+    assert len(record.id) == 32 and all(c.isalnum() or c in "-_" for c in record.id)
+    ids = {(await ledger.create(draft(f"u{i}"))).id for i in range(50)}
+    assert len(ids) == 50
+    assert await ledger.get(record.id) == record
+
+
+async def test_a_record_finishes_exactly_once(make_ledger):
+    ledger = make_ledger()
+    record = await ledger.create(draft())
+    done = await ledger.finish(record.id, Status.COMPLETED)
+    assert done.status is Status.COMPLETED and done.completed_at is not None
+    for status in (Status.COMPLETED, Status.DECLINED, Status.CANCELLED):
+        with pytest.raises(TransitionRefused) as refused:
+            await ledger.finish(record.id, status)
+        assert refused.value.status == "completed"
+    with pytest.raises(ValueError):
+        await ledger.finish((await ledger.create(draft("bob"))).id, Status.PENDING)
+    with pytest.raises(RecordNotFound):
+        await ledger.finish("x" * 32, Status.COMPLETED)
+
+
+async def test_racing_completions_have_one_winner(make_ledger):
+    ledger = make_ledger()
+    record = await ledger.create(draft())
+    wins: list[Status] = []
+    losses: list[str] = []
+
+    async def race(status: Status) -> None:
+        try:
+            wins.append((await ledger.finish(record.id, status)).status)
+        except TransitionRefused as refused:
+            losses.append(refused.status)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(race, Status.COMPLETED if i % 2 else Status.DECLINED)
+    assert len(wins) == 1 and len(losses) == 19
+    assert set(losses) == {wins[0].value}
+
+
+async def test_completion_racing_expiry_loses_after_the_deadline(make_ledger):
+    ledger = make_ledger(ttl=0.2)
+    record = await ledger.create(draft())
+    await anyio.sleep(0.25)
+    assert (await ledger.get(record.id)).status is Status.EXPIRED
+    with pytest.raises(TransitionRefused) as refused:
+        await ledger.finish(record.id, Status.COMPLETED)
+    assert refused.value.status == "expired"
+    expired = await ledger.expire_due()
+    assert [r.id for r in expired] == [record.id] and expired[0].status is Status.EXPIRED
+    assert await ledger.expire_due() == []  # reported once
+    with pytest.raises(TransitionRefused):
+        await ledger.finish(record.id, Status.COMPLETED)
+
+
+async def test_limits_on_pending_and_rate(make_ledger):
+    ledger = make_ledger(limits=Limits(max_pending=2, max_per_minute=3))
+    a = await ledger.create(draft(key="a"))
+    await ledger.create(draft(key="b"))
+    with pytest.raises(RateLimited, match="waiting in the browser"):
+        await ledger.create(draft(key="c"))
+    await ledger.create(draft("bob"))  # other principals are not affected
+    await ledger.finish(a.id, Status.COMPLETED)
+    await ledger.create(draft(key="c"))
+    await ledger.finish((await ledger.latest("alice", "c")).id, Status.DECLINED)
+    with pytest.raises(RateLimited, match="last minute") as limited:
+        await ledger.create(draft(key="d"))
+    assert limited.value.retry_after == 60
+    assert await ledger.count_pending("alice") == 1
+
+
+async def test_latest_and_acknowledge_once(make_ledger):
+    ledger = make_ledger()
+    first = await ledger.create(draft())
+    assert not await ledger.acknowledge(first.id)  # pending records are not acknowledged
+    await ledger.finish(first.id, Status.DECLINED)
+    second = await ledger.create(draft())
+    assert (await ledger.latest("alice", "secret:k")).id == second.id
+    assert await ledger.latest("alice", "other") is None
+    assert await ledger.acknowledge(first.id)
+    assert not await ledger.acknowledge(first.id)
+    assert (await ledger.get(first.id)).acknowledged
+
+
+async def test_sqlite_records_survive_reopening(tmp_path: Path):
+    path = tmp_path / "l.db"
+    record = await SQLiteLedger(Database(path)).create(draft())
+    reopened = SQLiteLedger(Database(path))
+    assert await reopened.get(record.id) == record
+    assert (await reopened.finish(record.id, Status.COMPLETED)).status is Status.COMPLETED
+
+
+async def test_sqlite_pending_count_is_indexed(tmp_path: Path):
+    ledger = SQLiteLedger(Database(tmp_path / "l.db"))
+    plan = ledger.db.call(
+        lambda c: c.execute(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM records WHERE principal = ? AND status = 'pending' "
+            "AND expires_at > ?",
+            ("a", time.time()),
+        ).fetchall()
+    )
+    assert "records_by_principal" in str(plan)

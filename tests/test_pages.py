@@ -1,0 +1,119 @@
+"""Invariant 6: the pages' headers, cookies, redirects and templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff import ConfigError, Handoff, Keyring, LocalIdentity, generate_key
+from handoff._web import safe_next
+from handoff.demo import DEMO_USERS
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_security_headers_on_every_page(running, browsers):
+    browser = browsers()
+    for path in ("/handoff/", "/handoff/login", "/handoff/e/" + "a" * 32, "/handoff/static/style.css"):
+        response = await browser.http.get(running.origin + path)
+        h = response.headers
+        assert "frame-ancestors 'none'" in h["content-security-policy"], path
+        assert (
+            "script-src" not in h["content-security-policy"]
+            and "default-src 'none'" in h["content-security-policy"]
+        )
+        assert "unsafe-inline" not in h["content-security-policy"]
+        assert h["x-frame-options"] == "DENY"
+        assert h["referrer-policy"] == "no-referrer"
+        assert h["cache-control"] == "no-store"
+
+
+async def test_browser_cookie_attributes(running, browsers):
+    response = await browsers().http.get(running.origin + "/handoff/login")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+    # plain http on loopback: no Secure, so no __Host- prefix (browsers would drop it)
+    assert cookie.startswith("handoff=")
+
+
+def test_https_pages_use_host_prefixed_secure_cookies():
+    h = Handoff.in_memory(
+        public_url="https://mcp.example.com",
+        browser=LocalIdentity(),
+        secret_key=b"k" * 32,
+        keyring=Keyring.parse(generate_key()),
+    )
+    assert h.web.cookie.name == "__Host-handoff" and h.web.cookie.secure
+
+
+def test_public_url_must_be_https_unless_loopback():
+    keyring = Keyring.parse(generate_key())
+    for url in ("http://mcp.example.com", "ftp://x", "https://user@x.com", "https://x.com/?q=1", "/relative"):
+        with pytest.raises(ConfigError):
+            Handoff.in_memory(public_url=url, browser=LocalIdentity(), secret_key=b"k" * 32, keyring=keyring)
+    for url in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://x.example"):
+        Handoff.in_memory(public_url=url, browser=LocalIdentity(), secret_key=b"k" * 32, keyring=keyring)
+
+
+def test_no_open_redirect_targets():
+    root = "/handoff"
+    for bad in (
+        "https://evil.com",
+        "//evil.com",
+        "/handoff//evil.com",
+        "/other",
+        "/handoff\\@evil.com",
+        "/handoff/../x",
+        "",
+        None,
+        "/handoff/e/x\r\nLocation: https://evil.com",
+    ):
+        assert safe_next(bad, root) == "/handoff/"
+    assert safe_next("/handoff/e/abc", root) == "/handoff/e/abc"
+
+
+async def test_login_never_redirects_off_site(running, browsers):
+    browser = browsers()
+    page = await browser.open(running.origin + "/handoff/login?next=https://evil.example/steal")
+    response = await browser.http.post(
+        running.origin + "/handoff/login",
+        data={
+            "username": "alice",
+            "password": DEMO_USERS["alice"],
+            "next": "https://evil.example/steal",
+            "csrf": page.csrf or "",
+        },
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/handoff/"
+
+
+async def test_login_needs_csrf_and_the_right_password(running, browsers):
+    browser = browsers()
+    page = await browser.open(running.origin + "/handoff/login")
+    no_csrf = await browser.http.post(
+        running.origin + "/handoff/login", data={"username": "alice", "password": DEMO_USERS["alice"]}
+    )
+    assert no_csrf.status_code == 400
+    wrong = await browser.submit(page, {"username": "alice", "password": "nope"})
+    assert not isinstance(wrong, str) and wrong.status == 401 and "Wrong user name or password" in wrong.text
+
+
+async def test_templates_escape_what_they_show(running, browsers):
+    browser = browsers()
+    page = await browser.open(
+        running.origin + "/handoff/login?next=/handoff/%22%3E%3Cscript%3Ealert(1)%3C/script%3E"
+    )
+    assert "<script>" not in page.text and "&#34;&gt;&lt;script&gt;" in page.text
+
+
+def test_local_identity_refuses_non_loopback_peers():
+    import anyio
+    from starlette.requests import Request
+
+    identity = LocalIdentity()
+
+    def request(host: str) -> Request:
+        return Request({"type": "http", "client": (host, 1), "headers": [], "method": "GET", "path": "/"})
+
+    assert anyio.run(identity.current, request("127.0.0.1")) == "local"
+    assert anyio.run(identity.current, request("::1")) == "local"
+    assert anyio.run(identity.current, request("10.0.0.2")) is None

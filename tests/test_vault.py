@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from handoff import ConfigError, Keyring, MemoryVault, SQLiteVault, VaultError, generate_key
+from handoff._db import Database
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_vault(request, tmp_path: Path):
+    db = Database(tmp_path / "v.db")
+
+    def make(keyring: Keyring):
+        return MemoryVault(keyring) if request.param == "memory" else SQLiteVault(db, keyring)
+
+    return make
+
+
+async def test_round_trip_per_principal(make_vault):
+    vault = make_vault(Keyring.parse(generate_key()))
+    await vault.put("alice", "gh", "alice-token")
+    await vault.put("bob", "gh", "bob-token")
+    assert await vault.get("alice", "gh") == "alice-token"
+    assert await vault.get("bob", "gh") == "bob-token"
+    assert await vault.get("carol", "gh") is None
+    assert await vault.names("alice") == ["gh"]
+    assert await vault.delete("alice", "gh") and await vault.get("alice", "gh") is None
+
+
+async def test_fresh_nonce_per_value():
+    keyring = Keyring.parse(generate_key())
+    a, b = keyring.seal("alice", "k", b"same"), keyring.seal("alice", "k", b"same")
+    assert a.nonce != b.nonce and a.ciphertext != b.ciphertext
+
+
+async def test_ciphertext_is_bound_to_principal_and_name():
+    keyring = Keyring.parse(generate_key())
+    sealed = keyring.seal("alice", "gh", b"value")
+    assert keyring.open("alice", "gh", sealed) == b"value"
+    for principal, name in (("bob", "gh"), ("alice", "other"), ("alic", "egh")):
+        with pytest.raises(VaultError, match="integrity"):
+            keyring.open(principal, name, sealed)
+
+
+async def test_rotation_newest_encrypts_all_decrypt(tmp_path: Path):
+    old, new = generate_key(), generate_key()
+    db = Database(tmp_path / "v.db")
+    await SQLiteVault(db, Keyring.parse(old)).put("alice", "k", "v1")
+    both = SQLiteVault(db, Keyring.parse(f"{new},{old}"))
+    assert await both.get("alice", "k") == "v1"
+    assert await both.rotate() == 1
+    assert await both.rotate() == 0
+    assert await SQLiteVault(db, Keyring.parse(new)).get("alice", "k") == "v1"
+    with pytest.raises(VaultError, match="not configured"):
+        await SQLiteVault(db, Keyring.parse(old)).get("alice", "k")
+
+
+def test_missing_or_bad_keys_fail_with_a_clear_message(monkeypatch):
+    monkeypatch.delenv("HANDOFF_VAULT_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="HANDOFF_VAULT_KEYS"):
+        Keyring.from_env()
+    with pytest.raises(ConfigError, match="not 32 bytes"):
+        Keyring.parse("c2hvcnQ")
+    key = generate_key()
+    with pytest.raises(ConfigError, match="twice"):
+        Keyring.parse(f"{key},{key}")
+
+
+def test_dev_key_file_is_created_private_and_reused(tmp_path: Path):
+    path = tmp_path / "dev" / "vault.key"
+    first = Keyring.dev(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Keyring.dev(path).current == first.current
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        Keyring.dev(path)
+
+
+async def test_no_plaintext_in_the_sqlite_file(tmp_path: Path):
+    db = Database(tmp_path / "v.db")
+    await SQLiteVault(db, Keyring.parse(generate_key())).put("alice", "k", "PLAINTEXT-MARKER-123")
+    db.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("v.db*"))
+    assert b"alice" in data and b"PLAINTEXT-MARKER-123" not in data
