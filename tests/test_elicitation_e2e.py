@@ -363,3 +363,11 @@ async def test_sqlite_file_is_the_state(running):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
     assert {"records", "secrets", "audit"} <= tables
+
+
+async def test_gated_tools_show_only_their_own_arguments(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice") as (client, _):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools["forecast"].input_schema["properties"]) == {"city"}
+    assert tools["list_notes"].input_schema.get("properties", {}) == {}
+    assert "weather" in (tools["forecast"].description or "")
