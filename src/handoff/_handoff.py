@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -221,9 +221,26 @@ class Handoff:
             )
         return record, self.url_for(record.id)
 
-    async def finish(self, record_id: str, status: Status, *, remote: str | None) -> Record:
-        """Move a record to its final status, audit it, and tell whoever waits."""
+    async def finish(
+        self,
+        record_id: str,
+        status: Status,
+        *,
+        remote: str | None,
+        first: Callable[[], Awaitable[None]] | None = None,
+    ) -> Record:
+        """Move a record to its final status, audit it, and tell whoever waits.
+
+        `first` (storing what the user entered) runs under the record's lock, only
+        while the record is still pending, so of two concurrent submits exactly one
+        stores its value and completes.
+        """
         async with self._lock(record_id):
+            if first is not None:
+                current = await self.ledger.get(record_id)
+                if not current.pending:
+                    raise TransitionRefused(record_id, current.status)
+                await first()
             record = await self.ledger.finish(record_id, status)
         await self.audit.write(
             Event(status.value),
@@ -237,21 +254,11 @@ class Handoff:
 
     async def complete_with_secret(self, record: Record, value: str, *, remote: str | None) -> Record:
         """Store the value and complete the record, once: a second submit finds it completed."""
-        async with self._lock(record.id):
-            current = await self.ledger.get(record.id)
-            if not current.pending:
-                raise TransitionRefused(record.id, current.status)
+
+        async def store() -> None:
             await self.vault.put(record.principal, record.params["name"], value)
-            done = await self.ledger.finish(record.id, Status.COMPLETED)
-        await self.audit.write(
-            Event.COMPLETED,
-            principal=done.principal,
-            client_id=done.client_id,
-            record_id=done.id,
-            remote=remote,
-        )
-        await self.bus.publish(done)
-        return done
+
+        return await self.finish(record.id, Status.COMPLETED, remote=remote, first=store)
 
     @contextlib.asynccontextmanager
     async def _lock(self, record_id: str) -> AsyncIterator[None]:

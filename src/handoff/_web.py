@@ -62,6 +62,11 @@ def render(template: str, status_code: int = 200, **context: Any) -> HTMLRespons
     return HTMLResponse(_templates.get_template(template).render(**context), status_code=status_code)
 
 
+def message(root: str, status_code: int, *, title: str, text: str) -> HTMLResponse:
+    """A page that only says something: an error, a refusal, an expired link."""
+    return render("message.html", status_code, root=root, title=title, text=text)
+
+
 class BrowserCookie:
     """A random per-browser id in an HttpOnly, SameSite=Lax cookie; CSRF tokens are derived from it.
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import abc
 import enum
 import json
 import logging
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 from ._db import Database
 
@@ -43,26 +43,8 @@ class Entry:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-class AuditLog(Protocol):
-    async def write(
-        self,
-        event: Event,
-        *,
-        principal: str | None = None,
-        client_id: str | None = None,
-        record_id: str | None = None,
-        remote: str | None = None,
-        detail: str | None = None,
-    ) -> Entry: ...
-
-    async def read(
-        self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
-    ) -> list[Entry]: ...
-
-
-class MemoryAudit:
-    def __init__(self) -> None:
-        self.entries: list[Entry] = []
+class AuditLog(abc.ABC):
+    """Where audit entries go. `write` builds and logs an entry; a subclass keeps and reads them."""
 
     async def write(
         self,
@@ -75,9 +57,25 @@ class MemoryAudit:
         detail: str | None = None,
     ) -> Entry:
         entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
-        self.entries.append(entry)
+        await self._keep(entry)
         logger.info("%s", entry.as_json())
         return entry
+
+    @abc.abstractmethod
+    async def _keep(self, entry: Entry) -> None: ...
+
+    @abc.abstractmethod
+    async def read(
+        self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
+    ) -> list[Entry]: ...
+
+
+class MemoryAudit(AuditLog):
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+
+    async def _keep(self, entry: Entry) -> None:
+        self.entries.append(entry)
 
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
@@ -91,34 +89,29 @@ class MemoryAudit:
         return found[-limit:]
 
 
-class SQLiteAudit:
+class SQLiteAudit(AuditLog):
     """Audit lines in the `audit` table of the handoff database, oldest first."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def write(
-        self,
-        event: Event,
-        *,
-        principal: str | None = None,
-        client_id: str | None = None,
-        record_id: str | None = None,
-        remote: str | None = None,
-        detail: str | None = None,
-    ) -> Entry:
-        entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
-
+    async def _keep(self, entry: Entry) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry.at, entry.event, principal, client_id, record_id, remote, detail),
+                (
+                    entry.at,
+                    entry.event,
+                    entry.principal,
+                    entry.client_id,
+                    entry.record_id,
+                    entry.remote,
+                    entry.detail,
+                ),
             )
 
         await self.db.run(insert)
-        logger.info("%s", entry.as_json())
-        return entry
 
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._web import Web, render
+from .._web import Web, message, render
 from ._login import PasswordLogin
 
 _REQUEST_LIFE = 600.0
@@ -193,8 +193,8 @@ class AuthServer(PasswordLogin):
         request_id = request.path_params["request_id"]
         pending = self._pending(request_id)
         if pending is None:
-            return render(
-                "message.html",
+            return message(
+                web.root,
                 404,
                 title="Sign-in link expired",
                 text="This sign-in request is unknown or has expired. Start again from your MCP client.",
@@ -222,11 +222,11 @@ class AuthServer(PasswordLogin):
         form = await request.form()
         user = await self.current(request)
         if user is None or not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
-            return render("message.html", 400, title="Form expired", text="Please start the sign-in again.")
+            return message(web.root, 400, title="Form expired", text="Please start the sign-in again.")
         pending = self._requests.pop(request_id, None)
         if pending is None or pending.expires_at < time.time():
-            return render(
-                "message.html",
+            return message(
+                web.root,
                 404,
                 title="Sign-in link expired",
                 text="This sign-in request is unknown or has expired. Start again from your MCP client.",

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._web import Web, render, safe_next
+from .._web import Web, message, render, safe_next
 
 _SESSION_LIFE = 12 * 3600.0
 
@@ -119,9 +119,7 @@ class PasswordLogin:
         web = Web.of(request)
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
-            return render(
-                "message.html", 400, title="Form expired", text="Please reload the page and try again."
-            )
+            return message(web.root, 400, title="Form expired", text="Please reload the page and try again.")
         browser_id = web.browser_id(request)
         if browser_id:
             self._sessions.pop(browser_id, None)

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._errors import RecordNotFound
-from .._web import SecurityHeaders, Web, render
+from .._web import SecurityHeaders, Web, message, render
 from ..audit import Event
 from ..ledger import Record
 from ._secret import ended
@@ -60,8 +60,8 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
                 remote=_remote(request),
                 detail="csrf token missing or wrong",
             )
-            return render(
-                "message.html",
+            return message(
+                web.root,
                 403,
                 title="Form expired",
                 text="This form is stale or did not come from this page. Reload the page and try again.",
@@ -74,18 +74,18 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         remote = _remote(request)
         if not _ID.fullmatch(record_id):
             await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
-            return _unknown()
+            return _unknown(web.root)
         try:
             record = await handoff.ledger.get(record_id)
         except RecordNotFound:
             await handoff.audit.write(Event.REJECTED, remote=remote, detail="unknown id")
-            return _unknown()
+            return _unknown(web.root)
         user = await handoff.browser.current(request)
         if user is None:
             login = handoff.browser.login_url(request, f"{web.root}/e/{record_id}")
             if login is None:
-                return render(
-                    "message.html",
+                return message(
+                    web.root,
                     401,
                     title="Sign-in needed",
                     text="This page needs you to be signed in to the server, and it cannot tell who you "
@@ -128,9 +128,9 @@ def _remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _unknown() -> Response:
-    return render(
-        "message.html",
+def _unknown(root: str) -> Response:
+    return message(
+        root,
         404,
         title="Unknown link",
         text="This link is not valid. Check that you copied all of it, or start again from your MCP client.",

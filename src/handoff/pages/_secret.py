@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import TransitionRefused
-from .._web import Web, render
+from .._web import Web, message, render
 from ..ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ def ended(request: Request, status: str) -> Response:
         "cancelled": "This request was cancelled. Start again from your MCP client.",
         "expired": "This link has expired. Call the tool again from your MCP client to get a new one.",
     }
-    return render(
-        "message.html",
+    return message(
+        Web.of(request).root,
         410,
         title="This link is no longer active",
         text=texts.get(status, "This request is closed."),
