@@ -80,6 +80,8 @@ class Handoff:
                 f"pages_path {pages_path!r} must start with '/' and not end with one, like '/handoff'"
             )
         self.public_url = check_public_url(public_url)
+        if isinstance(browser, LocalIdentity) and not is_loopback(urlsplit(self.public_url).hostname or ""):
+            raise ConfigError("LocalIdentity is for loopback-only servers: use a 127.0.0.1 or localhost URL")
         self.ledger = ledger
         self.vault = vault
         self.browser = browser
@@ -305,6 +307,12 @@ class Handoff:
 
     def app(self, mcp_server: Any, **streamable_http: Any) -> Starlette:
         """The MCP server's streamable HTTP app with the pages mounted beside it."""
+        host = str(streamable_http.get("host", "127.0.0.1"))
+        if isinstance(self.browser, LocalIdentity) and not is_loopback(host):
+            raise ConfigError(
+                f"refusing to serve on {host}: LocalIdentity trusts every browser on this machine, so it "
+                "only binds to loopback; use another identity (AuthServer, CustomIdentity) on a network"
+            )
         app: Starlette = mcp_server.streamable_http_app(**streamable_http)
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         inner = app.router.lifespan_context
