@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from handoff import ConfigError, Handoff, Keyring, LocalIdentity, generate_key
+from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, generate_key
 from handoff._web import safe_next
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
+
+
+async def _nobody(request: object) -> str | None:
+    return None
+
+
+NETWORK_IDENTITY = CustomIdentity(_nobody)  # type: ignore[arg-type]
 
 
 async def test_security_headers_on_every_page(running, browsers):
@@ -38,7 +45,7 @@ async def test_browser_cookie_attributes(running, browsers):
 def test_https_pages_use_host_prefixed_secure_cookies():
     h = Handoff.in_memory(
         public_url="https://mcp.example.com",
-        browser=LocalIdentity(),
+        browser=NETWORK_IDENTITY,
         secret_key=b"k" * 32,
         keyring=Keyring.parse(generate_key()),
     )
@@ -49,9 +56,9 @@ def test_public_url_must_be_https_unless_loopback():
     keyring = Keyring.parse(generate_key())
     for url in ("http://mcp.example.com", "ftp://x", "https://user@x.com", "https://x.com/?q=1", "/relative"):
         with pytest.raises(ConfigError):
-            Handoff.in_memory(public_url=url, browser=LocalIdentity(), secret_key=b"k" * 32, keyring=keyring)
+            Handoff.in_memory(public_url=url, browser=NETWORK_IDENTITY, secret_key=b"k" * 32, keyring=keyring)
     for url in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://x.example"):
-        Handoff.in_memory(public_url=url, browser=LocalIdentity(), secret_key=b"k" * 32, keyring=keyring)
+        Handoff.in_memory(public_url=url, browser=NETWORK_IDENTITY, secret_key=b"k" * 32, keyring=keyring)
 
 
 def test_no_open_redirect_targets():
