@@ -40,6 +40,10 @@ CREATE INDEX IF NOT EXISTS records_by_principal ON records (principal, status, e
 CREATE INDEX IF NOT EXISTS records_by_created ON records (principal, created_at);
 CREATE INDEX IF NOT EXISTS records_by_key ON records (principal, key, created_at);
 CREATE INDEX IF NOT EXISTS records_pending_expiry ON records (status, expires_at);
+CREATE TABLE IF NOT EXISTS claimed (
+    id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS secrets (
     principal TEXT NOT NULL,
     name TEXT NOT NULL,

@@ -58,6 +58,8 @@ def gate(handoff: Handoff, need: SecretNeed, delivery: Delivery) -> Callable[[F]
         async def gated(*args: Any, **kwargs: Any) -> Any:
             ctx = kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name]
             values = await fetch(handoff, ctx, body.__name__, needs, delivery)
+            if not isinstance(values, dict):
+                return values  # the era's answer for "not yet" (an InputRequiredResult)
             token = _values.set({**_values.get(), **values})
             try:
                 result = body(*args, **kwargs)
@@ -78,8 +80,8 @@ def gate(handoff: Handoff, need: SecretNeed, delivery: Delivery) -> Callable[[F]
 
 async def fetch(
     handoff: Handoff, ctx: Any, fallback_name: str, needs: tuple[SecretNeed, ...], delivery: Delivery
-) -> dict[str, str]:
-    """Every need's value for the verified caller, obtaining missing ones through the client's era."""
+) -> dict[str, str] | Any:
+    """Every need's value for the verified caller, or the era's early answer while some are missing."""
     request_context = ctx.request_context
     principal = handoff.mcp_identity.principal(request_context)
     if principal is None:
@@ -95,7 +97,7 @@ async def fetch(
             missing.append(need)
         else:
             values[need.name] = value
-    if not missing:
+    if not missing and ctx.request_state is None:
         return values
     params = getattr(request_context, "params", None) or {}
     call = Call(
@@ -106,7 +108,10 @@ async def fetch(
         tool=str(params.get("name") or fallback_name),
         delivery=delivery,
     )
-    await era_for(call).obtain(call, missing)
+    # A retry's state is verified (and consumed) even when nothing is missing any more.
+    answer = await era_for(call).obtain(call, missing)
+    if answer is not None:
+        return answer
     for need in missing:
         value = await handoff.read_secret(principal, need.name)
         if value is None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from ._notifier import Notifier
 from ._web import BrowserCookie, Web
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
+from .eras import StateSealer
 from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
 from .pages import Flow, SecretFlow, build_pages
@@ -71,6 +73,8 @@ class Handoff:
         bus: Bus | None = None,
         pages_path: str = "/handoff",
         wait_timeout: float = 300.0,
+        retry_wait: float = 25.0,
+        state_keys: Sequence[bytes] | None = None,
         sweep_interval: float = 5.0,
     ) -> None:
         if len(secret_key) < 32:
@@ -93,6 +97,10 @@ class Handoff:
         self.notifier = Notifier()
         self.bus.listen(self.notifier.on_record)
         self.wait_timeout = wait_timeout
+        self.retry_wait = retry_wait
+        self.states = StateSealer(
+            state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
+        )
         self.sweep_interval = sweep_interval
         self.needs: dict[str, SecretNeed] = {}
         self.flows: dict[str, Flow] = {"secret": SecretFlow()}

@@ -47,6 +47,7 @@ def build_demo(
     users: dict[str, str] | None = None,
     ttl: float = 600.0,
     wait_timeout: float = 120.0,
+    retry_wait: float = 25.0,
 ) -> Demo:
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
@@ -66,6 +67,7 @@ def build_demo(
         keyring=Keyring.dev(data / "vault.key"),
         ttl=ttl,
         wait_timeout=wait_timeout,
+        retry_wait=retry_wait,
     )
     mcp = MCPServer(
         "handoff-demo",

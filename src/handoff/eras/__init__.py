@@ -8,24 +8,30 @@ protocol version.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ._call import Call
 from ._legacy import LegacyEra
+from ._modern import ModernEra
+from ._state import StateRejected, StateSealer, call_digest
 
 if TYPE_CHECKING:
     from .._need import SecretNeed
 
 
 class Era(Protocol):
-    async def obtain(self, call: Call, missing: list[SecretNeed]) -> None:
-        """Return when every need is met, or raise the protocol's answer for "not yet"."""
+    async def obtain(self, call: Call, missing: list[SecretNeed]) -> Any | None:
+        """None once every need is met; otherwise a result to answer the call with, or raise."""
         ...
 
 
 def era_for(call: Call) -> Era:
     """The era of the connection this call arrived on."""
+    if call.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return ModernEra()
     return LegacyEra()
 
 
-__all__ = ["Call", "Era", "LegacyEra", "era_for"]
+__all__ = ["Call", "Era", "LegacyEra", "ModernEra", "StateRejected", "StateSealer", "call_digest", "era_for"]

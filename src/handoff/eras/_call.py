@@ -27,6 +27,11 @@ class Call:
     delivery: Delivery
 
     @property
+    def params(self) -> dict[str, Any]:
+        """The raw `tools/call` params (name, arguments) of this call."""
+        return dict(getattr(self.ctx.request_context, "params", None) or {})
+
+    @property
     def remote(self) -> str | None:
         request = getattr(self.ctx.request_context, "request", None)
         client = getattr(request, "client", None)

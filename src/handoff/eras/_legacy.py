@@ -19,6 +19,8 @@ class LegacyEra:
     """Speaks 2025-11-25 to a client that made the `initialize` handshake."""
 
     async def obtain(self, call: Call, missing: list[SecretNeed]) -> None:
+        if not missing:
+            return
         for need in missing:
             await call.report_refusal(need)
         handoff = call.handoff

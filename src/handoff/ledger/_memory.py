@@ -19,6 +19,7 @@ class MemoryLedger:
         self._pending: dict[str, set[str]] = defaultdict(set)
         self._created: dict[str, deque[float]] = defaultdict(deque)
         self._latest: dict[tuple[str, str], str] = {}
+        self._claimed: dict[str, float] = {}
 
     async def create(self, draft: Draft, *, ttl: float | None = None) -> Record:
         t = now()
@@ -82,6 +83,15 @@ class MemoryLedger:
         if record.pending or record.acknowledged:
             return False
         self._records[record_id] = replace(record, acknowledged=True)
+        return True
+
+    async def claim_once(self, token_id: str, expires_at: float) -> bool:
+        t = now()
+        if len(self._claimed) > 10_000:
+            self._claimed = {k: v for k, v in self._claimed.items() if v > t}
+        if self._claimed.get(token_id, 0) > t:
+            return False
+        self._claimed[token_id] = expires_at
         return True
 
     async def count_pending(self, principal: str) -> int:

@@ -116,6 +116,10 @@ class Ledger(Protocol):
 
     async def count_pending(self, principal: str) -> int: ...
 
+    async def claim_once(self, token_id: str, expires_at: float) -> bool:
+        """Record that a one-time token was used; True only the first time (until it expires)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -129,6 +129,7 @@ class SQLiteLedger:
                 "WHERE status = 'pending' AND expires_at <= ?",
                 (t,),
             )
+            conn.execute("DELETE FROM claimed WHERE expires_at <= ?", (t,))
             return [_row(r).seen_at(t) for r in rows]
 
         return await self.db.run(self.db.transaction(sweep))
@@ -156,6 +157,18 @@ class SQLiteLedger:
             )
 
         return await self.db.run(update)
+
+    async def claim_once(self, token_id: str, expires_at: float) -> bool:
+        def claim(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM claimed WHERE id = ? AND expires_at <= ?", (token_id, now()))
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO claimed (id, expires_at) VALUES (?, ?)", (token_id, expires_at)
+                ).rowcount
+                == 1
+            )
+
+        return await self.db.run(self.db.transaction(claim))
 
     async def count_pending(self, principal: str) -> int:
         def count(conn: sqlite3.Connection) -> int:

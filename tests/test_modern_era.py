@@ -1,0 +1,247 @@
+"""2026-07-28 over real streamable HTTP: InputRequiredResult, sealed requestState, the woken retry."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from _mcp import text_of, user_client
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY, ElicitResult, InputRequiredResult
+
+from handoff.demo import ScriptedBrowser
+from handoff.ledger import Status
+
+pytestmark = pytest.mark.anyio
+
+KEY = "wk_TwentyTwentySixSecretValue"
+MODERN = "2026-07-28"
+
+
+async def _first_round(client, city: str = "Oslo") -> InputRequiredResult:
+    result = await client.session.call_tool("forecast", {"city": city}, allow_input_required=True)
+    assert isinstance(result, InputRequiredResult), result
+    return result
+
+
+async def _enter(browser: ScriptedBrowser, url: str, value: str = KEY) -> None:
+    page = await browser.open(url)
+    done = await browser.submit(page, {"value": value, "action": "save"})
+    assert not isinstance(done, str) and done.title == "Saved"
+
+
+def _url(result: InputRequiredResult) -> str:
+    assert result.input_requests
+    (request,) = result.input_requests.values()
+    return request.params.url  # type: ignore[union-attr]
+
+
+async def test_input_required_result_shape(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice", mode=MODERN) as (client, _):
+        result = await _first_round(client)
+    wire = result.model_dump(by_alias=True, exclude_none=True)
+    assert wire["resultType"] == "input_required"
+    ((key, request),) = wire["inputRequests"].items()
+    assert key == "weather_api_key" and request["method"] == "elicitation/create"
+    assert set(request["params"]) == {"mode", "message", "url"}  # no elicitationId in this era
+    assert request["params"]["mode"] == "url"
+    record_id = request["params"]["url"].rsplit("/", 1)[1]
+    assert isinstance(wire["requestState"], str) and record_id not in wire["requestState"]
+    assert (await running.demo.handoff.ledger.get(record_id)).principal == "alice"
+
+
+async def test_the_story_with_the_sdk_driving_the_retry(running, browsers):
+    browser = browsers()
+    asked: list[str] = []
+
+    async with anyio.create_task_group() as tg:
+
+        async def on_elicit(context, params):
+            asked.append(params.url)
+            tg.start_soon(_enter, browser, params.url)  # the person finishes in the browser a bit later
+            return ElicitResult(action="accept")
+
+        async with user_client(
+            running.mcp_url, browser, "alice", mode=MODERN, elicitation_callback=on_elicit
+        ) as (client, notices):
+            result = await client.call_tool("forecast", {"city": "Oslo"})
+            assert not result.is_error and "Oslo" in text_of(result)
+            again = await client.call_tool("forecast", {"city": "Bergen"})
+            assert "Bergen" in text_of(again)
+    assert len(asked) == 1 and notices.ids == []
+    traffic = running.recorder.traffic
+    assert b"input_required" in traffic and b"requestState" in traffic
+    for legacy_only in (b"-32042", b"elicitationId", b"notifications/elicitation/complete"):
+        assert legacy_only not in traffic
+    assert KEY.encode() not in traffic
+
+
+async def test_retry_blocks_until_completion_then_runs(running, browsers):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+        first = await _first_round(client)
+        retry_result: list[object] = []
+
+        async def retry() -> None:
+            retry_result.append(
+                await client.session.call_tool(
+                    "forecast",
+                    {"city": "Oslo"},
+                    input_responses={"weather_api_key": ElicitResult(action="accept")},
+                    request_state=first.request_state,
+                    allow_input_required=True,
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(retry)
+            await anyio.sleep(0.5)
+            assert retry_result == []  # the retry is waiting on the server, not polling
+            await _enter(browser, _url(first))
+        (result,) = retry_result
+        assert not isinstance(result, InputRequiredResult) and "Oslo" in text_of(result)
+
+
+async def test_still_pending_after_the_bound_answers_with_state_only(tmp_path):
+    from conftest import Running
+
+    server = Running(tmp_path / "data", retry_wait=0.3).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            async with user_client(server.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+                first = await _first_round(client)
+                second = await client.session.call_tool(
+                    "forecast",
+                    {"city": "Oslo"},
+                    input_responses={"weather_api_key": ElicitResult(action="accept")},
+                    request_state=first.request_state,
+                    allow_input_required=True,
+                )
+                assert isinstance(second, InputRequiredResult)
+                assert second.input_requests is None and second.request_state not in (
+                    None,
+                    first.request_state,
+                )
+                await _enter(browser, _url(first))
+                third = await client.session.call_tool(
+                    "forecast",
+                    {"city": "Oslo"},
+                    request_state=second.request_state,
+                    allow_input_required=True,
+                )
+                assert "Oslo" in text_of(third)
+    finally:
+        server.stop()
+
+
+async def _retry(client, state: str | None, city: str = "Oslo"):
+    return await client.session.call_tool(
+        "forecast",
+        {"city": city},
+        request_state=state,
+        input_responses={"weather_api_key": ElicitResult(action="accept")},
+        allow_input_required=True,
+    )
+
+
+async def test_tampered_state_is_rejected(running, browsers):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+        first = await _first_round(client)
+        await _enter(browser, _url(first))
+        state = first.request_state
+        assert state
+        for bad in (state[:-2] + ("AA" if state[-2:] != "AA" else "BB"), state + "x", "handoff.x", "", "{}"):
+            with pytest.raises(MCPError) as caught:
+                await _retry(client, bad)
+            assert caught.value.code == INVALID_PARAMS
+        assert "Oslo" in text_of(await _retry(client, state))  # the genuine one still works
+
+
+async def test_replayed_state_is_rejected(running, browsers):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+        first = await _first_round(client)
+        await _enter(browser, _url(first))
+        assert "Oslo" in text_of(await _retry(client, first.request_state))
+        with pytest.raises(MCPError) as caught:
+            await _retry(client, first.request_state)
+        assert caught.value.code == INVALID_PARAMS and "requestState" in caught.value.message
+
+
+async def test_state_with_other_arguments_is_rejected(running, browsers):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+        first = await _first_round(client, "Oslo")
+        await _enter(browser, _url(first))
+        with pytest.raises(MCPError) as caught:
+            await _retry(client, first.request_state, city="Paris")
+        assert caught.value.code == INVALID_PARAMS
+
+
+async def test_state_used_by_another_user_is_rejected(running, browsers):
+    alice_browser = browsers()
+    async with (
+        user_client(running.mcp_url, alice_browser, "alice", mode=MODERN) as (alice, _),
+        user_client(running.mcp_url, browsers(), "bob", mode=MODERN) as (bob, _),
+    ):
+        first = await _first_round(alice)
+        await _enter(alice_browser, _url(first))
+        with pytest.raises(MCPError) as caught:
+            await _retry(bob, first.request_state)
+        assert caught.value.code == INVALID_PARAMS
+        assert await running.demo.handoff.vault.get("bob", "weather_api_key") is None
+
+
+async def test_expired_state_is_rejected(tmp_path):
+    from conftest import Running
+
+    server = Running(tmp_path / "data", ttl=0.5).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            async with user_client(server.mcp_url, browser, "alice", mode=MODERN) as (client, _):
+                first = await _first_round(client)
+                await anyio.sleep(0.7)
+                with pytest.raises(MCPError) as caught:
+                    await _retry(client, first.request_state)
+                assert caught.value.code == INVALID_PARAMS
+    finally:
+        server.stop()
+
+
+async def test_client_without_url_mode_gets_32021(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice", mode=MODERN, elicitation_callback=None) as (
+        c,
+        _,
+    ):
+        with pytest.raises(MCPError) as caught:
+            await c.session.call_tool("forecast", {"city": "Oslo"}, allow_input_required=True)
+    assert caught.value.code == MISSING_REQUIRED_CLIENT_CAPABILITY
+    assert caught.value.data["requiredCapabilities"] == {"elicitation": {"url": {}}}
+    assert b"input_required" not in running.recorder.traffic
+
+
+async def test_client_side_decline_is_a_tool_error_and_ends_the_record(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice", mode=MODERN) as (client, _):
+        first = await _first_round(client)
+        result = await client.session.call_tool(
+            "forecast",
+            {"city": "Oslo"},
+            input_responses={"weather_api_key": ElicitResult(action="decline")},
+            request_state=first.request_state,
+        )
+        assert result.is_error and "declined" in text_of(result)
+    record_id = _url(first).rsplit("/", 1)[1]
+    assert (await running.demo.handoff.ledger.get(record_id)).status is Status.DECLINED
+
+
+async def test_legacy_connections_never_see_2026_messages(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice") as (client, _):
+        with pytest.raises(MCPError):
+            await client.call_tool("forecast", {"city": "Oslo"})
+    traffic = running.recorder.traffic
+    assert b"-32042" in traffic
+    assert (
+        b"input_required" not in traffic
+        and b"requestState" not in traffic
+        and b"inputRequests" not in traffic
+    )
