@@ -1,20 +1,29 @@
-"""`handoff demo --walkthrough`: the whole story, scripted, each step printed and checked."""
+"""`handoff demo --walkthrough`: the whole story in both protocol eras, each step printed and checked."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import uvicorn
 from mcp import MCPError
-from mcp_types import URL_ELICITATION_REQUIRED, ElicitCompleteNotification
+from mcp_types import (
+    INVALID_PARAMS,
+    URL_ELICITATION_REQUIRED,
+    ElicitCompleteNotification,
+    ElicitResult,
+    InputRequiredResult,
+)
 
 from ._browser import ScriptedBrowser
 from ._client import demo_client, signed_in_http
-from ._server import DEMO_USERS, build_demo
+from ._server import DEMO_USERS, Demo, build_demo
+
+KEY = "wk_demo_1234567890"
 
 
 class StepFailed(Exception):
@@ -24,6 +33,10 @@ class StepFailed(Exception):
 class Story:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
+        self.n = 0
+
+    def chapter(self, title: str) -> None:
+        self.say(f"\n== {title} ==")
         self.n = 0
 
     def step(self, text: str) -> None:
@@ -40,10 +53,10 @@ class Story:
 
 
 async def walkthrough(port: int, say: Callable[[str], None] = print) -> bool:
-    """Run the story against a fresh demo server on 127.0.0.1:`port`; True when every step held."""
+    """Run both stories against a fresh demo server on 127.0.0.1:`port`; True when every step held."""
     story = Story(say)
     for name in ("httpx2", "httpx", "mcp", "handoff", "uvicorn"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="handoff-walkthrough-") as data:
         demo = build_demo(f"http://127.0.0.1:{port}", data)
         server = uvicorn.Server(uvicorn.Config(demo.app, host="127.0.0.1", port=port, log_level="warning"))
@@ -52,8 +65,13 @@ async def walkthrough(port: int, say: Callable[[str], None] = print) -> bool:
             while not server.started:  # noqa: ASYNC110 - uvicorn only exposes a flag
                 await anyio.sleep(0.02)
             try:
-                await _story(story, demo.public_url, demo.mcp_url, demo)
-                say("\nEvery step held. The key never passed through the MCP client.")
+                story.chapter("Protocol 2025-11-25: error -32042, then the completion notice")
+                await _legacy_story(story, demo)
+                await demo.handoff.vault.delete("alice", "weather_api_key")
+                story.chapter("Protocol 2026-07-28: InputRequiredResult, then a retry the server wakes")
+                say("(Alice's key was removed, so this story starts from scratch.)")
+                await _modern_story(story, demo)
+                say("\nEvery step held, in both eras. The key never passed through the MCP client.")
                 held = True
             except StepFailed as failed:
                 say(f"   ✗ {failed}")
@@ -64,7 +82,7 @@ async def walkthrough(port: int, say: Callable[[str], None] = print) -> bool:
     return held
 
 
-async def _story(story: Story, origin: str, mcp_url: str, demo: Any) -> None:
+async def _legacy_story(story: Story, demo: Demo) -> None:
     notices: list[str] = []
     arrived = anyio.Event()
 
@@ -73,19 +91,17 @@ async def _story(story: Story, origin: str, mcp_url: str, demo: Any) -> None:
             notices.append(message.params.elicitation_id)
             arrived.set()
 
-    async def no_form(*_: object) -> Any:
+    async def no_request(*_: object) -> Any:
         raise StepFailed("the server sent an elicitation request although it should answer with -32042")
 
-    async with ScriptedBrowser(origin) as alice, ScriptedBrowser(origin) as bob:
+    async with ScriptedBrowser(demo.public_url) as alice, ScriptedBrowser(demo.public_url) as bob:
         story.step("Alice's MCP client signs in to the demo server (OAuth, in Alice's browser)")
-        http = signed_in_http(mcp_url, alice, "alice", DEMO_USERS["alice"])
+        http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
         async with demo_client(
-            mcp_url, http, message_handler=on_message, elicitation_callback=no_form
+            demo.mcp_url, http, mode="legacy", message_handler=on_message, elicitation_callback=no_request
         ) as client:
-            who = await client.call_tool("whoami", {})
-            story.check(
-                "alice" in _text(who), f"server says: {_text(who)}", f"whoami answered {_text(who)!r}"
-            )
+            who = _text(await client.call_tool("whoami", {}))
+            story.check("alice" in who, f"server says: {who}", f"whoami answered {who!r}")
 
             story.step("The client calls `forecast`, which needs Alice's weather API key")
             try:
@@ -106,40 +122,8 @@ async def _story(story: Story, origin: str, mcp_url: str, demo: Any) -> None:
                 "the URL carries more than the id",
             )
 
-            story.step("Bob gets hold of the link and opens it while signed in as Bob")
-            page = await bob.open(url)
-            if "/login" in page.url:
-                page = await bob.sign_in(page, "bob", DEMO_USERS["bob"])
-            story.check(
-                page.status == 403 and "not yours" in page.title.lower(),
-                f"Bob is refused: {page.title!r} (HTTP {page.status})",
-                f"Bob saw {page.title!r} (HTTP {page.status})",
-            )
-            record = await demo.handoff.ledger.get(eid)
-            story.check(
-                record.pending, "the request is still pending for Alice", f"record is {record.status}"
-            )
-
-            story.step("Alice opens the link (still signed in from the OAuth step) and enters her key")
-            page = await alice.open(url)
-            story.check(
-                page.status == 200 and page.title == "Weather API key",
-                f"Alice sees {page.title!r}",
-                f"Alice saw {page.title!r} (HTTP {page.status})",
-            )
-            bad = await alice.submit(page, {"value": "not-a-key", "action": "save"})
-            story.check(
-                not isinstance(bad, str) and bad.status == 422,
-                "a malformed key is refused by the server's check",
-                "a malformed key was accepted",
-            )
-            assert not isinstance(bad, str)
-            done = await alice.submit(bad, {"value": "wk_demo_1234567890", "action": "save"})
-            story.check(
-                not isinstance(done, str) and done.title == "Saved",
-                "the key is stored, encrypted",
-                f"saving failed: {done if isinstance(done, str) else done.title}",
-            )
+            await _bob_is_refused(story, demo, bob, url)
+            await _alice_enters_her_key(story, alice, url, "(still signed in from the OAuth step)")
 
             story.step("The client learns that the elicitation is complete")
             with anyio.move_on_after(10):
@@ -157,19 +141,136 @@ async def _story(story: Story, origin: str, mcp_url: str, demo: Any) -> None:
                 _text(result),
                 f"retry failed: {_text(result)!r}",
             )
+            await _audit(story, demo, eid)
 
-            story.step("The audit log tells what happened (never the key)")
-            for entry in await demo.handoff.audit.read(record_id=eid):
-                story.say(
-                    f"   {entry.event:<18} {entry.principal or '-':<6} from {entry.remote or '-'}"
-                    + (f"  ({entry.detail})" if entry.detail else "")
-                )
-            events = [e.event for e in await demo.handoff.audit.read(record_id=eid)]
+
+async def _modern_story(story: Story, demo: Demo) -> None:
+    async with ScriptedBrowser(demo.public_url) as alice, ScriptedBrowser(demo.public_url) as bob:
+        story.step("Alice's MCP client signs in and speaks 2026-07-28")
+        http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
+        async with demo_client(demo.mcp_url, http, mode="2026-07-28", elicitation_callback=_accept) as client:
+            who = _text(await client.call_tool("whoami", {}))
+            story.check("alice" in who, f"server says: {who}", f"whoami answered {who!r}")
+
+            story.step("The client calls `forecast`")
+            first = await client.session.call_tool("forecast", {"city": "Porto"}, allow_input_required=True)
+            if not isinstance(first, InputRequiredResult) or not first.input_requests:
+                raise StepFailed(f"expected an InputRequiredResult, got {first!r}")
+            request = next(iter(first.input_requests.values()))
+            params = request.params.model_dump(by_alias=True, exclude_none=True)
             story.check(
-                "identity_mismatch" in events and "completed" in events,
-                "Bob's attempt and Alice's completion are both on record",
-                f"audit had {events}",
+                params.get("mode") == "url" and "elicitationId" not in params,
+                "InputRequiredResult with one elicitation/create in url mode (no elicitationId)",
+                f"unexpected input request {params}",
             )
+            story.check(
+                bool(first.request_state), "and a sealed requestState the client must echo", "no requestState"
+            )
+            url = params["url"]
+            story.ok(f"the client is asked to open {url}")
+
+            await _bob_is_refused(story, demo, bob, url)
+
+            story.step(
+                "The client retries with the user's consent and the exact requestState; the server waits"
+            )
+            finished: list[tuple[float, Any]] = []
+
+            async def retry() -> None:
+                answer = await client.session.call_tool(
+                    "forecast",
+                    {"city": "Porto"},
+                    input_responses={next(iter(first.input_requests)): _ACCEPT},
+                    request_state=first.request_state,
+                    allow_input_required=True,
+                )
+                finished.append((time.perf_counter(), answer))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(retry)
+                await anyio.sleep(0.3)
+                story.check(not finished, "the retry is held open, no polling", "the retry returned at once")
+                done_at = await _alice_enters_her_key(story, alice, url, "")
+            returned_at, answer = finished[0]
+            story.step("The held retry wakes up and the tool runs")
+            story.check(
+                not isinstance(answer, InputRequiredResult) and "Porto" in _text(answer),
+                f"{_text(answer)} ({(returned_at - done_at) * 1000:.1f} ms after the key was saved)",
+                f"retry answered {answer!r}",
+            )
+
+            story.step("The same requestState cannot be used again")
+            try:
+                await client.session.call_tool(
+                    "forecast",
+                    {"city": "Porto"},
+                    request_state=first.request_state,
+                    allow_input_required=True,
+                )
+                raise StepFailed("a replayed requestState was accepted")
+            except MCPError as error:
+                story.check(
+                    error.code == INVALID_PARAMS, f"replay refused: {error.message}", f"got {error.code}"
+                )
+
+
+_ACCEPT = ElicitResult(action="accept")
+
+
+async def _accept(*_: object) -> ElicitResult:
+    return _ACCEPT
+
+
+async def _bob_is_refused(story: Story, demo: Demo, bob: ScriptedBrowser, url: str) -> None:
+    story.step("Bob gets hold of the link and opens it while signed in as Bob")
+    page = await bob.open(url)
+    if "/login" in page.url:
+        page = await bob.sign_in(page, "bob", DEMO_USERS["bob"])
+    story.check(
+        page.status == 403 and "not yours" in page.title.lower(),
+        f"Bob is refused: {page.title!r} (HTTP {page.status})",
+        f"Bob saw {page.title!r} (HTTP {page.status})",
+    )
+    record = await demo.handoff.ledger.get(url.rsplit("/", 1)[1])
+    story.check(record.pending, "the request is still pending for Alice", f"record is {record.status}")
+
+
+async def _alice_enters_her_key(story: Story, alice: ScriptedBrowser, url: str, note: str) -> float:
+    story.step(f"Alice opens the link {note}and enters her key".replace("  ", " ").replace(")and", ") and"))
+    page = await alice.open(url)
+    story.check(
+        page.status == 200 and page.title == "Weather API key",
+        f"Alice sees {page.title!r}",
+        f"Alice saw {page.title!r} (HTTP {page.status})",
+    )
+    bad = await alice.submit(page, {"value": "not-a-key", "action": "save"})
+    if isinstance(bad, str) or bad.status != 422:
+        raise StepFailed("a malformed key was accepted")
+    story.ok("a malformed key is refused by the server's check")
+    done = await alice.submit(bad, {"value": KEY, "action": "save"})
+    saved_at = time.perf_counter()
+    story.check(
+        not isinstance(done, str) and done.title == "Saved",
+        "the key is stored, encrypted",
+        f"saving failed: {done if isinstance(done, str) else done.title}",
+    )
+    return saved_at
+
+
+async def _audit(story: Story, demo: Demo, record_id: str) -> None:
+    story.step("The audit log tells what happened (never the key)")
+    entries = await demo.handoff.audit.read(record_id=record_id)
+    for entry in entries:
+        story.say(
+            f"   {entry.event:<18} {entry.principal or '-':<6} from {entry.remote or '-'}"
+            + (f"  ({entry.detail})" if entry.detail else "")
+        )
+    events = [e.event for e in entries]
+    story.check(
+        "identity_mismatch" in events and "completed" in events,
+        "Bob's attempt and Alice's completion are both on record",
+        f"audit had {events}",
+    )
 
 
 def _text(result: Any) -> str:
