@@ -1,12 +1,14 @@
 """handoff benchmarks: each figure is compared, in the same run, with a baseline.
 
     python bench/run.py            # all three
-    python bench/run.py ledger     # one of: gate, notice, ledger
+    python bench/run.py ledger     # any of: gate, notice, retry, ledger
 
 Figures (targets from the design notes):
 - gate: gated tool call with the secret present ÷ the same tool without handoff (≤ 1.05)
 - notice: browser completion POST → client holds notifications/elicitation/complete (p99 ≤ 10 ms)
 - ledger: SQLite create+complete per second, empty and with 100k pending (≥ 2,000/s, flat)
+- retry: 2026-07-28, completion → the retried call returns, held retry vs the SDK's polling backoff
+  (at least 5 times sooner, ≤ 10 ms)
 """
 
 from __future__ import annotations
@@ -127,6 +129,57 @@ async def bench_notice(server: Server, flows: int = 250) -> dict[str, object]:
     return {"post": p, "notice": n}
 
 
+async def bench_retry(server: Server, flows: int = 40) -> dict[str, object]:
+    """Each flow: the browser completes 100-600 ms after consent; time from the saved key to the result."""
+    import random
+
+    from mcp_types import ElicitResult
+
+    rng = random.Random(7)
+    warmup = 2  # per mode: first-call code paths are not what is measured
+    delays = [rng.uniform(0.1, 0.6) for _ in range(flows + warmup)]
+    samples: dict[str, list[float]] = {"held": [], "polling": []}
+    handoff = server.demo.handoff
+    async with ScriptedBrowser(server.demo.public_url) as browser:
+        saved: list[float] = []
+
+        async def complete(url: str, delay: float) -> None:
+            await anyio.sleep(delay)
+            page = await browser.open(url)
+            await browser.submit(page, {"value": "wk_bench_1234567890", "action": "save"})
+            saved.append(time.perf_counter())
+
+        async with anyio.create_task_group() as tg:
+            pending_delay: list[float] = []
+
+            async def consent(context: object, params: object) -> ElicitResult:
+                tg.start_soon(complete, params.url, pending_delay.pop())  # type: ignore[attr-defined]
+                return ElicitResult(action="accept")
+
+            async with user_client(
+                server.demo.mcp_url, browser, "alice", mode="2026-07-28", elicitation_callback=consent
+            ) as (client, _):
+                for i in range((flows + warmup) * 2):
+                    mode = "held" if i % 2 == 0 else "polling"
+                    handoff.retry_wait = 25.0 if mode == "held" else 0.0
+                    server.forget_secrets()
+                    saved.clear()
+                    pending_delay.append(delays[i // 2])
+                    result = await client.call_tool("forecast", {"city": "x"})
+                    done = time.perf_counter()
+                    assert not result.is_error and saved, result
+                    if i >= warmup * 2:
+                        samples[mode].append(done - saved[0])
+    held, polling = summary(samples["held"]), summary(samples["polling"])
+    print(f"2026-07-28: key saved in the browser → retried call returns ({flows} flows each, interleaved):")
+    show("SDK polling backoff (baseline)", polling)
+    show("held retry woken by the completion", held)
+    ratio = polling["median_ms"] / held["median_ms"]
+    print(f"  held is {ratio:.1f} times sooner (median); held p99 {held['p99_ms']:.2f} ms")
+    print("  (targets: at least 5 times sooner, p99 ≤ 10 ms)")
+    return {"polling": polling, "held": held, "speedup": ratio}
+
+
 async def _post(
     browser: ScriptedBrowser, url: str, data: dict[str, str], start: float, out: list[float]
 ) -> None:
@@ -180,13 +233,16 @@ async def main(which: list[str]) -> None:
     print(f"machine: {machine()}\n")
     results: dict[str, object] = {"machine": machine()}
     with tempfile.TemporaryDirectory() as data:
-        server = Server(data) if {"gate", "notice"} & set(which) else None
+        server = Server(data) if {"gate", "notice", "retry"} & set(which) else None
         try:
             if "gate" in which and server:
                 results["gate"] = await bench_gate(server)
                 print()
             if "notice" in which and server:
                 results["notice"] = await bench_notice(server)
+                print()
+            if "retry" in which and server:
+                results["retry"] = await bench_retry(server)
                 print()
         finally:
             if server:
@@ -202,4 +258,4 @@ if __name__ == "__main__":
     import logging
 
     logging.disable(logging.WARNING)
-    anyio.run(main, sys.argv[1:] or ["gate", "notice", "ledger"])
+    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "ledger"])
