@@ -156,8 +156,8 @@ async def _modern_story(story: Story, demo: Demo) -> None:
             first = await client.session.call_tool("forecast", {"city": "Porto"}, allow_input_required=True)
             if not isinstance(first, InputRequiredResult) or not first.input_requests:
                 raise StepFailed(f"expected an InputRequiredResult, got {first!r}")
-            request = next(iter(first.input_requests.values()))
-            params = request.params.model_dump(by_alias=True, exclude_none=True)
+            (key, request), *_ = first.input_requests.items()
+            params = request.model_dump(by_alias=True, exclude_none=True).get("params", {})
             story.check(
                 params.get("mode") == "url" and "elicitationId" not in params,
                 "InputRequiredResult with one elicitation/create in url mode (no elicitationId)",
@@ -180,7 +180,7 @@ async def _modern_story(story: Story, demo: Demo) -> None:
                 answer = await client.session.call_tool(
                     "forecast",
                     {"city": "Porto"},
-                    input_responses={next(iter(first.input_requests)): _ACCEPT},
+                    input_responses={key: _ACCEPT},
                     request_state=first.request_state,
                     allow_input_required=True,
                 )
