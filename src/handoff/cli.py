@@ -6,11 +6,15 @@ import socket
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import click
 
 from ._errors import HandoffError
+
+if TYPE_CHECKING:
+    from .client import UrlReport
 
 
 @click.group()
@@ -97,6 +101,40 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
         rid = (e.record_id or "-")[:8]
         line = f"{when}Z  {e.event:<18} {e.principal or '-':<12} record {rid:<8} from {e.remote or '-'}"
         click.echo(line + (f"  {e.detail}" if e.detail else ""))
+
+
+@main.command("check-url")
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--no-http-loopback", is_flag=True, help="Block plain http even for 127.0.0.1 and localhost.")
+def check_url_command(url: str, fmt: str, no_http_loopback: bool) -> None:
+    """Say whether URL is safe to open, as a browser would read it. Exit 0 ok, 1 warn, 2 block."""
+    from .client import check_url
+
+    report = check_url(url, allow_http_loopback=not no_http_loopback)
+    if fmt == "json":
+        click.echo(report.as_json())
+    else:
+        click.echo(_describe(report))
+    sys.exit({"ok": 0, "warn": 1, "block": 2}[report.verdict])
+
+
+def _describe(report: UrlReport) -> str:
+    marks = {"ok": "OK", "warn": "WARNING", "block": "BLOCKED"}
+    lines = [f"{marks[report.verdict]}: {report.url}"]
+    if report.host:
+        shown = report.host_unicode or report.host
+        lines.append(
+            f"  site:               {shown}" + (f"  ({report.host})" if shown != report.host else "")
+        )
+    if report.registrable_domain:
+        lines.append(f"  registered domain:  {report.registrable_domain}  <- who you are really dealing with")
+    lines += [f"  - {reason.text}" for reason in report.reasons]
+    if report.verdict == "ok":
+        lines.append(
+            "  Nothing suspicious found. Still check that the registered domain is the one you expect."
+        )
+    return "\n".join(lines)
 
 
 @main.command()

@@ -1,0 +1,275 @@
+"""URL safety analysis: read a URL as a browser would, then say ok, warn or block, in plain words.
+
+Parsing is WHATWG (ada-url), like the browser that will open the link; the
+checks then compare what the person sees (the raw text) with where the browser
+goes (the parsed host), and mark the registrable domain from the Public Suffix
+List so a display can show who the person is really dealing with.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import ada_url
+from confusable_homoglyphs import categories, confusables
+from publicsuffixlist import PublicSuffixList
+
+Verdict = Literal["ok", "warn", "block"]
+
+_BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+_INVISIBLE = {
+    "\u00ad",
+    "\u034f",
+    "\u180e",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\u2061",
+    "\u2062",
+    "\u2063",
+    "\u2064",
+    "\ufeff",
+    "\u3164",
+    "\uffa0",
+}
+_NEUTRAL_SCRIPTS = {"COMMON", "INHERITED"}
+_CJK_MIXES = ({"HAN", "HIRAGANA", "KATAKANA"}, {"HAN", "HANGUL"}, {"HAN", "BOPOMOFO"})
+_DEFAULT_PORTS = {"https:": "443", "http:": "80"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One finding: a stable `code`, its severity, and a sentence for a person."""
+
+    code: str
+    severity: Literal["warn", "block"]
+    text: str
+
+
+@dataclass(frozen=True)
+class UrlReport:
+    """What a URL is, as a browser would open it, and whether to trust it."""
+
+    url: str
+    verdict: Verdict
+    reasons: list[Reason] = field(default_factory=list)
+    href: str | None = None
+    scheme: str | None = None
+    host: str | None = None
+    """The host as the browser resolves it (ASCII, punycode)."""
+    host_unicode: str | None = None
+    """The same host as a person would read it."""
+    port: str | None = None
+    registrable_domain: str | None = None
+    """The part of the host an owner registers (`evil.com` in `login.bank.com.evil.com`)."""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False)
+
+
+@lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the bundled list: no network
+
+
+def check_url(url: object, *, allow_http_loopback: bool = True) -> UrlReport:
+    """Analyze `url`; never raises. Anything not http(s) is blocked; plain http only for loopback."""
+    if not isinstance(url, str):
+        return UrlReport(str(url), "block", [Reason("unparseable", "block", "This is not a URL.")])
+    reasons = _text_findings(url)
+    try:
+        parts = ada_url.parse_url(url)
+    except (ValueError, TypeError):
+        reasons.append(Reason("unparseable", "block", "This is not a URL a browser could open."))
+        return UrlReport(url, "block", reasons)
+    scheme, host = parts["protocol"], parts["hostname"]
+    if scheme not in ("https:", "http:") or not host:
+        shown = scheme.rstrip(":") or "no scheme"
+        reasons.append(Reason("scheme", "block", f"Only https links can be opened, not {shown}:"))
+        return UrlReport(url, "block", reasons, href=parts["href"], scheme=scheme.rstrip(":"))
+    ip = _ip(host)
+    if scheme == "http:" and not (allow_http_loopback and _is_loopback(host, ip)):
+        reasons.append(
+            Reason(
+                "insecure",
+                "block",
+                "This link is plain http: anyone on the network could read "
+                "or change the page. Only https is allowed.",
+            )
+        )
+    if parts["username"] or parts["password"]:
+        reasons.append(
+            Reason("userinfo", "warn", f"The text before '@' is not the site. This link goes to {host}.")
+        )
+    port = parts["port"]
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        reasons.append(Reason("port", "warn", f"The link uses the unusual port {port}."))
+    raw_host = _raw_host(url)
+    if ip is not None:
+        reasons += _ip_findings(ip, raw_host)
+    else:
+        reasons += _host_findings(host, raw_host)
+    host_unicode = _to_unicode(host)
+    registrable = None if ip is not None else _psl().privatesuffix(host.rstrip(".").lower())
+    verdict: Verdict = "block" if any(r.severity == "block" for r in reasons) else "warn" if reasons else "ok"
+    return UrlReport(
+        url,
+        verdict,
+        reasons,
+        href=parts["href"],
+        scheme=scheme.rstrip(":"),
+        host=host,
+        host_unicode=host_unicode,
+        port=port or None,
+        registrable_domain=registrable,
+    )
+
+
+def _text_findings(url: str) -> list[Reason]:
+    found: list[Reason] = []
+    if any(c in _BIDI for c in url):
+        found.append(
+            Reason(
+                "bidi",
+                "warn",
+                "The link contains invisible right-to-left controls that can make "
+                "it read differently from where it goes.",
+            )
+        )
+    if any(c in _INVISIBLE for c in url) or any(
+        unicodedata.category(c) == "Cf" and c not in _BIDI for c in url
+    ):
+        found.append(Reason("invisible", "warn", "The link contains invisible characters."))
+    if any(c in url for c in "\t\r\n") or url != url.strip():
+        found.append(
+            Reason("whitespace", "warn", "The link contains spaces or line breaks that a browser drops.")
+        )
+    if any(0xFF00 <= ord(c) <= 0xFFEF for c in url):
+        found.append(
+            Reason("fullwidth", "warn", "The link uses full-width characters that look like ordinary ones.")
+        )
+    return found
+
+
+def _raw_host(url: str) -> str:
+    """The host as written, before a browser normalizes it (best effort, for comparison only)."""
+    rest = re.split(r"//|\\\\", url, maxsplit=1)[-1]
+    authority = re.split(r"[/\\?#]", rest, maxsplit=1)[0]
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _is_loopback(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    if ip is not None:
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return ip.is_loopback or bool(mapped and mapped.is_loopback)
+    return host.rstrip(".").lower() == "localhost"
+
+
+def _ip_findings(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, raw_host: str) -> list[Reason]:
+    found = [Reason("ip-host", "warn", f"The link goes to a bare IP address ({ip}), not a named site.")]
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:
+        found.append(Reason("ipv4-mapped", "warn", f"The address is IPv4 {mapped} disguised as IPv6."))
+    if isinstance(ip, ipaddress.IPv4Address) and raw_host.lower().rstrip(".") != str(ip):
+        found.append(
+            Reason(
+                "ip-spelling",
+                "warn",
+                f"The address is written in an unusual form ({raw_host}) that browsers read as {ip}.",
+            )
+        )
+    return found
+
+
+def _host_findings(host: str, raw_host: str) -> list[Reason]:
+    found: list[Reason] = []
+    if "%" in raw_host:
+        found.append(
+            Reason("encoded-host", "warn", f"The site name is percent-encoded; it really is {host}.")
+        )
+    if host.endswith("."):
+        found.append(
+            Reason("trailing-dot", "warn", "The site name ends with a dot, which can slip past checks.")
+        )
+    labels = [label for label in host.rstrip(".").split(".") if label]
+    unicode_labels = [_label_to_unicode(label) for label in labels]
+    tld_scripts = _scripts(unicode_labels[-1]) if unicode_labels else set()
+    for label, shown in zip(labels, unicode_labels, strict=True):
+        if shown == label:
+            continue
+        scripts = _scripts(shown)
+        if len(scripts) > 1 and scripts not in _CJK_MIXES and not any(scripts <= mix for mix in _CJK_MIXES):
+            found.append(
+                Reason(
+                    "mixed-script",
+                    "warn",
+                    f"'{shown}' mixes writing systems "
+                    f"({', '.join(sorted(s.title() for s in scripts))}), "
+                    "a common way to imitate a known name.",
+                )
+            )
+            continue
+        lookalike = _latin_lookalike(shown)
+        if lookalike and scripts != {"LATIN"} and not (scripts & tld_scripts - {"LATIN"}):
+            found.append(
+                Reason(
+                    "confusable",
+                    "warn",
+                    f"'{shown}' is written in "
+                    f"{'/'.join(s.title() for s in sorted(scripts))} letters "
+                    f"but reads like the Latin '{lookalike}'.",
+                )
+            )
+    return found
+
+
+def _label_to_unicode(label: str) -> str:
+    if label.lower().startswith("xn--"):
+        try:
+            return label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            return label
+    return label
+
+
+def _to_unicode(host: str) -> str:
+    return ".".join(_label_to_unicode(label) for label in host.split("."))
+
+
+def _scripts(text: str) -> set[str]:
+    return {categories.alias(c) for c in text if c.isalpha()} - _NEUTRAL_SCRIPTS
+
+
+def _latin_lookalike(text: str) -> str | None:
+    """The ASCII string `text` can pass for, when every letter has a Latin look-alike."""
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c)
+            continue
+        found = confusables.is_confusable(c, preferred_aliases=["latin"], greedy=True) or []
+        glyphs = [g["c"] for hit in found for g in hit["homoglyphs"] if g["c"].isascii() and len(g["c"]) == 1]
+        if not glyphs:
+            return None
+        out.append(glyphs[0])
+    return "".join(out)
