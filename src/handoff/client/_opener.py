@@ -1,0 +1,23 @@
+"""Opening a consented URL: the system browser only, never an embedded view, never a prefetch."""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+from collections.abc import Awaitable, Callable
+
+import anyio.to_thread
+
+Opener = Callable[[str], Awaitable[None]]
+
+
+async def system_browser(url: str) -> None:
+    """Hand the URL to the person's default browser (honours $BROWSER)."""
+    opened = await anyio.to_thread.run_sync(webbrowser.open, url)
+    if not opened:
+        print(f"Could not start a browser. Open this link yourself:\n  {url}", file=sys.stderr)
+
+
+async def print_only(url: str) -> None:
+    """For headless use: print the URL for the person to open; nothing is fetched."""
+    print(f"Open this link in your browser:\n  {url}", file=sys.stderr)
