@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,10 +216,10 @@ def peer() -> Iterator[str]:
 def peer_client(base: str, consent=None, **options) -> tuple[HandoffClient, Elicitations, list[str]]:
     opened: list[str] = []
 
-    async def person(url: str) -> None:  # the browser step on the peer: it marks done and notifies
+    async def person(url: str) -> None:  # the browser step on the peer: visiting it finishes it
         opened.append(url)
         async with httpx2.AsyncClient() as http:
-            await http.post(url.replace("/step/", "/complete/"))
+            await http.get(url)
 
     elicitations = Elicitations(consent or PolicyConsent("warn"), server="ts-peer", opener=person)
     client = HandoffClient(f"{base}/mcp", mode="legacy", elicitations=elicitations, **options)
@@ -271,3 +273,52 @@ async def test_peer_unknown_and_repeated_notices_are_ignored(peer):
         await anyio.sleep(0.3)
         assert (await peer_counts(client))["peer_error"] == 2  # no extra retry
     assert "never-issued" in elicitations.ignored and elicitations.ignored.count("peer-slack") == 2
+
+
+def _handoff_call(
+    peer: str, *args: str, browser: str = "curl -s -o /dev/null %s"
+) -> subprocess.CompletedProcess[str]:
+    handoff = Path(sys.executable).parent / "handoff"
+    return subprocess.run(
+        [str(handoff), "call", f"{peer}/mcp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BROWSER": browser},
+    )
+
+
+def test_call_command_runs_the_story_for_scripts(peer):
+    done = _handoff_call(
+        peer, "peer_error", "--args", '{"key": "cli"}', "--accept", "warn", "--protocol", "legacy"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "peer ran for cli"
+    as_json = _handoff_call(peer, "peer_error", "--args", '{"key": "cli"}', "--format", "json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["content"][0]["text"] == "peer ran for cli"
+
+
+def test_call_command_policy_declines_and_print_url_opens_nothing(peer):
+    strict = _handoff_call(
+        peer, "peer_error", "--args", '{"key": "strict"}', "--accept", "ok", "--format", "json"
+    )
+    assert strict.returncode == 2 and json.loads(strict.stdout) == {
+        "error": "the browser step was declined, so the tool was not run",
+        "ran": False,
+    }
+    printed = _handoff_call(
+        peer,
+        "peer_error",
+        "--args",
+        '{"key": "printed"}',
+        "--accept",
+        "warn",
+        "--print-url",
+        "--timeout",
+        "1",
+        browser="false",
+    )
+    assert printed.returncode == 2
+    assert f"{peer}/step/peer-printed" in printed.stderr and "no word from the server" in printed.stderr
+    bad = _handoff_call(peer, "peer_error", "--args", "[1]")
+    assert bad.returncode == 2 and "must be a JSON object" in bad.stderr

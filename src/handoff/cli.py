@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import sys
@@ -135,6 +136,67 @@ def _describe(report: UrlReport) -> str:
             "  Nothing suspicious found. Still check that the registered domain is the one you expect."
         )
     return "\n".join(lines)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("server", nargs=-1, required=True)
+@click.option(
+    "--protocol",
+    type=click.Choice(["auto", "legacy", "2026-07-28"]),
+    default="auto",
+    show_default=True,
+    help="Protocol version to speak (auto: the newest the server offers).",
+)
+def connect(server: tuple[str, ...], protocol: str) -> None:
+    """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively."""
+    from .client._terminal import run_terminal
+
+    anyio.run(run_terminal, list(server), protocol)
+
+
+@main.command()
+@click.argument("server")
+@click.argument("tool")
+@click.option(
+    "--args", "args_json", default="{}", show_default=True, help="The tool's arguments, a JSON object."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--accept",
+    type=click.Choice(["ok", "warn", "none"]),
+    default="ok",
+    show_default=True,
+    help="Open links whose check is at most this verdict; decline the rest (blocked never opens).",
+)
+@click.option(
+    "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
+)
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
+@click.option(
+    "--protocol", type=click.Choice(["auto", "legacy", "2026-07-28"]), default="auto", show_default=True
+)
+def call(
+    server: str,
+    tool: str,
+    args_json: str,
+    fmt: str,
+    accept: str,
+    print_url: bool,
+    timeout: float,
+    protocol: str,
+) -> None:
+    """Call one tool non-interactively. SERVER is a URL or a quoted command. Exit 0 ok, 1 tool error,
+    2 not run (a browser step was declined, blocked or timed out)."""
+    from .client._script import run_call
+
+    try:
+        arguments = json.loads(args_json)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
+    if not isinstance(arguments, dict):
+        raise click.BadParameter('must be a JSON object, like \'{"city": "Oslo"}\'', param_hint="--args")
+    code = anyio.run(run_call, server, tool, arguments, fmt, accept, print_url, timeout, protocol)
+    sys.exit(code)
 
 
 @main.command()

@@ -1,5 +1,5 @@
 // A peer MCP server written with the TypeScript SDK (1.x), for handoff's client tests.
-// Usage: node server.mjs PORT. Serves streamable HTTP at /mcp and a fake "browser step" at /complete/:id.
+// Usage: node server.mjs PORT. Serves streamable HTTP at /mcp and a fake "browser step" at /step/:id.
 import { randomUUID } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -88,13 +88,13 @@ for (const method of ["get", "delete"]) {
   });
 }
 
-// The "browser step": marks the elicitation done and notifies the session that asked, once per call.
-app.post("/complete/:id", async (req, res) => {
+// The "browser step": visiting the page finishes it, and the session that asked is notified.
+app.get("/step/:id", async (req, res) => {
   const id = req.params.id;
   done.add(id);
   const owner = owners[id];
   if (owner) await owner.createElicitationCompletionNotifier(id)();
-  res.json({ notified: Boolean(owner) });
+  res.send(`step ${id} done`);
 });
 // A misbehaving server: notices for an unknown id, and the same id twice.
 app.post("/spurious/:id", async (req, res) => {
@@ -106,6 +106,5 @@ app.post("/spurious/:id", async (req, res) => {
   }
   res.json({ sent: Boolean(owner) });
 });
-app.get("/step/:id", (req, res) => res.send(`step ${req.params.id}`));
 
 app.listen(port, "127.0.0.1", () => console.log(`ts-peer listening on ${port}`));

@@ -1,0 +1,246 @@
+"""The terminal client: consent screens, a live waiting state, and a small command loop, with Rich."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shlex
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+import anyio
+from rich.console import Console
+from rich.panel import Panel
+from rich.status import Status
+from rich.table import Table
+from rich.text import Text
+
+from ._consent import ConsentRequest, Decision
+from ._retry import ElicitationFailed
+from ._urlcheck import UrlReport
+
+_VERDICT_STYLE = {"ok": "green", "warn": "yellow", "block": "bold red"}
+
+
+def marked_url(report: UrlReport) -> Text:
+    """The full URL, with the registrable domain (who the person really deals with) highlighted."""
+    shown = report.href or report.url
+    text = Text(shown)
+    domain = report.registrable_domain
+    host = report.host or ""
+    if domain and host:
+        start = shown.find(host)
+        if start >= 0:
+            offset = start + len(host.rstrip(".")) - len(domain)
+            text.stylize("bold black on bright_yellow", offset, offset + len(domain))
+    return text
+
+
+def consent_panel(request: ConsentRequest) -> Panel:
+    report = request.report
+    body = Text()
+    body.append(f"{request.server}", style="bold")
+    body.append(" asks you to open a link in your browser.\n\n")
+    body.append("Its message: ", style="dim")
+    body.append(request.message or "(none)")
+    body.append("\n\nLink: ", style="dim")
+    body.append_text(marked_url(report))
+    if report.host_unicode and report.host and report.host_unicode != report.host:
+        body.append(f"\nSite: {report.host_unicode} ({report.host})")
+    if report.registrable_domain:
+        body.append("\nRegistered domain: ", style="dim")
+        body.append(report.registrable_domain, style="bold")
+    for reason in report.reasons:
+        body.append(
+            f"\n{'BLOCKED' if reason.severity == 'block' else 'Warning'}: ",
+            style=_VERDICT_STYLE["block" if reason.severity == "block" else "warn"],
+        )
+        body.append(reason.text)
+    verdict = report.verdict
+    title = {
+        "ok": "Open this link?",
+        "warn": "Open this link? Check the warnings",
+        "block": "This link is blocked",
+    }
+    return Panel(body, title=title[verdict], border_style=_VERDICT_STYLE[verdict], expand=False)
+
+
+class TerminalUI:
+    """Reads lines from stdin without blocking the event loop and routes them to whoever asks."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._status: Status | None = None
+        self._done = anyio.Event()
+        self._cancel_call: Callable[[], None] | None = None
+        self._prompting = False
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[TerminalUI]:
+        loop = asyncio.get_running_loop()
+        fd = sys.stdin.fileno()
+
+        def readable() -> None:
+            line = sys.stdin.readline()
+            self._route(line.rstrip("\n") if line else None)
+
+        loop.add_reader(fd, readable)
+        try:
+            yield self
+        finally:
+            loop.remove_reader(fd)
+
+    def _route(self, line: str | None) -> None:
+        if self._cancel_call is not None and not self._prompting:
+            if line is None or line.strip().lower() in ("c", "cancel"):
+                self._cancel_call()
+            else:
+                self._done.set()
+            return
+        self._lines.put_nowait(line)
+
+    async def readline(self, prompt: str) -> str | None:
+        self.console.print(prompt, end="", markup=False)
+        return await self._lines.get()
+
+    # Consent and waiting
+
+    async def ask(self, request: ConsentRequest) -> Decision:
+        self._pause_status()
+        self._prompting = True
+        try:
+            self.console.print(consent_panel(request))
+            choices = "[d]ecline / [c]ancel" if not request.may_accept else "[a]ccept / [d]ecline / [c]ancel"
+            while True:
+                answer = await self.readline(f"{choices}: ")
+                if answer is None:
+                    return Decision.CANCEL
+                picked = {"a": Decision.ACCEPT, "d": Decision.DECLINE, "c": Decision.CANCEL}.get(
+                    answer.strip().lower()[:1]
+                )
+                if picked is Decision.ACCEPT and not request.may_accept:
+                    self.console.print("[red]A blocked link cannot be opened.[/red]")
+                    continue
+                if picked is not None:
+                    if picked is Decision.ACCEPT:
+                        self.console.print("Opening it in your browser…")
+                    return picked
+        finally:
+            self._prompting = False
+            self._resume_status()
+
+    async def wait_for_person(self) -> Literal["done", "cancel"]:
+        """The retry loop's waiter: Enter means done (cancel is handled by the call itself)."""
+        self._done = anyio.Event()
+        await self._done.wait()
+        return "done"
+
+    @contextlib.contextmanager
+    def running_call(self, cancel: Callable[[], None]) -> Any:
+        self._cancel_call = cancel
+        self._status = self.console.status(
+            "Waiting for the server and your browser… press Enter when you are done there, "
+            "or type c and Enter to cancel"
+        )
+        self._status.start()
+        try:
+            yield
+        finally:
+            self._status.stop()
+            self._status = None
+            self._cancel_call = None
+
+    def _pause_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def _resume_status(self) -> None:
+        if self._status is not None:
+            self._status.start()
+
+
+async def repl(client: Any, ui: TerminalUI, server: str) -> None:
+    """`tools`, `call NAME {json}`, `help`, `quit`."""
+    console = ui.console
+    console.print(f"Connected to [bold]{server}[/bold]. Type [bold]help[/bold] for commands.")
+    while True:
+        line = await ui.readline("handoff> ")
+        if line is None or line.strip() in ("quit", "exit"):
+            return
+        words = line.strip().split(maxsplit=2)
+        if not words:
+            continue
+        if words[0] == "help":
+            console.print(
+                "tools                      list the server's tools\n"
+                'call NAME [JSON-ARGUMENTS]  call a tool, e.g. call forecast {"city": "Oslo"}\n'
+                "quit                       leave"
+            )
+        elif words[0] == "tools":
+            table = Table("tool", "description")
+            for tool in (await client.list_tools()).tools:
+                first = (tool.description or "").strip().splitlines()
+                table.add_row(tool.name, first[0] if first else "")
+            console.print(table)
+        elif words[0] == "call" and len(words) >= 2:
+            await _call(client, ui, words[1], words[2] if len(words) > 2 else "{}")
+        else:
+            console.print(f"Unknown command: {shlex.quote(line.strip())}. Type help.")
+
+
+async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
+    console = ui.console
+    try:
+        arguments = json.loads(raw)
+        if not isinstance(arguments, dict):
+            raise ValueError("the arguments must be a JSON object")
+    except ValueError as exc:
+        console.print(f'[red]Bad arguments:[/red] {exc}. Example: call forecast {{"city": "Oslo"}}')
+        return
+    with anyio.CancelScope() as scope, ui.running_call(scope.cancel):
+        try:
+            result = await client.call_tool(name, arguments)
+        except ElicitationFailed as exc:
+            console.print(f"[yellow]Not run:[/yellow] {exc}")
+            return
+        except Exception as exc:  # the server's error, shown to the person
+            console.print(f"[red]Error:[/red] {exc}")
+            return
+    if scope.cancelled_caught:
+        console.print("[yellow]Cancelled.[/yellow]")
+        return
+    style = "red" if result.is_error else "green"
+    for block in result.content:
+        console.print(Text(getattr(block, "text", str(block)), style=style))
+
+
+async def run_terminal(spec: list[str], protocol: str) -> None:
+    """`handoff connect`: sign in if needed, then the command loop."""
+    from ._connect import connect, is_url
+    from ._elicitations import Elicitations
+    from ._opener import system_browser
+    from ._urlcheck import check_url
+
+    ui = TerminalUI()
+    server = spec[0] if is_url(spec) else " ".join(spec)
+
+    async def sign_in(url: str) -> None:
+        report = check_url(url)
+        ui.console.print(f"Signing in to [bold]{report.host_unicode or report.host}[/bold] in your browser…")
+        await system_browser(url)
+
+    elicitations = Elicitations(ui, server=server)
+    async with ui.reading():
+        try:
+            async with connect(
+                spec, elicitations, mode=protocol, sign_in=sign_in, waiter=ui.wait_for_person
+            ) as client:
+                name = client.server_info.name if client.server_info else server
+                elicitations.server = name
+                await repl(client, ui, name)
+        except* Exception as group:
+            for exc in group.exceptions:
+                ui.console.print(f"[red]Could not talk to {server}:[/red] {exc}")

@@ -1,0 +1,42 @@
+"""Stands in for the system browser in terminal tests: `BROWSER="python fake_browser.py %s"`.
+
+It does what the person would do at the page it is given, as $FAKE_USER: sign in and allow an OAuth
+client, or enter $FAKE_SECRET on an elicitation page. It logs what it did to $FAKE_LOG.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+
+from handoff.demo import DEMO_USERS, ScriptedBrowser
+
+
+async def main(url: str) -> str:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    user = os.environ.get("FAKE_USER", "alice")
+    async with ScriptedBrowser(origin) as browser:
+        page = await browser.open(url)
+        if "/login" in page.url:
+            page = await browser.sign_in(page, user, DEMO_USERS[user])
+        if "/authorize/" in page.url:
+            location = await browser.submit(page, {"decision": "allow"})
+            assert isinstance(location, str), location
+            async with httpx2.AsyncClient() as http:
+                await http.get(location)  # the terminal client's loopback callback
+            what = "authorized"
+        else:
+            done = await browser.submit(page, {"value": os.environ["FAKE_SECRET"], "action": "save"})
+            what = f"entered secret: {getattr(done, 'title', done)}"
+    return what
+
+
+if __name__ == "__main__":
+    did = anyio.run(main, sys.argv[1])
+    with open(os.environ["FAKE_LOG"], "a") as log:
+        log.write(f"{did} {sys.argv[1]}\n")

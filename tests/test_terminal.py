@@ -1,0 +1,114 @@
+"""The terminal client driven in a real terminal (tmux): sign in, consent screen, waiting, retry."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+KEY = "wk_terminal_secret_123"
+
+
+class Terminal:
+    def __init__(self, socket: str, session: str) -> None:
+        self.socket = socket
+        self.session = session
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", self.session)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+        self.tmux("send-keys", "-t", self.session, "Enter")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared on the terminal:\n{self.screen()}")
+
+
+@pytest.fixture
+def terminal(running, tmp_path) -> Iterator[tuple[Terminal, Path]]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (.ci/run installs it)")
+    log = tmp_path / "browser.log"
+    env = {
+        "BROWSER": f"{shlex.quote(sys.executable)} {HERE / 'fake_browser.py'} %s",
+        "FAKE_USER": "alice",
+        "FAKE_SECRET": KEY,
+        "FAKE_LOG": str(log),
+        "PYTHONPATH": str(HERE),
+        "TERM": "xterm-256color",
+        "COLUMNS": "150",
+    }
+    handoff = Path(sys.executable).parent / "handoff"
+    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    command = f"env {command} {shlex.quote(str(handoff))} connect --protocol legacy {running.mcp_url}"
+    socket = f"handoff-test-{os.getpid()}-{time.monotonic_ns()}"
+    term = Terminal(socket, "client")
+    term.tmux("new-session", "-d", "-s", "client", "-x", "150", "-y", "60", command)
+    try:
+        yield term, log
+    finally:
+        term.tmux("kill-server")
+
+
+def test_terminal_story(terminal, running):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    assert "authorized" in log.read_text()  # the sign-in went through the (stand-in) system browser
+
+    term.type('call forecast {"city": "Oslo"}')
+    screen = term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    assert "handoff-demo asks you to open a link in your browser" in screen
+    assert f"{running.origin}/handoff/e/" in screen
+    assert "Enter your Weather API key in your browser" in screen
+    assert "unusual port" in screen  # the URL check's warnings are on the consent screen
+    assert "entered secret" not in (log.read_text())  # nothing is opened before consent
+
+    term.type("a")
+    screen = term.wait_for("Forecast for Oslo", timeout=30)
+    assert "Opening it in your browser" in screen
+    assert "entered secret: Saved" in log.read_text()
+    assert KEY not in screen
+
+    term.type('call forecast {"city": "Rome"}')  # the key is stored now: no prompt
+    screen = term.wait_for("Forecast for Rome")
+    assert screen.count("[a]ccept") == 1
+
+
+def test_terminal_decline_and_bad_input(terminal):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    term.type("call forecast {oops")
+    term.wait_for("Bad arguments")
+    term.type('call forecast {"city": "Oslo"}')  # -32042: the client declines and does not retry
+    term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    term.type("d")
+    screen = term.wait_for("Not run:")
+    assert "the browser step was declined, so the tool was not run" in screen
+    term.type("call list_notes {}")  # elicitation/create: the decline is the answer to the server
+    term.wait_for("Notes token")
+    term.type("d")
+    screen = term.wait_for("so list_notes did not run")
+    assert "declined" in screen.split("Notes token")[-1]
+    assert "entered secret" not in (log.read_text() if log.exists() else "")
+    term.type("tools")
+    screen = term.wait_for("list_notes")
+    assert "forecast" in screen
