@@ -1,4 +1,5 @@
-"""The 2025-11-25 story over real streamable HTTP, with the official `mcp` client."""
+"""The core story over real streamable HTTP with the official `mcp` client, in both protocol eras
+where the story is the same (the 2025-only and 2026-only details have their own tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import anyio
 import pytest
 from _mcp import RawClient, text_of, user_client
 from mcp import MCPError
-from mcp_types import URL_ELICITATION_REQUIRED
+from mcp_types import URL_ELICITATION_REQUIRED, ElicitResult, InputRequiredResult
 
 from handoff.demo import DEMO_USERS
 from handoff.demo._client import signed_in_http
@@ -25,6 +26,33 @@ async def _needs_key(client) -> dict:
         await client.call_tool("forecast", {"city": "Oslo"})
     assert caught.value.code == URL_ELICITATION_REQUIRED
     return caught.value.data["elicitations"][0]
+
+
+ERAS = pytest.mark.parametrize("era", ["legacy", "2026-07-28"])
+
+
+async def _ask(client, era: str, city: str = "Oslo") -> dict:
+    """Call the gated tool without the key; return where the person must go (and the 2026 state)."""
+    if era == "legacy":
+        return await _needs_key(client)
+    result = await client.session.call_tool("forecast", {"city": city}, allow_input_required=True)
+    assert isinstance(result, InputRequiredResult) and result.input_requests
+    (request,) = result.input_requests.values()
+    url = request.params.url
+    return {"url": url, "elicitationId": url.rsplit("/", 1)[1], "state": result.request_state}
+
+
+async def _finish(client, era: str, elicitation: dict, notices, city: str = "Oslo"):
+    """After the browser step: the 2025 client waits for the notice and calls again; the 2026 one retries."""
+    if era == "legacy":
+        assert await notices.wait_for(elicitation["elicitationId"])
+        return await client.call_tool("forecast", {"city": city})
+    return await client.session.call_tool(
+        "forecast",
+        {"city": city},
+        request_state=elicitation["state"],
+        input_responses={"weather_api_key": ElicitResult(action="accept")},
+    )
 
 
 async def _enter(browser, url: str, value: str = KEY):
@@ -46,14 +74,14 @@ async def test_missing_secret_answers_32042_with_a_bare_url(running, browsers):
     assert (record.principal, record.status) == ("alice", Status.PENDING)
 
 
-async def test_full_story_completion_notice_then_retry(running, browsers):
+@ERAS
+async def test_full_story_completion_notice_then_retry(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         done = await _enter(browser, elicitation["url"])
         assert done.title == "Saved"
-        assert await notices.wait_for(elicitation["elicitationId"])
-        result = await client.call_tool("forecast", {"city": "Oslo"})
+        result = await _finish(client, era, elicitation, notices)
         assert not result.is_error and "Oslo" in text_of(result)
 
 
@@ -78,10 +106,11 @@ async def test_completion_notice_reaches_only_the_initiating_session(running, br
         ).content
 
 
-async def test_another_user_is_refused_and_the_record_stays_pending(running, browsers):
+@ERAS
+async def test_another_user_is_refused_and_the_record_stays_pending(running, browsers, era):
     alice_browser, bob_browser = browsers(), browsers()
-    async with user_client(running.mcp_url, alice_browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, alice_browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         url, eid = elicitation["url"], elicitation["elicitationId"]
         page = await bob_browser.open(url)
         assert "/login" in page.url  # possession of the link is not enough
@@ -96,12 +125,13 @@ async def test_another_user_is_refused_and_the_record_stays_pending(running, bro
         assert ("identity_mismatch", "bob") in events
         assert await running.demo.handoff.vault.get("bob", "weather_api_key") is None
         assert (await _enter(alice_browser, url)).title == "Saved"
-        assert await notices.wait_for(eid)
+        assert "Oslo" in text_of(await _finish(client, era, elicitation, notices))
 
 
-async def test_anonymous_browser_is_sent_to_sign_in_and_sees_nothing(running, browsers):
-    async with user_client(running.mcp_url, browsers(), "alice") as (client, _):
-        elicitation = await _needs_key(client)
+@ERAS
+async def test_anonymous_browser_is_sent_to_sign_in_and_sees_nothing(running, browsers, era):
+    async with user_client(running.mcp_url, browsers(), "alice", mode=era) as (client, _):
+        elicitation = await _ask(client, era)
     stranger = browsers()
     response = await stranger.http.get(elicitation["url"])
     assert response.status_code == 303 and "/handoff/login" in response.headers["location"]
@@ -110,10 +140,11 @@ async def test_anonymous_browser_is_sent_to_sign_in_and_sees_nothing(running, br
     assert (await running.demo.handoff.ledger.get(elicitation["elicitationId"])).pending
 
 
-async def test_tampered_and_unknown_ids_are_refused(running, browsers):
+@ERAS
+async def test_tampered_and_unknown_ids_are_refused(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, _):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, _):
+        elicitation = await _ask(client, era)
     url = elicitation["url"]
     flipped = url[:-1] + ("A" if url[-1] != "A" else "B")
     for bad in (
@@ -128,10 +159,11 @@ async def test_tampered_and_unknown_ids_are_refused(running, browsers):
     assert (await running.demo.handoff.ledger.get(elicitation["elicitationId"])).pending
 
 
-async def test_missing_or_wrong_csrf_is_refused(running, browsers):
+@ERAS
+async def test_missing_or_wrong_csrf_is_refused(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, _):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, _):
+        elicitation = await _ask(client, era)
         page = await browser.open(elicitation["url"])
         for csrf in ("", "0" * 64, page.csrf[:-1] + "0"):
             result = await browser.submit(page, {"value": KEY, "action": "save"}, csrf=csrf)
@@ -142,7 +174,8 @@ async def test_missing_or_wrong_csrf_is_refused(running, browsers):
         assert await running.demo.handoff.vault.get("alice", "weather_api_key") is None
 
 
-async def test_expired_link_is_refused(tmp_path):
+@ERAS
+async def test_expired_link_is_refused(tmp_path, era):
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
@@ -150,8 +183,8 @@ async def test_expired_link_is_refused(tmp_path):
     server = Running(tmp_path / "short", ttl=0.5).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
-            async with user_client(server.mcp_url, browser, "alice") as (client, _):
-                elicitation = await _needs_key(client)
+            async with user_client(server.mcp_url, browser, "alice", mode=era) as (client, _):
+                elicitation = await _ask(client, era)
                 page = await browser.open(elicitation["url"])
                 assert page.status == 200
                 await anyio.sleep(0.7)
@@ -168,10 +201,11 @@ async def test_expired_link_is_refused(tmp_path):
         server.stop()
 
 
-async def test_concurrent_double_submit_completes_once(running, browsers):
+@ERAS
+async def test_concurrent_double_submit_completes_once(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         page = await browser.open(elicitation["url"])
         statuses: list[int] = []
 
@@ -185,26 +219,28 @@ async def test_concurrent_double_submit_completes_once(running, browsers):
             for i in range(8):
                 tg.start_soon(submit, f"wk_concurrent_value_{i}")
         assert sorted(statuses) == [200] + [410] * 7
-        assert await notices.wait_for(elicitation["elicitationId"])
+        result = await _finish(client, era, elicitation, notices)
+        assert "Oslo" in text_of(result)
         await anyio.sleep(0.2)
-        assert notices.ids == [elicitation["elicitationId"]]
+        assert notices.ids == ([elicitation["elicitationId"]] if era == "legacy" else [])
         events = [
             e.event for e in await running.demo.handoff.audit.read(record_id=elicitation["elicitationId"])
         ]
         assert events.count("completed") == 1
 
 
-async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, caplog):
+@ERAS
+async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, caplog, era):
     caplog.set_level(logging.DEBUG)
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         await _enter(browser, elicitation["url"])
-        assert await notices.wait_for(elicitation["elicitationId"])
-        result = await client.call_tool("forecast", {"city": "Oslo"})
+        result = await _finish(client, era, elicitation, notices)
         assert not result.is_error
     traffic = running.recorder.traffic
     assert b"forecast" in traffic and elicitation["elicitationId"].encode() in traffic  # the capture works
+    assert (b"-32042" in traffic) == (era == "legacy") and (b"input_required" in traffic) == (era != "legacy")
     assert KEY.encode() not in traffic
     assert KEY not in caplog.text
     assert "HTTP Request" in caplog.text or caplog.records  # logging was captured
@@ -215,31 +251,33 @@ async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, c
         assert KEY not in entry.as_json()
 
 
-async def test_vault_row_moved_to_another_user_does_not_decrypt(running, browsers):
+@ERAS
+async def test_vault_row_moved_to_another_user_does_not_decrypt(running, browsers, era):
     from handoff import VaultError
 
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         await _enter(browser, elicitation["url"])
     db = running.demo.handoff.vault.db  # type: ignore[attr-defined]
     db.call(lambda c: c.execute("UPDATE secrets SET principal = 'bob' WHERE principal = 'alice'"))
     with pytest.raises(VaultError):
         await running.demo.handoff.vault.get("bob", "weather_api_key")
     # a moved row is unreadable, so bob's tool call asks bob for his own key
-    async with user_client(running.mcp_url, browsers(), "bob") as (bob, _):
-        await _needs_key(bob)
+    async with user_client(running.mcp_url, browsers(), "bob", mode=era) as (bob, _):
+        await _ask(bob, era)
 
 
-async def test_restart_with_a_pending_record_then_completion_works(tmp_path):
+@ERAS
+async def test_restart_with_a_pending_record_then_completion_works(tmp_path, era):
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
 
     server = Running(tmp_path / "data").start()
     async with ScriptedBrowser(server.origin) as browser:
-        async with user_client(server.mcp_url, browser, "alice") as (client, _):
-            elicitation = await _needs_key(client)
+        async with user_client(server.mcp_url, browser, "alice", mode=era) as (client, _):
+            elicitation = await _ask(client, era)
         port = server.port
         server.stop()
         server.port = port
@@ -253,8 +291,8 @@ async def test_restart_with_a_pending_record_then_completion_works(tmp_path):
             assert page.status == 200
             done = await browser.submit(page, {"value": KEY, "action": "save"})
             assert not isinstance(done, str) and done.title == "Saved"
-            async with user_client(server.mcp_url, browser, "alice") as (client, _):
-                result = await client.call_tool("forecast", {"city": "Oslo"})
+            async with user_client(server.mcp_url, browser, "alice", mode=era) as (client, _):
+                result = await client.call_tool("forecast", {"city": "Oslo"})  # a new call: the key is there
                 assert not result.is_error and "Oslo" in text_of(result)
         finally:
             server.stop()
@@ -319,24 +357,25 @@ async def test_in_call_decline_becomes_a_tool_error(running, browsers):
     assert result.is_error and "declined" in text_of(result)
 
 
-async def test_browser_decline_becomes_one_tool_error_then_a_fresh_request(running, browsers):
+@ERAS
+async def test_browser_decline_becomes_one_tool_error_then_a_fresh_request(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era)
         page = await browser.open(elicitation["url"])
         declined = await browser.submit(page, {"action": "decline"})
         assert not isinstance(declined, str) and declined.title == "Declined"
-        assert await notices.wait_for(elicitation["elicitationId"])
-        result = await client.call_tool("forecast", {"city": "Oslo"})
+        result = await _finish(client, era, elicitation, notices)
         assert result.is_error and "declined" in text_of(result)
-        again = await _needs_key(client)
+        again = await _ask(client, era)
         assert again["elicitationId"] != elicitation["elicitationId"]
 
 
-async def test_validation_hook_rejects_with_its_message_and_keeps_the_record(running, browsers):
+@ERAS
+async def test_validation_hook_rejects_with_its_message_and_keeps_the_record(running, browsers, era):
     browser = browsers()
-    async with user_client(running.mcp_url, browser, "alice") as (client, _):
-        elicitation = await _needs_key(client)
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, _):
+        elicitation = await _ask(client, era)
         result = await _enter(browser, elicitation["url"], "sk-not-a-weather-key")
         assert not isinstance(result, str) and result.status == 422
         assert "does not look like a weather key" in result.text
