@@ -1,7 +1,8 @@
 """Stands in for the system browser in terminal tests: `BROWSER="python fake_browser.py %s"`.
 
 It does what the person would do at the page it is given, as $FAKE_USER: sign in and allow an OAuth
-client, or enter $FAKE_SECRET on an elicitation page. It logs what it did to $FAKE_LOG.
+client, or enter $FAKE_SECRET on an elicitation page (only look at it when $FAKE_FINISH is 0). It
+logs what it did to $FAKE_LOG.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ async def main(url: str) -> str:
             async with httpx2.AsyncClient() as http:
                 await http.get(location)  # the terminal client's loopback callback
             what = "authorized"
+        elif os.environ.get("FAKE_FINISH", "1") == "0":
+            what = f"only looked at {page.title}"
         else:
             done = await browser.submit(page, {"value": os.environ["FAKE_SECRET"], "action": "save"})
             what = f"entered secret: {getattr(done, 'title', done)}"

@@ -322,3 +322,34 @@ def test_call_command_policy_declines_and_print_url_opens_nothing(peer):
     assert f"{peer}/step/peer-printed" in printed.stderr and "no word from the server" in printed.stderr
     bad = _handoff_call(peer, "peer_error", "--args", "[1]")
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
+
+
+def test_call_command_over_stdio():
+    handoff = Path(sys.executable).parent / "handoff"
+    server = f"{sys.executable} {Path(__file__).parent / 'stdio_server.py'}"
+    done = subprocess.run(
+        [str(handoff), "call", server, "echo", "--args", '{"text": "hi"}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "echo: hi"
+
+
+def test_consent_screen_marks_the_registrable_domain():
+    from rich.console import Console
+
+    from handoff.client import check_url
+    from handoff.client._terminal import consent_panel, marked_url
+
+    report = check_url("https://login.example.co.uk.evil.com/signin")
+    marked = marked_url(report)
+    (span,) = [s for s in marked.spans if "on bright_yellow" in str(s.style)]
+    assert marked.plain[span.start : span.end] == "evil.com"
+    console = Console(record=True, width=100)
+    request = ConsentRequest("demo", "Sign in [here](https://x.example)", report.url, report, None)
+    console.print(consent_panel(request))
+    shown = console.export_text()
+    assert "Registered domain: evil.com" in shown and "[here](https://x.example)" in shown
+    assert "https://login.example.co.uk.evil.com/signin" in shown

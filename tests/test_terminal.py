@@ -44,10 +44,11 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(running, tmp_path) -> Iterator[tuple[Terminal, Path]]:
+def terminal(running, tmp_path, request) -> Iterator[tuple[Terminal, Path]]:
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed (.ci/run installs it)")
     log = tmp_path / "browser.log"
+    options = getattr(request, "param", {})
     env = {
         "BROWSER": f"{shlex.quote(sys.executable)} {HERE / 'fake_browser.py'} %s",
         "FAKE_USER": "alice",
@@ -56,10 +57,12 @@ def terminal(running, tmp_path) -> Iterator[tuple[Terminal, Path]]:
         "PYTHONPATH": str(HERE),
         "TERM": "xterm-256color",
         "COLUMNS": "150",
+        "FAKE_FINISH": options.get("finish", "1"),
     }
     handoff = Path(sys.executable).parent / "handoff"
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    command = f"env {command} {shlex.quote(str(handoff))} connect --protocol legacy {running.mcp_url}"
+    protocol = options.get("protocol", "legacy")
+    command = f"env {command} {shlex.quote(str(handoff))} connect --protocol {protocol} {running.mcp_url}"
     socket = f"handoff-test-{os.getpid()}-{time.monotonic_ns()}"
     term = Terminal(socket, "client")
     term.tmux("new-session", "-d", "-s", "client", "-x", "150", "-y", "60", command)
@@ -112,3 +115,34 @@ def test_terminal_decline_and_bad_input(terminal):
     term.type("tools")
     screen = term.wait_for("list_notes")
     assert "forecast" in screen
+
+
+@pytest.mark.parametrize("terminal", [{"protocol": "2026-07-28"}], indirect=True)
+def test_terminal_story_on_2026(terminal):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    term.type('call forecast {"city": "Lima"}')
+    screen = term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    assert "Enter your Weather API key in your browser" in screen and "unusual port" in screen
+    term.type("a")
+    term.wait_for("Forecast for Lima", timeout=30)
+    assert "entered secret: Saved" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    "terminal", [{"protocol": "2026-07-28", "finish": "0"}, {"finish": "0"}], indirect=True
+)
+def test_terminal_cancel_while_waiting_for_the_browser(terminal):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    term.type('call forecast {"city": "Lima"}')
+    term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    term.type("a")
+    term.wait_for("Waiting for the server and your browser")
+    deadline = time.monotonic() + 10
+    while "only looked at" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    term.type("c")
+    term.wait_for("Cancelled.")
+    term.type("tools")  # the connection is still usable
+    term.wait_for("list_notes")
