@@ -138,15 +138,18 @@ def _describe(report: UrlReport) -> str:
     return "\n".join(lines)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("server", nargs=-1, required=True)
-@click.option(
+_protocol = click.option(
     "--protocol",
     type=click.Choice(["auto", "legacy", "2026-07-28"]),
     default="auto",
     show_default=True,
     help="Protocol version to speak (auto: the newest the server offers).",
 )
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("server", nargs=-1, required=True)
+@_protocol
 def connect(server: tuple[str, ...], protocol: str) -> None:
     """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively."""
     from .client._terminal import run_terminal
@@ -172,9 +175,7 @@ def connect(server: tuple[str, ...], protocol: str) -> None:
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
-@click.option(
-    "--protocol", type=click.Choice(["auto", "legacy", "2026-07-28"]), default="auto", show_default=True
-)
+@_protocol
 def call(
     server: str,
     tool: str,

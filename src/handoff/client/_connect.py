@@ -33,7 +33,7 @@ def is_url(spec: Sequence[str]) -> bool:
     return len(spec) == 1 and spec[0].startswith(("http://", "https://"))
 
 
-class _Tokens:
+class MemoryTokens:
     """Tokens for this run only: nothing is written to disk."""
 
     def __init__(self) -> None:
@@ -127,7 +127,7 @@ async def connect(
                 grant_types=["authorization_code", "refresh_token"],
                 response_types=["code"],
             ),
-            storage=_Tokens(),
+            storage=MemoryTokens(),
             redirect_handler=sign_in,
             callback_handler=callback.wait,
         )
