@@ -18,12 +18,12 @@ from .eras import Call, era_for
 
 if TYPE_CHECKING:
     from ._handoff import Handoff
-    from ._need import Delivery, SecretNeed
+    from ._need import Delivery, Need
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _CTX = "handoff_ctx"
-_values: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+_values: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "handoff_secrets", default=MappingProxyType({})
 )
 
@@ -32,19 +32,20 @@ class Secrets:
     """Access to the values the gate fetched for the running tool call."""
 
     @staticmethod
-    def current(name: str) -> str:
+    def current(ref: str, decorator: str) -> Any:
         values = _values.get()
-        if name not in values:
+        if ref not in values:
+            kind, name = ref.split(":", 1)
             raise LookupError(
-                f"secret {name!r} is not available here: read it inside a tool decorated with "
-                f"@handoff.requires_secret({name!r}, ...)"
+                f"{kind} {name!r} is not available here: read it inside a tool decorated with "
+                f"@handoff.{decorator}({name!r}, ...)"
             )
-        return values[name]
+        return values[ref]
 
 
-def gate(handoff: Handoff, need: SecretNeed, delivery: Delivery) -> Callable[[F], F]:
+def gate(handoff: Handoff, need: Need, delivery: Delivery) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
-        needs: tuple[SecretNeed, ...] = (need, *getattr(fn, "__handoff_needs__", ()))
+        needs: tuple[Need, ...] = (need, *getattr(fn, "__handoff_needs__", ()))
         body: Callable[..., Any] = getattr(fn, "__handoff_body__", fn)
         signature = inspect.signature(body, eval_str=True)
         hints = typing.get_type_hints(body, include_extras=True)
@@ -79,8 +80,8 @@ def gate(handoff: Handoff, need: SecretNeed, delivery: Delivery) -> Callable[[F]
 
 
 async def fetch(
-    handoff: Handoff, ctx: Any, fallback_name: str, needs: tuple[SecretNeed, ...], delivery: Delivery
-) -> dict[str, str] | Any:
+    handoff: Handoff, ctx: Any, fallback_name: str, needs: tuple[Need, ...], delivery: Delivery
+) -> dict[str, Any] | Any:
     """Every need's value for the verified caller, or the era's early answer while some are missing."""
     request_context = ctx.request_context
     principal = handoff.mcp_identity.principal(request_context)
@@ -89,34 +90,37 @@ async def fetch(
             "This tool needs to know who you are, but the connection carries no verified user. "
             "Connect with an access token from this server's sign-in."
         )
-    values: dict[str, str] = {}
-    missing: list[SecretNeed] = []
+    params = getattr(request_context, "params", None) or {}
+    arguments = params.get("arguments") or {}
+    values: dict[str, Any] = {}
+    missing: list[Need] = []
     for need in needs:
-        value = await handoff.read_secret(principal, need.name)
+        value = await need.peek(handoff, principal, arguments)
         if value is None:
             missing.append(need)
-        else:
-            values[need.name] = value
-    if not missing and ctx.request_state is None:
-        return values
-    params = getattr(request_context, "params", None) or {}
-    call = Call(
-        handoff=handoff,
-        ctx=ctx,
-        principal=principal,
-        client_id=handoff.mcp_identity.client_id(request_context),
-        tool=str(params.get("name") or fallback_name),
-        delivery=delivery,
-    )
-    # A retry's state is verified (and consumed) even when nothing is missing any more.
-    answer = await era_for(call).obtain(call, missing)
-    if answer is not None:
-        return answer
-    for need in missing:
-        value = await handoff.read_secret(principal, need.name)
+        elif not need.single_use:
+            values[need.ref] = value
+    if missing or ctx.request_state is not None:
+        call = Call(
+            handoff=handoff,
+            ctx=ctx,
+            principal=principal,
+            client_id=handoff.mcp_identity.client_id(request_context),
+            tool=str(params.get("name") or fallback_name),
+            delivery=delivery,
+        )
+        # A retry's state is verified (and consumed) even when nothing is missing any more.
+        answer = await era_for(call).obtain(call, missing)
+        if answer is not None:
+            return answer
+    for need in needs:
+        if need.ref in values:
+            continue
+        value = await need.take(handoff, principal, arguments)
         if value is None:
             raise ToolError(
-                f"Your {need.label} is not stored yet. Finish in the browser, then call the tool again."
+                f"{need.label} is not there yet (or was already used). "
+                "Finish in the browser, then call the tool again."
             )
-        values[need.name] = value
+        values[need.ref] = value
     return values

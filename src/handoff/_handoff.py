@@ -19,12 +19,12 @@ from starlette.routing import Mount
 from ._db import Database
 from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
-from ._need import Delivery, SecretNeed, Validator
+from ._need import ApprovalNeed, Delivery, Describer, Need, SecretNeed, Validator
 from ._notifier import Notifier
 from ._web import BrowserCookie, Web
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
-from .eras import StateSealer
+from .eras import Call, StateSealer
 from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
 from .pages import Flow, SecretFlow, build_pages
@@ -102,7 +102,8 @@ class Handoff:
             state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
         )
         self.sweep_interval = sweep_interval
-        self.needs: dict[str, SecretNeed] = {}
+        self.needs: dict[str, Need] = {}
+        """Every declared need, by `kind:name` (pages look up validation hooks here)."""
         self.flows: dict[str, Flow] = {"secret": SecretFlow()}
         self.web = Web(
             BrowserCookie(secret_key, secure=self.public_url.startswith("https:")),
@@ -177,11 +178,30 @@ class Handoff:
         enter it; the tool body runs only once it is stored. `validate` can reject
         a value with a message shown on that page.
         """
-        if name in self.needs and self.needs[name].label != label:
-            raise ConfigError(f"secret {name!r} is declared twice with different labels")
-        need = SecretNeed(name=name, label=label, help=help, message=message, validate=validate)
-        self.needs[name] = need
-        return gate(self, need, delivery)
+        return gate(self, self._declare(SecretNeed(name, label, help, message, validate)), delivery)
+
+    def requires_approval(
+        self,
+        name: str,
+        *,
+        label: str,
+        describe: Describer | None = None,
+        message: str | None = None,
+        delivery: Delivery = "error",
+    ) -> Callable[[F], F]:
+        """Declare that each call of a tool needs a person's approval, given for exactly its arguments.
+
+        The approval page shows `describe(arguments)` (for a payment: amount, currency,
+        payee, description). An approval is used by one run; other arguments need another.
+        """
+        return gate(self, self._declare(ApprovalNeed(name, label, describe, message)), delivery)
+
+    def _declare(self, need: Need) -> Need:
+        known = self.needs.get(need.ref)
+        if known is not None and known.label != need.label:
+            raise ConfigError(f"{need.kind} {need.name!r} is declared twice with different labels")
+        self.needs[need.ref] = need
+        return need
 
     def principal(self, ctx: Any) -> str | None:
         """The verified principal of the tool call `ctx` belongs to (None if unauthenticated)."""
@@ -189,27 +209,28 @@ class Handoff:
 
     def secret(self, name: str) -> str:
         """The value of a declared secret, inside a tool gated by `requires_secret(name)`."""
-        return Secrets.current(name)
+        value: str = Secrets.current(f"secret:{name}", "requires_secret")
+        return value
 
     # What eras and pages use
 
     def url_for(self, record_id: str) -> str:
         return self.web.url(f"/e/{record_id}")
 
-    async def open(
-        self, principal: str, client_id: str | None, tool: str, need: SecretNeed, *, remote: str | None = None
-    ) -> tuple[Record, str]:
-        """The pending record for this need (reused while one is pending), and its URL."""
-        record = await self.ledger.latest(principal, need.key)
+    async def open(self, call: Call, need: Need) -> tuple[Record, str]:
+        """The pending record for this need of this call (reused while one is pending), and its URL."""
+        principal, client_id, tool, remote = call.principal, call.client_id, call.tool, call.remote
+        key = need.key(call.arguments)
+        record = await self.ledger.latest(principal, key)
         if record is None or not record.pending:
             try:
                 record = await self.ledger.create(
                     Draft(
                         principal=principal,
                         kind=need.kind,
-                        params=need.params(tool),
+                        params=need.params(tool, call.arguments),
                         client_id=client_id,
-                        key=need.key,
+                        key=key,
                     )
                 )
             except RateLimited as limited:
@@ -218,7 +239,7 @@ class Handoff:
                     principal=principal,
                     client_id=client_id,
                     remote=remote,
-                    detail=need.key,
+                    detail=key,
                 )
                 raise ToolError(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
             await self.audit.write(
@@ -227,7 +248,7 @@ class Handoff:
                 client_id=client_id,
                 record_id=record.id,
                 remote=remote,
-                detail=need.key,
+                detail=key,
             )
         return record, self.url_for(record.id)
 

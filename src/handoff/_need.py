@@ -1,22 +1,76 @@
-"""What a tool can need from the user's browser, and how a need becomes a record."""
+"""What a tool can need from the user's browser, how a need becomes a record, and how it is met."""
 
 from __future__ import annotations
 
+import abc
+import hashlib
 import inspect
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from .ledger import Status
+
+if TYPE_CHECKING:
+    from ._handoff import Handoff
 
 Validator = Callable[[str], "Awaitable[str | None] | str | None"]
 """Checks an entered value on the server: returns None to accept, or a message for the user."""
+
+Describer = Callable[[Mapping[str, Any]], Mapping[str, object]]
+"""Turns a call's arguments into the lines an approval page shows (label → value)."""
 
 Delivery = Literal["error", "request"]
 """How a 2025-11-25 client is told: error -32042 (the client retries), or an `elicitation/create`
 request inside the call, which then waits for the browser step."""
 
 
-@dataclass(frozen=True)
-class SecretNeed:
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """What an approval is bound to: the exact arguments, canonically encoded."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Need(abc.ABC):
+    """Something a tool call needs that only the person, in their browser, can give."""
+
+    kind: str
+    name: str
+    label: str
+    message: str | None
+    single_use = False
+    """Whether meeting the need once is good for one run only (an approval)."""
+
+    @property
+    def ref(self) -> str:
+        """`kind:name`, how handoff and the gate's values know this need."""
+        return f"{self.kind}:{self.name}"
+
+    def key(self, arguments: Mapping[str, Any]) -> str:
+        """What the ledger record is for; a pending record with the same key is reused."""
+        return f"{self.kind}:{self.name}"
+
+    def prompt(self) -> str:
+        """The sentence the MCP client shows next to the URL. Never carries a value."""
+        fallback = f"Enter your {self.label} in your browser; it is stored encrypted on the server."
+        return self.message or fallback
+
+    def params(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """What the record keeps for its page: never a value the person will enter."""
+        return {"name": self.name, "label": self.label, "tool": tool, "message": self.prompt()}
+
+    @abc.abstractmethod
+    async def peek(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> Any | None:
+        """The value if the need is met now (without using it up), else None."""
+
+    async def take(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> Any | None:
+        """The value for this run; single-use needs are used up here."""
+        return await self.peek(handoff, principal, arguments)
+
+
+@dataclass(frozen=True, eq=False)
+class SecretNeed(Need):
     """A named per-user secret (an API key, a token) that only ever travels through the browser."""
 
     name: str
@@ -26,24 +80,11 @@ class SecretNeed:
     validate: Validator | None = None
     kind: str = "secret"
 
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.name}"
+    def params(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().params(tool, arguments), "help": self.help}
 
-    def prompt(self) -> str:
-        """The sentence the MCP client shows next to the URL. Never carries a value."""
-        return (
-            self.message or f"Enter your {self.label} in your browser; it is stored encrypted on the server."
-        )
-
-    def params(self, tool: str) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "help": self.help,
-            "tool": tool,
-            "message": self.prompt(),
-        }
+    async def peek(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> str | None:
+        return await handoff.read_secret(principal, self.name)
 
     async def check(self, value: str) -> str | None:
         if self.validate is None:
@@ -52,3 +93,40 @@ class SecretNeed:
         if inspect.isawaitable(verdict):
             verdict = await verdict
         return verdict
+
+
+@dataclass(frozen=True, eq=False)
+class ApprovalNeed(Need):
+    """A person's yes to one specific call (a payment, a deletion): bound to its arguments, used once."""
+
+    name: str
+    label: str
+    describe: Describer | None = None
+    message: str | None = None
+    kind: str = "approval"
+    single_use = True
+
+    def key(self, arguments: Mapping[str, Any]) -> str:
+        return f"{self.kind}:{self.name}:{arguments_digest(arguments)}"
+
+    def prompt(self) -> str:
+        return self.message or f"Review and approve in your browser: {self.label}."
+
+    def params(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        shown = self.describe(arguments) if self.describe else {k: arguments[k] for k in sorted(arguments)}
+        return {
+            **super().params(tool, arguments),
+            "summary": [[str(k), str(v)] for k, v in shown.items()],
+            "digest": arguments_digest(arguments),
+        }
+
+    async def peek(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> bool | None:
+        record = await handoff.ledger.latest(principal, self.key(arguments))
+        approved = record is not None and record.status is Status.COMPLETED and not record.acknowledged
+        return True if approved else None
+
+    async def take(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> bool | None:
+        record = await handoff.ledger.latest(principal, self.key(arguments))
+        if record is None or record.status is not Status.COMPLETED:
+            return None
+        return True if await handoff.ledger.acknowledge(record.id) else None

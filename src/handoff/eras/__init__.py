@@ -18,11 +18,11 @@ from ._modern import ModernEra
 from ._state import StateRejected, StateSealer, call_digest
 
 if TYPE_CHECKING:
-    from .._need import SecretNeed
+    from .._need import Need
 
 
 class Era(Protocol):
-    async def obtain(self, call: Call, missing: list[SecretNeed]) -> Any | None:
+    async def obtain(self, call: Call, missing: list[Need]) -> Any | None:
         """None once every need is met; otherwise a result to answer the call with, or raise."""
         ...
 

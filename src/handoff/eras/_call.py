@@ -11,7 +11,7 @@ from ..ledger import Record, Status
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
-    from .._need import Delivery, SecretNeed
+    from .._need import Delivery, Need
 
 
 @dataclass
@@ -32,6 +32,10 @@ class Call:
         return dict(getattr(self.ctx.request_context, "params", None) or {})
 
     @property
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.params.get("arguments") or {})
+
+    @property
     def remote(self) -> str | None:
         request = getattr(self.ctx.request_context, "request", None)
         client = getattr(request, "client", None)
@@ -42,24 +46,24 @@ class Call:
         caps = self.ctx.client_capabilities
         return bool(caps and caps.elicitation and caps.elicitation.url is not None)
 
-    async def report_refusal(self, need: SecretNeed) -> None:
+    async def report_refusal(self, need: Need) -> None:
         """Turn a recent decline or cancel of this need into one clear tool error."""
         ledger = self.handoff.ledger
-        latest = await ledger.latest(self.principal, need.key)
+        latest = await ledger.latest(self.principal, need.key(self.arguments))
         if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED):
             return
         if await ledger.acknowledge(latest.id):
             verb = "declined" if latest.status is Status.DECLINED else "cancelled"
             raise ToolError(
-                f"The request for your {need.label} was {verb}, so {self.tool} did not run. "
-                "Call the tool again if you want to provide it."
+                f"The request for {_your(need)} was {verb}, so {self.tool} did not run. "
+                "Call the tool again if you want to go ahead."
             )
 
-    async def refuse(self, record: Record, need: SecretNeed) -> None:
+    async def refuse(self, record: Record, need: Need) -> None:
         """Raise the tool error for a record that ended without the value."""
         await self.handoff.ledger.acknowledge(record.id)
         raise ToolError(
-            f"The request for your {need.label} was {record.status.value}, so {self.tool} did not run. "
+            f"The request for {_your(need)} was {record.status.value}, so {self.tool} did not run. "
             "Call the tool again to start over."
         )
 
@@ -69,3 +73,7 @@ class Call:
         lines += [f"- {record.params['label']}: open {url}" for record, url in opened]
         lines.append("You will be asked to sign in first. When you are done, call the tool again.")
         return ToolError("\n".join(lines))
+
+
+def _your(need: Need) -> str:
+    return f"your {need.label}" if need.kind == "secret" else f"{need.label!r}"

@@ -12,20 +12,20 @@ from ..ledger import Status
 from ._call import Call
 
 if TYPE_CHECKING:
-    from .._need import SecretNeed
+    from .._need import Need
 
 
 class LegacyEra:
     """Speaks 2025-11-25 to a client that made the `initialize` handshake."""
 
-    async def obtain(self, call: Call, missing: list[SecretNeed]) -> None:
+    async def obtain(self, call: Call, missing: list[Need]) -> None:
         if not missing:
             return
         for need in missing:
             await call.report_refusal(need)
         handoff = call.handoff
         opened = [
-            await handoff.open(call.principal, call.client_id, call.tool, need, remote=call.remote)
+            await handoff.open(call, need)
             for need in missing
         ]
         if not call.supports_url:

@@ -22,7 +22,7 @@ from ._call import Call
 from ._state import StateRejected, call_digest
 
 if TYPE_CHECKING:
-    from .._need import SecretNeed
+    from .._need import Need
 
 logger = logging.getLogger("handoff.eras")
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("handoff.eras")
 class ModernEra:
     """Speaks 2026-07-28: answer with `InputRequiredResult`, then wake the retry on completion."""
 
-    async def obtain(self, call: Call, missing: list[SecretNeed]) -> InputRequiredResult | None:
+    async def obtain(self, call: Call, missing: list[Need]) -> InputRequiredResult | None:
         token = call.ctx.request_state
         if token is None and not missing:
             return None
@@ -50,7 +50,7 @@ class ModernEra:
             for need in missing:
                 await call.report_refusal(need)
             opened = [
-                await handoff.open(call.principal, call.client_id, call.tool, need, remote=call.remote)
+                await handoff.open(call, need)
                 for need in missing
             ]
             sealed, _ = handoff.states.seal([r.id for r, _ in opened], call.principal, digest)
@@ -99,5 +99,4 @@ async def _apply_answer(call: Call, record: Record, answer: Any) -> None:
         return
     status = Status.DECLINED if action == "decline" else Status.CANCELLED
     finished = await call.handoff.finish(record.id, status, remote=call.remote)
-    need = call.handoff.needs[record.params["name"]]
-    await call.refuse(finished, need)
+    await call.refuse(finished, call.handoff.needs[f"{record.kind}:{record.params['name']}"])

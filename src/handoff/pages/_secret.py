@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import TransitionRefused
+from .._need import SecretNeed
 from .._web import Web, message, render
 from ..ledger import Record, Status
 
@@ -42,8 +43,8 @@ class SecretFlow:
             return _form(request, record, csrf, error="Please enter a value, or decline.", status=400)
         if len(value) > _MAX_SECRET:
             return _form(request, record, csrf, error="That value is too long.", status=400)
-        need = handoff.needs.get(record.params["name"])
-        problem = await need.check(value) if need else None
+        need = handoff.needs.get(f"secret:{record.params['name']}")
+        problem = await need.check(value) if isinstance(need, SecretNeed) else None
         if problem:
             return _form(request, record, csrf, error=problem, status=422)
         try:
