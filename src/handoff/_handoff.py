@@ -27,7 +27,7 @@ from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
 from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
-from .pages import Flow, SecretFlow, build_pages
+from .pages import ApprovalFlow, Flow, SecretFlow, build_pages
 from .vault import Keyring, MemoryVault, SQLiteVault, Vault
 
 logger = logging.getLogger("handoff")
@@ -104,7 +104,7 @@ class Handoff:
         self.sweep_interval = sweep_interval
         self.needs: dict[str, Need] = {}
         """Every declared need, by `kind:name` (pages look up validation hooks here)."""
-        self.flows: dict[str, Flow] = {"secret": SecretFlow()}
+        self.flows: dict[str, Flow] = {"secret": SecretFlow(), "approval": ApprovalFlow()}
         self.web = Web(
             BrowserCookie(secret_key, secure=self.public_url.startswith("https:")),
             pages_path,

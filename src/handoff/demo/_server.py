@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
 from mcp.server.mcpserver import Context, MCPServer
@@ -25,6 +27,15 @@ def check_weather_key(value: str) -> str | None:
             "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
         )
     return None
+
+
+def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
+    """What the approval page shows for a payment."""
+    return {
+        "Amount": f"{arguments.get('amount')} {arguments.get('currency')}",
+        "Payee": arguments.get("payee"),
+        "Description": arguments.get("description") or "(none)",
+    }
 
 
 @dataclass
@@ -111,6 +122,12 @@ def build_demo(
         """List your notes, using your notes token (asks in-call, then waits for the browser)."""
         token = handoff.secret("notes_token")
         return f"You have 3 notes (token of {len(token)} characters)."
+
+    @mcp.tool()
+    @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
+    async def send_payment(amount: str, currency: str, payee: str, description: str = "") -> str:
+        """Send a payment. Runs only after you approve exactly these details in your browser."""
+        return f"Paid {amount} {currency} to {payee}."
 
     app = handoff.app(mcp, host="127.0.0.1")
     return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url)

@@ -24,10 +24,7 @@ class LegacyEra:
         for need in missing:
             await call.report_refusal(need)
         handoff = call.handoff
-        opened = [
-            await handoff.open(call, need)
-            for need in missing
-        ]
+        opened = [await handoff.open(call, need) for need in missing]
         if not call.supports_url:
             # Never send URL mode to a client that did not declare it; secrets never go through forms.
             raise call.link_only(opened)

@@ -49,10 +49,7 @@ class ModernEra:
         if token is None:
             for need in missing:
                 await call.report_refusal(need)
-            opened = [
-                await handoff.open(call, need)
-                for need in missing
-            ]
+            opened = [await handoff.open(call, need) for need in missing]
             sealed, _ = handoff.states.seal([r.id for r, _ in opened], call.principal, digest)
             return InputRequiredResult(
                 input_requests={

@@ -1,0 +1,119 @@
+"""Approvals: the page shows exactly what will run; approved once, for exactly these arguments."""
+
+from __future__ import annotations
+
+import pytest
+from _mcp import text_of, user_client
+from mcp import MCPError
+from mcp_types import URL_ELICITATION_REQUIRED, ElicitResult, InputRequiredResult
+
+from handoff.demo import DEMO_USERS
+from handoff.ledger import Status
+
+pytestmark = pytest.mark.anyio
+
+PAYMENT = {
+    "amount": "120.00",
+    "currency": "EUR",
+    "payee": "ACME Tools Ltd",
+    "description": "Invoice 2026-114",
+}
+ERAS = pytest.mark.parametrize("era", ["legacy", "2026-07-28"])
+
+
+async def _ask(client, era: str, arguments: dict) -> dict:
+    if era == "legacy":
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("send_payment", arguments)
+        assert caught.value.code == URL_ELICITATION_REQUIRED
+        return caught.value.data["elicitations"][0]
+    result = await client.session.call_tool("send_payment", arguments, allow_input_required=True)
+    assert isinstance(result, InputRequiredResult) and result.input_requests
+    (request,) = result.input_requests.values()
+    return {"url": request.params.url, "state": result.request_state}
+
+
+async def _run(client, era: str, arguments: dict, elicitation: dict, notices):
+    if era == "legacy":
+        assert await notices.wait_for(elicitation["elicitationId"])
+        return await client.call_tool("send_payment", arguments)
+    return await client.session.call_tool(
+        "send_payment",
+        arguments,
+        request_state=elicitation["state"],
+        input_responses={"payment": ElicitResult(action="accept")},
+    )
+
+
+@ERAS
+async def test_approval_page_shows_the_details_and_the_approved_call_runs_once(running, browsers, era):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era, PAYMENT)
+        page = await browser.open(elicitation["url"])
+        assert page.status == 200 and page.title == "Send a payment"
+        for shown in ("120.00 EUR", "ACME Tools Ltd", "Invoice 2026-114", "send_payment"):
+            assert shown in page.text
+        done = await browser.submit(page, {"action": "approve"})
+        assert not isinstance(done, str) and done.title == "Approved"
+        result = await _run(client, era, PAYMENT, elicitation, notices)
+        assert not result.is_error and text_of(result) == "Paid 120.00 EUR to ACME Tools Ltd."
+        # the approval is used up: the same call again needs a new approval
+        again = await _ask(client, era, PAYMENT)
+        assert again["url"] != elicitation["url"]
+
+
+@ERAS
+async def test_changed_arguments_are_not_covered_by_the_approval(running, browsers, era):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era, PAYMENT)
+        page = await browser.open(elicitation["url"])
+        await browser.submit(page, {"action": "approve"})
+        changed = {**PAYMENT, "amount": "12000.00"}
+        if era == "legacy":
+            assert await notices.wait_for(elicitation["elicitationId"])
+            other = await _ask(client, era, changed)  # a new approval is asked for, nothing is paid
+            assert other["url"] != elicitation["url"]
+            page = await browser.open(other["url"])
+            assert "12000.00 EUR" in page.text
+        else:
+            with pytest.raises(MCPError) as caught:  # the state is bound to the original arguments
+                await client.session.call_tool(
+                    "send_payment", changed, request_state=elicitation["state"], allow_input_required=True
+                )
+            assert caught.value.code == -32602
+        # the approval still covers exactly the original call, once
+        result = (
+            await _run(client, era, PAYMENT, elicitation, notices)
+            if era != "legacy"
+            else (await client.call_tool("send_payment", PAYMENT))
+        )
+        assert text_of(result) == "Paid 120.00 EUR to ACME Tools Ltd."
+
+
+@ERAS
+async def test_denial_is_a_clear_tool_error(running, browsers, era):
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
+        elicitation = await _ask(client, era, PAYMENT)
+        page = await browser.open(elicitation["url"])
+        done = await browser.submit(page, {"action": "deny"})
+        assert not isinstance(done, str) and done.title == "Denied"
+        result = await _run(client, era, PAYMENT, elicitation, notices)
+        assert result.is_error and "declined" in text_of(result) and "Paid" not in text_of(result)
+
+
+async def test_another_user_cannot_approve(running, browsers):
+    alice_browser, bob_browser = browsers(), browsers()
+    async with user_client(running.mcp_url, alice_browser, "alice") as (client, _):
+        elicitation = await _ask(client, "legacy", PAYMENT)
+    page = await bob_browser.open(elicitation["url"])
+    page = await bob_browser.sign_in(page, "bob", DEMO_USERS["bob"])
+    assert page.status == 403 and "ACME" not in page.text
+    post = await bob_browser.http.post(
+        elicitation["url"], data={"action": "approve", "csrf": page.csrf or ""}
+    )
+    assert post.status_code == 403
+    record = await running.demo.handoff.ledger.get(elicitation["elicitationId"])
+    assert record.status is Status.PENDING
