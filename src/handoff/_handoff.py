@@ -19,7 +19,7 @@ from starlette.routing import Mount
 from ._db import Database
 from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
-from ._need import ApprovalNeed, Delivery, Describer, Need, SecretNeed, Validator
+from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
 from ._notifier import Notifier
 from ._web import BrowserCookie, Web
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
@@ -27,7 +27,8 @@ from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
 from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
-from .pages import ApprovalFlow, Flow, SecretFlow, build_pages
+from .oauth import Connections, Provider
+from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
 from .vault import Keyring, MemoryVault, SQLiteVault, Vault
 
 logger = logging.getLogger("handoff")
@@ -76,6 +77,7 @@ class Handoff:
         retry_wait: float = 25.0,
         state_keys: Sequence[bytes] | None = None,
         sweep_interval: float = 5.0,
+        providers: Sequence[Provider] = (),
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -102,9 +104,16 @@ class Handoff:
             state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
         )
         self.sweep_interval = sweep_interval
+        self.providers: dict[str, Provider] = {p.name: p for p in providers}
+        self.connections = Connections(vault)
+        self.oauth_states = OAuthStates()
         self.needs: dict[str, Need] = {}
         """Every declared need, by `kind:name` (pages look up validation hooks here)."""
-        self.flows: dict[str, Flow] = {"secret": SecretFlow(), "approval": ApprovalFlow()}
+        self.flows: dict[str, Flow] = {
+            "secret": SecretFlow(),
+            "approval": ApprovalFlow(),
+            "connection": ConnectFlow(),
+        }
         self.web = Web(
             BrowserCookie(secret_key, secure=self.public_url.startswith("https:")),
             pages_path,
@@ -195,6 +204,43 @@ class Handoff:
         payee, description). An approval is used by one run; other arguments need another.
         """
         return gate(self, self._declare(ApprovalNeed(name, label, describe, message)), delivery)
+
+    def requires_connection(
+        self,
+        provider: str,
+        *,
+        scopes: Sequence[str] = (),
+        message: str | None = None,
+        delivery: Delivery = "error",
+    ) -> Callable[[F], F]:
+        """Declare that a tool needs the user's connection to `provider` with `scopes`; read the access
+        token with `token(provider)`. Tokens are refreshed before expiry; a refresh that fails or lacks
+        the scopes sends the person through the provider again."""
+        known = self.provider(provider)
+        return gate(
+            self, self._declare(ConnectionNeed(provider, known.label, tuple(scopes), message)), delivery
+        )
+
+    def add_provider(self, provider: Provider) -> None:
+        self.providers[provider.name] = provider
+
+    def provider(self, name: str) -> Provider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise ConfigError(
+                f"no OAuth provider named {name!r} is configured; add it with Handoff(providers=[...]) "
+                "or handoff.add_provider(...)"
+            ) from None
+
+    def token(self, provider: str) -> str:
+        """The access token of a connection, inside a tool gated by `requires_connection(provider)`."""
+        value: str = Secrets.current(f"connection:{provider}", "requires_connection")
+        return value
+
+    def oauth_callback_url(self) -> str:
+        """The one redirect URI to register with every provider (matched exactly)."""
+        return self.web.url("/oauth/callback")
 
     def _declare(self, need: Need) -> Need:
         known = self.needs.get(need.ref)

@@ -130,3 +130,27 @@ class ApprovalNeed(Need):
         if record is None or record.status is not Status.COMPLETED:
             return None
         return True if await handoff.ledger.acknowledge(record.id) else None
+
+
+@dataclass(frozen=True, eq=False)
+class ConnectionNeed(Need):
+    """A usable access token for a third-party provider, obtained through the person's own browser."""
+
+    name: str
+    label: str
+    scopes: tuple[str, ...] = ()
+    message: str | None = None
+    kind: str = "connection"
+
+    def key(self, arguments: Mapping[str, Any]) -> str:
+        return f"{self.kind}:{self.name}:{' '.join(sorted(self.scopes))}"
+
+    def prompt(self) -> str:
+        return self.message or f"Connect your {self.label} account in your browser."
+
+    def params(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().params(tool, arguments), "scopes": list(self.scopes)}
+
+    async def peek(self, handoff: Handoff, principal: str, arguments: Mapping[str, Any]) -> str | None:
+        tokens = await handoff.connections.usable(principal, handoff.provider(self.name), self.scopes)
+        return None if tokens is None else tokens.access_token

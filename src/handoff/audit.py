@@ -23,6 +23,7 @@ class Event(enum.StrEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    FAILED = "failed"
     REJECTED = "rejected"
     RATE_LIMITED = "rate_limited"
 

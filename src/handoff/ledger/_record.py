@@ -19,9 +19,11 @@ class Status(enum.StrEnum):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    FAILED = "failed"
+    """Ended by an error outside the person's choice (a provider refused the code exchange)."""
 
 
-FINAL_STATUSES = frozenset({Status.COMPLETED, Status.DECLINED, Status.CANCELLED})
+FINAL_STATUSES = frozenset({Status.COMPLETED, Status.DECLINED, Status.CANCELLED, Status.FAILED})
 
 
 def new_record_id() -> str:

@@ -2,7 +2,8 @@
 
 from ._app import build_pages
 from ._approval import ApprovalFlow
+from ._connect import ConnectFlow, OAuthStates
 from ._flow import Flow
 from ._secret import SecretFlow
 
-__all__ = ["ApprovalFlow", "Flow", "SecretFlow", "build_pages"]
+__all__ = ["ApprovalFlow", "ConnectFlow", "Flow", "OAuthStates", "SecretFlow", "build_pages"]

@@ -17,6 +17,7 @@ from .._errors import RecordNotFound
 from .._web import SecurityHeaders, Web, message, render
 from ..audit import Event
 from ..ledger import Record
+from ._connect import callback as connect_callback
 from ._secret import ended
 
 if TYPE_CHECKING:
@@ -110,8 +111,12 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         browser_id = web.browser_id(request) or ""
         return web.cookie.csrf_token(browser_id, purpose), browser_id
 
+    async def oauth_callback(request: Request) -> Response:
+        return await connect_callback(handoff, request)
+
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
+        Route("/oauth/callback", oauth_callback, methods=["GET"]),
         Route("/e/{record_id}", record_page, methods=["GET"]),
         Route("/e/{record_id}", record_submit, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("handoff", "static")]), name="static"),

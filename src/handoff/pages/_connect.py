@@ -1,0 +1,211 @@
+"""Connecting a third-party account: PKCE S256, a single-use state bound to record and browser, an
+exact callback path, the code exchanged with Authlib, tokens straight into the vault."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuthError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .._errors import RecordNotFound, TransitionRefused
+from .._web import Web, message, render
+from ..audit import Event
+from ..ledger import Record, Status
+from ..oauth import TokenSet
+from ..oauth._tokens import client, vault_name
+from ._secret import ended
+
+if TYPE_CHECKING:
+    from .._handoff import Handoff
+
+STATE_LIFE = 600.0
+
+
+@dataclass(frozen=True)
+class PendingConnect:
+    record_id: str
+    principal: str
+    browser_id: str
+    provider: str
+    code_verifier: str
+    expires_at: float
+
+
+class OAuthStates:
+    """OAuth `state` values in flight: each is taken once, and forgotten after about ten minutes."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, PendingConnect] = {}
+
+    def issue(self, pending: PendingConnect) -> str:
+        now = time.time()
+        for state in [s for s, p in self._pending.items() if p.expires_at < now]:
+            del self._pending[state]
+        state = secrets.token_urlsafe(32)
+        self._pending[state] = pending
+        return state
+
+    def take(self, state: str) -> PendingConnect | None:
+        pending = self._pending.pop(state, None)
+        return None if pending is None or pending.expires_at < time.time() else pending
+
+
+class ConnectFlow:
+    async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
+        return render(
+            "connect.html",
+            root=Web.of(request).root,
+            record_id=record.id,
+            label=record.params["label"],
+            tool=record.params.get("tool", ""),
+            scopes=record.params.get("scopes", []),
+            csrf=csrf,
+        )
+
+    async def submit(
+        self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
+    ) -> Response:
+        web = Web.of(request)
+        remote = request.client.host if request.client else None
+        if form.get("action") != "continue":
+            try:
+                await handoff.finish(record.id, Status.DECLINED, remote=remote)
+            except TransitionRefused as refused:
+                return ended(request, refused.status)
+            return render(
+                "done.html",
+                title="Declined",
+                root=web.root,
+                text=f"You chose not to connect {record.params['label']}. You can close this tab.",
+            )
+        provider = handoff.provider(record.params["name"])
+        browser_id = web.browser_id(request)
+        assert browser_id is not None  # the pages app gives every browser an id
+        verifier = generate_token(64)
+        state = handoff.oauth_states.issue(
+            PendingConnect(
+                record.id, record.principal, browser_id, provider.name, verifier, time.time() + STATE_LIFE
+            )
+        )
+        async with client(provider, handoff.oauth_callback_url()) as oauth:
+            url, _ = oauth.create_authorization_url(
+                provider.authorize_url,
+                state=state,
+                code_verifier=verifier,
+                scope=provider.scope(tuple(record.params.get("scopes", ()))),
+                **dict(provider.authorize_params),
+            )
+        return RedirectResponse(url, status_code=303)
+
+
+async def callback(handoff: Handoff, request: Request) -> Response:
+    """The provider sends the browser back here, and only here; nothing in the query can redirect."""
+    web = Web.of(request)
+    remote = request.client.host if request.client else None
+    state = request.query_params.get("state", "")
+    pending = handoff.oauth_states.take(state) if state else None
+    if pending is None:
+        await handoff.audit.write(
+            Event.REJECTED, remote=remote, detail="oauth state unknown, used or expired"
+        )
+        return message(
+            web.root,
+            400,
+            title="This sign-in cannot be used",
+            text="The link back from the provider is unknown, was already used, or expired. "
+            "Start again from your MCP client.",
+        )
+    user = await handoff.browser.current(request)
+    if web.browser_id(request) != pending.browser_id or user != pending.principal:
+        await handoff.audit.write(
+            Event.REJECTED,
+            principal=user,
+            record_id=pending.record_id,
+            remote=remote,
+            detail="oauth callback from another browser or user",
+        )
+        return message(
+            web.root,
+            403,
+            title="Not your sign-in",
+            text="This sign-in was started in another browser or by another user. Nothing was "
+            "connected. Start again from your MCP client, in your own browser.",
+        )
+    try:
+        record = await handoff.ledger.get(pending.record_id)
+    except RecordNotFound:
+        return message(web.root, 404, title="Unknown request", text="Start again from your MCP client.")
+    if not record.pending:
+        return ended(request, record.status.value)
+    provider = handoff.provider(pending.provider)
+    error = request.query_params.get("error")
+    if error:
+        status = Status.DECLINED if error == "access_denied" else Status.FAILED
+        await _finish_quietly(handoff, record, status, remote)
+        said = (
+            "You did not allow access" if status is Status.DECLINED else f"{provider.label} reported an error"
+        )
+        return message(
+            web.root,
+            400 if status is Status.FAILED else 200,
+            title="Not connected",
+            text=f"{said}, so nothing was connected. Start again from your MCP client if you wish.",
+        )
+    try:
+        async with client(provider, handoff.oauth_callback_url()) as oauth:
+            answer = await oauth.fetch_token(
+                provider.token_url,
+                code=request.query_params.get("code", ""),
+                code_verifier=pending.code_verifier,
+                redirect_uri=handoff.oauth_callback_url(),
+            )
+        tokens = TokenSet.from_response(answer)
+    except (OAuthError, OSError, ValueError, KeyError) as exc:
+        await _finish_quietly(
+            handoff, record, Status.FAILED, remote, detail=f"code exchange failed: {type(exc).__name__}"
+        )
+        return message(
+            web.root,
+            502,
+            title="Not connected",
+            text=f"{provider.label} did not accept the sign-in, so nothing was connected. "
+            "Start again from your MCP client.",
+        )
+
+    async def store() -> None:
+        await handoff.connections.store(record.principal, provider.name, tokens)
+
+    try:
+        await handoff.finish(record.id, Status.COMPLETED, remote=remote, first=store)
+    except TransitionRefused as refused:
+        return ended(request, refused.status)
+    return render(
+        "done.html",
+        title="Connected",
+        root=web.root,
+        text=f"Your {provider.label} account is connected. The token stays on the server. "
+        "You can close this tab and go back to your MCP client.",
+    )
+
+
+async def _finish_quietly(
+    handoff: Handoff, record: Record, status: Status, remote: str | None, detail: str | None = None
+) -> None:
+    try:
+        await handoff.finish(record.id, status, remote=remote)
+    except TransitionRefused:
+        return
+    if detail:
+        await handoff.audit.write(
+            Event.REJECTED, principal=record.principal, record_id=record.id, remote=remote, detail=detail
+        )
+
+
+__all__ = ["ConnectFlow", "OAuthStates", "PendingConnect", "callback", "vault_name"]
