@@ -48,10 +48,10 @@ class Recorder:
 
 
 class Running:
-    def __init__(self, data_dir: Path, **options: Any) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, **options: Any) -> None:
         self.data_dir = data_dir
         self.options = options
-        self.port = free_port()
+        self.port = port or free_port()
         self.server: ServerThread | None = None
         self.demo: Demo
         self.recorder: Recorder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from .._handoff import Handoff
 from ..identity import AuthServer, hash_password
+from ..oauth import Provider
 from ..vault import Keyring, dev_key
 
 DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
@@ -59,6 +60,7 @@ def build_demo(
     ttl: float = 600.0,
     wait_timeout: float = 120.0,
     retry_wait: float = 25.0,
+    providers: Sequence[Provider] = (),
 ) -> Demo:
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
@@ -79,6 +81,7 @@ def build_demo(
         ttl=ttl,
         wait_timeout=wait_timeout,
         retry_wait=retry_wait,
+        providers=providers,
     )
     mcp = MCPServer(
         "handoff-demo",
@@ -122,6 +125,16 @@ def build_demo(
         """List your notes, using your notes token (asks in-call, then waits for the browser)."""
         token = handoff.secret("notes_token")
         return f"You have 3 notes (token of {len(token)} characters)."
+
+    if "calendar" in handoff.providers:
+
+        @mcp.tool()
+        @handoff.requires_connection("calendar", scopes=["calendar"])
+        async def next_meeting() -> str:
+            """Your next meeting, read from your calendar account (connected in your browser)."""
+            token = handoff.token("calendar")
+            fingerprint = hashlib.sha256(token.encode()).hexdigest()[:8]
+            return f"Next meeting: design review at 14:00 (calendar token …{fingerprint})"
 
     @mcp.tool()
     @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
