@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -12,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _server import ServerThread, free_port
 
 from handoff.demo import Demo, build_demo
+from handoff.oauth import provider
 
 
 @pytest.fixture
@@ -93,6 +98,80 @@ async def browsers(running: Running) -> AsyncIterator[Any]:
         b = ScriptedBrowser(running.origin)
         opened.append(b)
         return b
+
+    yield make
+    for b in opened:
+        await b.http.aclose()
+
+
+# A third-party OpenID Connect provider (oidc-provider, from npm) and a demo server that uses it.
+
+PEER = Path(__file__).parent / "peer"
+CLIENT_ID, CLIENT_SECRET = "handoff-test", "handoff-test-secret-value"
+
+
+@dataclass
+class World:
+    server: Running
+    oidc: str
+
+    async def refreshes(self) -> int:
+        async with httpx2.AsyncClient() as http:
+            return int((await http.get(f"{self.oidc}/test/refreshes")).json().get(CLIENT_ID, 0))
+
+
+def start_oidc(config: dict) -> tuple[subprocess.Popen[str], str]:
+    if not (PEER / "node_modules" / "oidc-provider").exists():
+        pytest.fail("oidc-provider is not installed: run `npm ci --prefix tests/peer` (.ci/run does)")
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(PEER / "oidc.mjs"), str(port), json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "listening" in line, line
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def world(tmp_path) -> Iterator[World]:
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/handoff/oauth/callback"
+    process, oidc = start_oidc(
+        {"clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [callback]}]}
+    )
+    calendar = provider(
+        "calendar",
+        label="Calendar",
+        authorize_url=f"{oidc}/auth",
+        token_url=f"{oidc}/token",
+        revocation_url=f"{oidc}/token/revocation",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        default_scopes=["openid", "offline_access"],
+        authorize_params={"prompt": "consent"},
+    )
+    server = Running(tmp_path / "data", port=port, providers=[calendar]).start()
+    try:
+        yield World(server, oidc)
+    finally:
+        server.stop()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+async def world_browsers(world: World) -> AsyncIterator[Any]:
+    from handoff.demo import ScriptedBrowser
+
+    opened: list[ScriptedBrowser] = []
+
+    def make() -> ScriptedBrowser:
+        opened.append(ScriptedBrowser(world.server.origin))
+        return opened[-1]
 
     yield make
     for b in opened:

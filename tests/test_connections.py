@@ -3,98 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import anyio
 import httpx2
 import pytest
 from _mcp import text_of, user_client
-from _server import free_port
 from _web import Visit, go, submit, travel
-from conftest import Running
 from mcp import MCPError
 
 from handoff.demo import DEMO_USERS
 from handoff.ledger import Status
-from handoff.oauth import TokenSet, provider
+from handoff.oauth import TokenSet
 
 pytestmark = pytest.mark.anyio
-
-PEER = Path(__file__).parent / "peer"
-CLIENT_ID, CLIENT_SECRET = "handoff-test", "handoff-test-secret-value"
-
-
-@dataclass
-class World:
-    server: Running
-    oidc: str
-
-    async def refreshes(self) -> int:
-        async with httpx2.AsyncClient() as http:
-            return int((await http.get(f"{self.oidc}/test/refreshes")).json().get(CLIENT_ID, 0))
-
-
-def start_oidc(config: dict) -> tuple[subprocess.Popen[str], str]:
-    if not (PEER / "node_modules" / "oidc-provider").exists():
-        pytest.fail("oidc-provider is not installed: run `npm ci --prefix tests/peer` (.ci/run does)")
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", str(PEER / "oidc.mjs"), str(port), json.dumps(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening" in line, line
-    return process, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def world(tmp_path) -> Iterator[World]:
-    port = free_port()
-    callback = f"http://127.0.0.1:{port}/handoff/oauth/callback"
-    process, oidc = start_oidc(
-        {"clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [callback]}]}
-    )
-    calendar = provider(
-        "calendar",
-        label="Calendar",
-        authorize_url=f"{oidc}/auth",
-        token_url=f"{oidc}/token",
-        revocation_url=f"{oidc}/token/revocation",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        default_scopes=["openid", "offline_access"],
-        authorize_params={"prompt": "consent"},
-    )
-    server = Running(tmp_path / "data", port=port, providers=[calendar]).start()
-    try:
-        yield World(server, oidc)
-    finally:
-        server.stop()
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-async def browsers(world):
-    from handoff.demo import ScriptedBrowser
-
-    opened: list[ScriptedBrowser] = []
-
-    def make() -> ScriptedBrowser:
-        opened.append(ScriptedBrowser(world.server.origin))
-        return opened[-1]
-
-    yield make
-    for b in opened:
-        await b.http.aclose()
 
 
 async def _needs_connection(client) -> dict:
@@ -121,9 +44,9 @@ async def _at_provider(http, authorize_url: str, user: str = "alice") -> Visit:
     return await submit(http, visit, {})
 
 
-async def test_connect_story_and_the_tool_gets_a_real_token(world, browsers):
+async def test_connect_story_and_the_tool_gets_a_real_token(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     async with user_client(server.mcp_url, browser, "alice") as (client, notices):
         elicitation = await _needs_connection(client)
         authorize = await _start_connect(browser, elicitation["url"])
@@ -152,9 +75,9 @@ async def test_connect_story_and_the_tool_gets_a_real_token(world, browsers):
     assert tokens.access_token.encode() not in traffic and tokens.refresh_token.encode() not in traffic
 
 
-async def test_replayed_state_is_refused_and_nothing_changes(world, browsers):
+async def test_replayed_state_is_refused_and_nothing_changes(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     async with user_client(server.mcp_url, browser, "alice") as (client, _):
         elicitation = await _needs_connection(client)
     landed = await _at_provider(browser.http, await _start_connect(browser, elicitation["url"]))
@@ -167,9 +90,9 @@ async def test_replayed_state_is_refused_and_nothing_changes(world, browsers):
     assert "oauth state unknown, used or expired" in events
 
 
-async def test_state_from_another_browser_session_is_refused(world, browsers):
+async def test_state_from_another_browser_session_is_refused(world, world_browsers):
     server = world.server
-    alice, other = browsers(), browsers()
+    alice, other = world_browsers(), world_browsers()
     async with user_client(server.mcp_url, alice, "alice") as (client, _):
         elicitation = await _needs_connection(client)
     authorize = await _start_connect(alice, elicitation["url"])
@@ -182,9 +105,9 @@ async def test_state_from_another_browser_session_is_refused(world, browsers):
     assert await server.demo.handoff.connections.load("alice", "calendar") is None
 
 
-async def test_code_for_another_users_state_is_refused(world, browsers):
+async def test_code_for_another_users_state_is_refused(world, world_browsers):
     server = world.server
-    alice, bob = browsers(), browsers()
+    alice, bob = world_browsers(), world_browsers()
     async with (
         user_client(server.mcp_url, alice, "alice") as (alice_client, _),
         user_client(server.mcp_url, bob, "bob") as (bob_client, _),
@@ -208,9 +131,9 @@ async def test_code_for_another_users_state_is_refused(world, browsers):
         assert await server.demo.handoff.connections.load(user, "calendar") is None
 
 
-async def test_redirect_uri_is_matched_exactly(world, browsers):
+async def test_redirect_uri_is_matched_exactly(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     async with user_client(server.mcp_url, browser, "alice") as (client, _):
         elicitation = await _needs_connection(client)
     authorize = await _start_connect(browser, elicitation["url"])
@@ -227,9 +150,9 @@ async def test_redirect_uri_is_matched_exactly(world, browsers):
     assert await server.demo.handoff.connections.load("alice", "calendar") is None
 
 
-async def test_no_open_redirect_through_any_parameter(world, browsers):
+async def test_no_open_redirect_through_any_parameter(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     evil = "https://evil.example/steal"
     params = {
         "next": evil,
@@ -257,9 +180,9 @@ async def test_no_open_redirect_through_any_parameter(world, browsers):
     assert "evil.example" not in posted.headers["location"]
 
 
-async def test_denied_at_the_provider_declines_the_record(world, browsers):
+async def test_denied_at_the_provider_declines_the_record(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     async with user_client(server.mcp_url, browser, "alice") as (client, _):
         elicitation = await _needs_connection(client)
         authorize = await _start_connect(browser, elicitation["url"])
@@ -274,9 +197,9 @@ async def test_denied_at_the_provider_declines_the_record(world, browsers):
         assert result.is_error and "declined" in text_of(result)
 
 
-async def test_expiring_token_is_refreshed_once_under_20_concurrent_calls(world, browsers):
+async def test_expiring_token_is_refreshed_once_under_20_concurrent_calls(world, world_browsers):
     server = world.server
-    browser = browsers()
+    browser = world_browsers()
     handoff = server.demo.handoff
     async with user_client(server.mcp_url, browser, "alice") as (client, notices):
         elicitation = await _needs_connection(client)
@@ -302,7 +225,7 @@ async def test_expiring_token_is_refreshed_once_under_20_concurrent_calls(world,
         assert len(results) == 20 and all(fingerprint in r for r in results)
 
 
-async def test_failed_refresh_or_missing_scopes_start_a_new_connection(world, browsers):
+async def test_failed_refresh_or_missing_scopes_start_a_new_connection(world, world_browsers):
     server = world.server
     handoff = server.demo.handoff
     await handoff.connections.store(
@@ -310,7 +233,7 @@ async def test_failed_refresh_or_missing_scopes_start_a_new_connection(world, br
         "calendar",
         TokenSet("stale", refresh_token="bogus", expires_at=time.time() - 10, scope="openid calendar"),
     )
-    async with user_client(server.mcp_url, browsers(), "alice") as (client, _):
+    async with user_client(server.mcp_url, world_browsers(), "alice") as (client, _):
         first = await _needs_connection(client)
         await handoff.connections.store(
             "alice", "calendar", TokenSet("fresh-but-narrow", scope="openid", expires_at=time.time() + 3600)

@@ -18,11 +18,18 @@ _templates = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-SECURITY_HEADERS: dict[str, str] = {
-    "content-security-policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+
+def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
+    """No script at all; forms post to this app (and, for a connect page, on to the provider)."""
+    targets = " ".join(("'self'", *form_targets))
+    return (
+        f"default-src 'none'; style-src 'self'; img-src 'self'; form-action {targets}; "
         "frame-ancestors 'none'; base-uri 'none'"
-    ),
+    )
+
+
+SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": content_security_policy(),
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
@@ -46,12 +53,20 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                own = list(message.get("headers", []))
+                # A page may widen form-action for itself (a connect page posts on to the provider).
+                keep_csp = any(k.lower() == b"content-security-policy" for k, _ in own)
                 headers = [
                     (k, v)
-                    for k, v in message.get("headers", [])
+                    for k, v in own
                     if k.decode().lower() not in SECURITY_HEADERS
+                    or (keep_csp and k.lower() == b"content-security-policy")
                 ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers += [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if not (keep_csp and k == "content-security-policy")
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuthError
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .._errors import RecordNotFound, TransitionRefused
-from .._web import Web, message, render
+from .._web import Web, content_security_policy, message, render
 from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
@@ -59,7 +60,8 @@ class OAuthStates:
 
 class ConnectFlow:
     async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
-        return render(
+        provider = handoff.provider(record.params["name"])
+        page = render(
             "connect.html",
             root=Web.of(request).root,
             record_id=record.id,
@@ -68,6 +70,9 @@ class ConnectFlow:
             scopes=record.params.get("scopes", []),
             csrf=csrf,
         )
+        # The Continue button's POST is answered with a redirect to the provider: let the form go there.
+        page.headers["content-security-policy"] = content_security_policy((_origin(provider.authorize_url),))
+        return page
 
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
@@ -209,3 +214,8 @@ async def _finish_quietly(
 
 
 __all__ = ["ConnectFlow", "OAuthStates", "PendingConnect", "callback", "vault_name"]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
