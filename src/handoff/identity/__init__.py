@@ -3,15 +3,19 @@
 from ._authserver import AuthServer
 from ._browser import BrowserIdentity, CustomIdentity, LocalIdentity, is_loopback
 from ._login import PasswordLogin, check_password, hash_password
+from ._oidc import Discovery, JwtVerifier, OidcLogin
 from ._principal import LocalUser, McpIdentity, TokenSubject, access_token
 
 __all__ = [
     "AuthServer",
     "BrowserIdentity",
     "CustomIdentity",
+    "Discovery",
+    "JwtVerifier",
     "LocalIdentity",
     "LocalUser",
     "McpIdentity",
+    "OidcLogin",
     "PasswordLogin",
     "TokenSubject",
     "access_token",
