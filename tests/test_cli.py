@@ -33,7 +33,11 @@ def test_walkthrough_runs_the_whole_story_and_exits_zero():
         "the retry is held open",
         "Forecast for Porto",
         "replay refused",
-        "Every step held, in both eras",
+        "Connect Demo Calendar",
+        "Next meeting: design review",
+        "Paid 120.00 EUR to ACME Tools Ltd.",
+        "the approval was used up",
+        "Every step held.",
     ):
         assert line in done.stdout
     assert "✗" not in done.stdout
@@ -82,3 +86,38 @@ def test_keygen_and_vault_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_demo_refuses_a_public_address():
     out = CliRunner().invoke(main, ["demo", "--host", "0.0.0.0"], env={**os.environ})
     assert out.exit_code != 0 and "loopback" in out.output
+
+
+def test_connections_list_and_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from handoff.oauth import Connections, TokenSet
+
+    key = generate_key()
+    monkeypatch.setenv("HANDOFF_VAULT_KEYS", key)
+    db_path = tmp_path / "h.db"
+    store = Connections(SQLiteVault(Database(db_path), Keyring.parse(key)))
+    anyio.run(
+        store.store,
+        "alice",
+        "github",
+        TokenSet(
+            "ghu_SECRET_ACCESS",
+            refresh_token="ghr_SECRET_REFRESH",
+            expires_at=2_000_000_000.0,
+            scope="repo read:user",
+        ),
+    )
+    anyio.run(store.vault.put, "alice", "weather_api_key", "not a connection")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["connections", "list", "--db", str(db_path), "--user", "alice"])
+    assert listed.exit_code == 0 and "github" in listed.output and "repo read:user" in listed.output
+    assert "2033-05-18" in listed.output and "refreshable" in listed.output
+    assert "SECRET" not in listed.output and "weather" not in listed.output
+    revoked = runner.invoke(
+        main, ["connections", "revoke", "--db", str(db_path), "--user", "alice", "github"]
+    )
+    assert revoked.exit_code == 0
+    assert anyio.run(store.load, "alice", "github") is None
+    again = runner.invoke(main, ["connections", "revoke", "--db", str(db_path), "--user", "alice", "github"])
+    assert again.exit_code != 0 and "no connection" in again.output
+    empty = runner.invoke(main, ["connections", "list", "--db", str(db_path), "--user", "alice"])
+    assert "alice has no connections." in empty.output

@@ -6,8 +6,9 @@ import json
 import socket
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import click
@@ -16,6 +17,9 @@ from ._errors import HandoffError
 
 if TYPE_CHECKING:
     from .client import UrlReport
+    from .vault import SQLiteVault
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -63,9 +67,13 @@ def demo(host: str, port: int, data_dir: str, walkthrough: bool) -> None:
   data (SQLite, dev keys):        {Path(data_dir).resolve()}
   users:                          {", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items())}
 
-Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp, sign in as
-alice, and call `forecast` (needs a weather key; demo keys look like wk_demo_1234567890)
-or `list_notes` (asks in-call, then waits). To see the whole story without a client:
+Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp (or run
+`handoff connect {base}/mcp`), sign in as alice, and call:
+  forecast      needs a weather key (demo keys look like wk_demo_1234567890)
+  list_notes    asks in-call with elicitation/create, then waits
+  next_meeting  needs a connection to Demo Calendar (OAuth with PKCE, this server's own sign-in)
+  send_payment  needs your approval of exactly those details, once
+To see the whole story without a client:
   handoff demo --walkthrough
 Audit log: handoff audit --db {Path(data_dir) / "handoff.db"}
 Press Ctrl-C to stop.
@@ -206,6 +214,88 @@ def keygen() -> None:
     from .vault import generate_key
 
     click.echo(generate_key())
+
+
+@main.group()
+def connections() -> None:
+    """List and revoke users' third-party connections (OAuth token sets in the vault)."""
+
+
+_db_option = click.option(
+    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
+)
+_key_option = click.option(
+    "--dev-key-file",
+    type=click.Path(dir_okay=False),
+    help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).",
+)
+
+
+@connections.command("list")
+@_db_option
+@_key_option
+@click.option("--user", "principal", required=True, help="Whose connections.")
+def connections_list(db: str, dev_key_file: str | None, principal: str) -> None:
+    """Show a user's connections: provider, scopes, and when the access token expires (never the token)."""
+    from datetime import UTC, datetime
+
+    from .oauth import Connections
+
+    store = Connections(_vault(db, dev_key_file))
+
+    async def show() -> list[str]:
+        lines = []
+        for name in await store.vault.names(principal):
+            if not name.startswith("connection:"):
+                continue
+            provider = name.split(":", 1)[1]
+            tokens = await store.load(principal, provider)
+            if tokens is None:
+                continue
+            expires = (
+                datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+                if tokens.expires_at
+                else "no expiry"
+            )
+            refresh = "refreshable" if tokens.refresh_token else "no refresh token"
+            lines.append(f"{provider:<16} scopes: {tokens.scope or '-'}  expires: {expires}  ({refresh})")
+        return lines
+
+    lines = _run(show)
+    click.echo("\n".join(lines) if lines else f"{principal} has no connections.")
+
+
+@connections.command("revoke")
+@_db_option
+@_key_option
+@click.option("--user", "principal", required=True, help="Whose connection.")
+@click.argument("provider")
+def connections_revoke(db: str, dev_key_file: str | None, principal: str, provider: str) -> None:
+    """Delete a user's connection to PROVIDER; the next tool that needs it asks the user again."""
+    from .oauth import Connections
+
+    store = Connections(_vault(db, dev_key_file))
+    if not _run(store.forget, principal, provider):
+        raise click.ClickException(f"{principal} has no connection to {provider!r}")
+    click.echo(f"revoked {principal}'s connection to {provider}")
+
+
+def _vault(db: str, dev_key_file: str | None) -> SQLiteVault:
+    from ._db import Database
+    from .vault import Keyring, SQLiteVault
+
+    try:
+        keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return SQLiteVault(Database(db), keyring)
+
+
+def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    try:
+        return anyio.run(fn, *args)
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

@@ -11,11 +11,12 @@ from typing import Any
 
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.auth import OAuthClientInformationFull
 from starlette.applications import Starlette
 
 from .._handoff import Handoff
 from ..identity import AuthServer, hash_password
-from ..oauth import Provider
+from ..oauth import Provider, provider
 from ..vault import Keyring, dev_key
 
 DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
@@ -28,6 +29,36 @@ def check_weather_key(value: str) -> str | None:
             "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
         )
     return None
+
+
+_SECRET_POST = "client_secret_post"  # noqa: S105 - an authentication method's name
+
+
+def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes) -> Provider:
+    """A third-party provider for the demo that needs no outside service: the demo's own OAuth server,
+    with a confidential client registered for the connect flow's exact callback."""
+    secret = hmac.new(secret_key, b"handoff/demo/calendar-client", hashlib.sha256).hexdigest()
+    auth.add_client(
+        OAuthClientInformationFull(
+            client_id="demo-calendar",
+            client_secret=secret,
+            client_name="Demo Calendar",
+            redirect_uris=[f"{public_url}/handoff/oauth/callback"],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method=_SECRET_POST,
+            scope="calendar",
+        )
+    )
+    return provider(
+        "calendar",
+        label="Demo Calendar",
+        authorize_url=f"{public_url}/authorize",
+        token_url=f"{public_url}/token",
+        client_id="demo-calendar",
+        client_secret=secret,
+        token_auth_method=_SECRET_POST,
+    )
 
 
 def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
@@ -60,7 +91,7 @@ def build_demo(
     ttl: float = 600.0,
     wait_timeout: float = 120.0,
     retry_wait: float = 25.0,
-    providers: Sequence[Provider] = (),
+    providers: Sequence[Provider] | None = None,
 ) -> Demo:
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
@@ -72,6 +103,8 @@ def build_demo(
         issuer=public_url,
         pages_url=f"{public_url}/handoff",
     )
+    if providers is None:
+        providers = [demo_calendar(auth, public_url, secret_key)]
     handoff = Handoff.embedded(
         public_url=public_url,
         db_path=data / "handoff.db",

@@ -71,7 +71,11 @@ async def walkthrough(port: int, say: Callable[[str], None] = print) -> bool:
                 story.chapter("Protocol 2026-07-28: InputRequiredResult, then a retry the server wakes")
                 say("(Alice's key was removed, so this story starts from scratch.)")
                 await _modern_story(story, demo)
-                say("\nEvery step held, in both eras. The key never passed through the MCP client.")
+                story.chapter("A third-party connection: OAuth with PKCE, the token stays on the server")
+                await _connection_story(story, demo)
+                story.chapter("An approval: exactly these details, once")
+                await _approval_story(story, demo)
+                say("\nEvery step held. No key, token or approval passed through the MCP client.")
                 held = True
             except StepFailed as failed:
                 say(f"   ✗ {failed}")
@@ -212,6 +216,112 @@ async def _modern_story(story: Story, demo: Demo) -> None:
                 story.check(
                     error.code == INVALID_PARAMS, f"replay refused: {error.message}", f"got {error.code}"
                 )
+
+
+async def _connection_story(story: Story, demo: Demo) -> None:
+    async with ScriptedBrowser(demo.public_url) as alice:
+        http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
+        notices = _Notices()
+        async with demo_client(
+            demo.mcp_url,
+            http,
+            mode="legacy",
+            message_handler=notices.on_message,
+            elicitation_callback=_accept,
+        ) as client:
+            story.step("The client calls `next_meeting`, which needs Alice's Demo Calendar account")
+            url, eid = await _needs(client, "next_meeting", {})
+            story.ok(f"-32042: the client is asked to open {url}")
+
+            story.step("Alice opens the link and continues to the provider")
+            page = await alice.open(url)
+            story.check(
+                page.title == "Connect Demo Calendar" and "calendar" in page.text,
+                f"Alice sees {page.title!r}, with the scope it asks for",
+                f"Alice saw {page.title!r}",
+            )
+            consent = await alice.submit(page, {"action": "continue"})
+            if isinstance(consent, str) or "/authorize/" not in consent.url:
+                raise StepFailed(f"expected the provider's consent page, got {consent}")
+            story.ok("the provider asks Alice to allow Demo Calendar (PKCE S256, single-use state)")
+            done = await alice.submit(consent, {"decision": "allow"})
+            story.check(
+                not isinstance(done, str) and done.title == "Connected",
+                "back on the exact callback: the code is exchanged, the tokens go to the vault",
+                f"the callback showed {done if isinstance(done, str) else done.title}",
+            )
+
+            story.step("The completion notice arrives and the retry uses the connection")
+            story.check(await notices.wait(eid), "notice received", "no completion notice")
+            result = await client.call_tool("next_meeting", {})
+            story.check("design review" in _text(result), _text(result), f"retry failed: {_text(result)!r}")
+
+
+async def _approval_story(story: Story, demo: Demo) -> None:
+    payment = {"amount": "120.00", "currency": "EUR", "payee": "ACME Tools Ltd", "description": "Invoice 114"}
+    async with ScriptedBrowser(demo.public_url) as alice:
+        http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
+        notices = _Notices()
+        async with demo_client(
+            demo.mcp_url,
+            http,
+            mode="legacy",
+            message_handler=notices.on_message,
+            elicitation_callback=_accept,
+        ) as client:
+            story.step("The client calls `send_payment`")
+            url, eid = await _needs(client, "send_payment", payment)
+            story.ok(f"-32042: approval needed at {url}")
+
+            story.step("Alice reviews exactly what will happen and approves")
+            page = await alice.open(url)
+            story.check(
+                all(v in page.text for v in ("120.00 EUR", "ACME Tools Ltd", "Invoice 114")),
+                "the page shows amount, currency, payee and description from the record",
+                "the approval page does not show the payment's details",
+            )
+            done = await alice.submit(page, {"action": "approve"})
+            story.check(not isinstance(done, str) and done.title == "Approved", "approved", "approval failed")
+            story.check(await notices.wait(eid), "notice received", "no completion notice")
+
+            story.step("The retry runs the payment once; the same call again needs a new approval")
+            result = await client.call_tool("send_payment", payment)
+            story.check(
+                _text(result) == "Paid 120.00 EUR to ACME Tools Ltd.",
+                _text(result),
+                f"retry answered {_text(result)!r}",
+            )
+            again, _ = await _needs(client, "send_payment", payment)
+            story.check(again != url, "the approval was used up", "the approval could be used twice")
+
+
+class _Notices:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self._changed = anyio.Event()
+
+    async def on_message(self, message: object) -> None:
+        if isinstance(message, ElicitCompleteNotification):
+            self.ids.append(message.params.elicitation_id)
+            self._changed.set()
+
+    async def wait(self, eid: str, timeout: float = 10) -> bool:
+        with anyio.move_on_after(timeout):
+            while eid not in self.ids:
+                self._changed = anyio.Event()
+                await self._changed.wait()
+        return eid in self.ids
+
+
+async def _needs(client: Any, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    try:
+        result = await client.call_tool(tool, arguments)
+    except MCPError as error:
+        if error.code != URL_ELICITATION_REQUIRED:
+            raise StepFailed(f"expected -32042, got {error.code}") from None
+        item = error.data["elicitations"][0]
+        return str(item["url"]), str(item["elicitationId"])
+    raise StepFailed(f"{tool} ran without asking: {_text(result)!r}")
 
 
 _ACCEPT = ElicitResult(action="accept")

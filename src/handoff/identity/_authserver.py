@@ -76,6 +76,11 @@ class AuthServer(PasswordLogin):
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
         return self._clients.get(client_id)
 
+    def add_client(self, client_info: OAuthClientInformationFull) -> None:
+        """Register a client up front (a confidential one, for example), as configuration."""
+        assert client_info.client_id is not None
+        self._clients[client_info.client_id] = client_info
+
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         assert client_info.client_id is not None
         self._clients[client_info.client_id] = client_info
