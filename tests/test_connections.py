@@ -240,3 +240,21 @@ async def test_failed_refresh_or_missing_scopes_start_a_new_connection(world, wo
         )
         second = await _needs_connection(client)
     assert first["url"].startswith(f"{server.origin}/handoff/e/") and second["url"] == first["url"]
+
+
+async def test_a_bad_code_fails_the_record_with_a_page_that_says_so(world, world_browsers):
+    server = world.server
+    browser = world_browsers()
+    async with user_client(server.mcp_url, browser, "alice") as (client, _):
+        elicitation = await _needs_connection(client)
+        authorize = await _start_connect(browser, elicitation["url"])
+        state = httpx2.URL(authorize).params["state"]
+        response = await browser.http.get(
+            f"{server.origin}/handoff/oauth/callback", params={"code": "forged-code", "state": state}
+        )
+        assert response.status_code == 502 and "did not accept the sign-in" in response.text
+        record = await server.demo.handoff.ledger.get(elicitation["elicitationId"])
+        assert record.status is Status.FAILED
+        assert await server.demo.handoff.connections.load("alice", "calendar") is None
+        result = await client.call_tool("next_meeting", {})
+        assert result.is_error and "failed" in text_of(result)

@@ -50,10 +50,10 @@ class Call:
         """Turn a recent decline or cancel of this need into one clear tool error."""
         ledger = self.handoff.ledger
         latest = await ledger.latest(self.principal, need.key(self.arguments))
-        if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED):
+        if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED, Status.FAILED):
             return
         if await ledger.acknowledge(latest.id):
-            verb = "declined" if latest.status is Status.DECLINED else "cancelled"
+            verb = {"declined": "declined", "cancelled": "cancelled"}.get(latest.status.value, "failed")
             raise ToolError(
                 f"The request for {_your(need)} was {verb}, so {self.tool} did not run. "
                 "Call the tool again if you want to go ahead."
