@@ -16,23 +16,26 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from _mcp import user_client
-from _server import ServerThread, free_port
+from _server import free_port
 from mcp import MCPError
 
 from handoff import Limits
 from handoff._db import Database
-from handoff.demo import ScriptedBrowser, build_demo
+from handoff.demo import ScriptedBrowser
 from handoff.ledger import Draft, MemoryLedger, SQLiteLedger, Status, new_record_id
 
 
@@ -55,25 +58,37 @@ def show(name: str, s: dict[str, float]) -> None:
 
 
 class Server:
-    def __init__(self, data: str) -> None:
-        port = free_port()
-        self.demo = build_demo(f"http://127.0.0.1:{port}", data)
-        self.demo.handoff.ledger.limits = Limits(max_pending=10_000, max_per_minute=1_000_000)  # type: ignore[attr-defined]
+    """The demo server in its own process, like a real deployment (no shared GIL with the client)."""
 
-        @self.demo.mcp.tool()
-        async def forecast_plain(city: str) -> str:
-            """The demo's forecast body without handoff's gate (the baseline)."""
-            return f"Forecast for {city}: sunny, 21°C (fetched with your key …00000000)"
+    def __init__(self, data: str, retry_wait: float = 25.0) -> None:
+        self.port = free_port()
+        self.data = data
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "server.py"), str(self.port), data, str(retry_wait)]
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the benchmark server did not start") from None
+                time.sleep(0.05)
 
-        self.thread = ServerThread(self.demo.app, port).start()
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
 
-    def forget_secrets(self) -> None:
-        self.demo.handoff.vault.db.call(lambda c: c.execute("DELETE FROM secrets"))  # type: ignore[attr-defined]
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
-async def bench_gate(server: Server, rounds: int = 600) -> dict[str, object]:
-    async with ScriptedBrowser(server.demo.public_url) as browser:
-        async with user_client(server.demo.mcp_url, browser, "alice") as (client, _):
+async def bench_gate(server: Server, rounds: int = 1500) -> dict[str, object]:
+    async with ScriptedBrowser(server.url) as browser:
+        async with user_client(server.mcp_url, browser, "alice") as (client, _):
             try:
                 await client.call_tool("forecast", {"city": "x"})
             except MCPError as error:
@@ -97,17 +112,21 @@ async def bench_gate(server: Server, rounds: int = 600) -> dict[str, object]:
     show("plain SDK tool", p)
     show("handoff-gated tool (secret present)", g)
     ratio = g["median_ms"] / p["median_ms"]
+    paired = statistics.median(a - b for a, b in zip(gated, plain, strict=True))
     print(f"  ratio of medians: {ratio:.3f}  (target ≤ 1.05)")
-    return {"plain": p, "gated": g, "ratio": ratio}
+    print(
+        f"  median paired difference {paired * 1e6:.0f} µs → ratio {1 + paired * 1000 / p['median_ms']:.3f}"
+    )
+    return {"plain": p, "gated": g, "ratio": ratio, "paired_difference_us": paired * 1e6}
 
 
 async def bench_notice(server: Server, flows: int = 250) -> dict[str, object]:
     latencies: list[float] = []
     post_only: list[float] = []
-    async with ScriptedBrowser(server.demo.public_url) as browser:
-        async with user_client(server.demo.mcp_url, browser, "alice") as (client, notices):
+    async with ScriptedBrowser(server.url) as browser:
+        async with user_client(server.mcp_url, browser, "alice") as (client, notices):
             for _ in range(flows):
-                server.forget_secrets()
+                await client.call_tool("bench_forget", {})
                 try:
                     await client.call_tool("forecast", {"city": "x"})
                     raise AssertionError("expected -32042")
@@ -129,8 +148,12 @@ async def bench_notice(server: Server, flows: int = 250) -> dict[str, object]:
     return {"post": p, "notice": n}
 
 
-async def bench_retry(server: Server, flows: int = 40) -> dict[str, object]:
-    """Each flow: the browser completes 100-600 ms after consent; time from the saved key to the result."""
+async def bench_retry(held_server: Server, polling_server: Server, flows: int = 40) -> dict[str, object]:
+    """Each flow: the browser completes 100-600 ms after consent; time from the saved key to the result.
+
+    Two servers: one holds the retry until completion (the default), one answers at once with a
+    state-only InputRequiredResult, so the SDK client polls with its backoff (the baseline).
+    """
     import random
 
     from mcp_types import ElicitResult
@@ -139,45 +162,61 @@ async def bench_retry(server: Server, flows: int = 40) -> dict[str, object]:
     warmup = 2  # per mode: first-call code paths are not what is measured
     delays = [rng.uniform(0.1, 0.6) for _ in range(flows + warmup)]
     samples: dict[str, list[float]] = {"held": [], "polling": []}
-    handoff = server.demo.handoff
-    async with ScriptedBrowser(server.demo.public_url) as browser:
-        saved: list[float] = []
+    saved: list[float] = []
+    pending_delay: list[float] = []
+    async with (
+        ScriptedBrowser(held_server.url) as held_browser,
+        ScriptedBrowser(polling_server.url) as poll_browser,
+        anyio.create_task_group() as tg,
+    ):
 
-        async def complete(url: str, delay: float) -> None:
-            await anyio.sleep(delay)
-            page = await browser.open(url)
-            await browser.submit(page, {"value": "wk_bench_1234567890", "action": "save"})
-            saved.append(time.perf_counter())
+        def consent_with(browser: ScriptedBrowser) -> Any:
+            async def complete(url: str, delay: float) -> None:
+                await anyio.sleep(delay)
+                page = await browser.open(url)
+                await browser.submit(page, {"value": "wk_bench_1234567890", "action": "save"})
+                saved.append(time.perf_counter())
 
-        async with anyio.create_task_group() as tg:
-            pending_delay: list[float] = []
-
-            async def consent(context: object, params: object) -> ElicitResult:
-                tg.start_soon(complete, params.url, pending_delay.pop())  # type: ignore[attr-defined]
+            async def consent(context: object, params: Any) -> ElicitResult:
+                tg.start_soon(complete, params.url, pending_delay.pop())
                 return ElicitResult(action="accept")
 
-            async with user_client(
-                server.demo.mcp_url, browser, "alice", mode="2026-07-28", elicitation_callback=consent
-            ) as (client, _):
-                for i in range((flows + warmup) * 2):
-                    mode = "held" if i % 2 == 0 else "polling"
-                    handoff.retry_wait = 25.0 if mode == "held" else 0.0
-                    server.forget_secrets()
-                    saved.clear()
-                    pending_delay.append(delays[i // 2])
-                    result = await client.call_tool("forecast", {"city": "x"})
-                    done = time.perf_counter()
-                    assert not result.is_error and saved, result
-                    if i >= warmup * 2:
-                        samples[mode].append(done - saved[0])
-    held, polling = summary(samples["held"]), summary(samples["polling"])
+            return consent
+
+        async with (
+            user_client(
+                held_server.mcp_url,
+                held_browser,
+                "alice",
+                mode="2026-07-28",
+                elicitation_callback=consent_with(held_browser),
+            ) as (held, _),
+            user_client(
+                polling_server.mcp_url,
+                poll_browser,
+                "alice",
+                mode="2026-07-28",
+                elicitation_callback=consent_with(poll_browser),
+            ) as (polling, _),
+        ):
+            for i in range((flows + warmup) * 2):
+                mode, client = ("held", held) if i % 2 == 0 else ("polling", polling)
+                await client.call_tool("bench_forget", {})
+                saved.clear()
+                pending_delay.append(delays[i // 2])
+                result = await client.call_tool("forecast", {"city": "x"})
+                done = time.perf_counter()
+                assert not result.is_error and saved, result
+                if i >= warmup * 2:
+                    samples[mode].append(done - saved[0])
+    held_s, polling_s = summary(samples["held"]), summary(samples["polling"])
     print(f"2026-07-28: key saved in the browser → retried call returns ({flows} flows each, interleaved):")
-    show("SDK polling backoff (baseline)", polling)
-    show("held retry woken by the completion", held)
-    ratio = polling["median_ms"] / held["median_ms"]
-    print(f"  held is {ratio:.1f} times sooner (median); held p99 {held['p99_ms']:.2f} ms")
+    show("SDK polling backoff (baseline)", polling_s)
+    show("held retry woken by the completion", held_s)
+    ratio = polling_s["median_ms"] / held_s["median_ms"]
+    print(f"  held is {ratio:.1f} times sooner (median); held p99 {held_s['p99_ms']:.2f} ms")
     print("  (targets: at least 5 times sooner, p99 ≤ 10 ms)")
-    return {"polling": polling, "held": held, "speedup": ratio}
+    return {"polling": polling_s, "held": held_s, "speedup": ratio}
 
 
 async def _post(
@@ -232,21 +271,24 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
 async def main(which: list[str]) -> None:
     print(f"machine: {machine()}\n")
     results: dict[str, object] = {"machine": machine()}
-    with tempfile.TemporaryDirectory() as data:
-        server = Server(data) if {"gate", "notice", "retry"} & set(which) else None
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as other:
+        servers: list[Server] = []
         try:
-            if "gate" in which and server:
-                results["gate"] = await bench_gate(server)
+            if {"gate", "notice", "retry"} & set(which):
+                servers.append(Server(data))
+            if "gate" in which:
+                results["gate"] = await bench_gate(servers[0])
                 print()
-            if "notice" in which and server:
-                results["notice"] = await bench_notice(server)
+            if "notice" in which:
+                results["notice"] = await bench_notice(servers[0])
                 print()
-            if "retry" in which and server:
-                results["retry"] = await bench_retry(server)
+            if "retry" in which:
+                servers.append(Server(other, retry_wait=0.0))
+                results["retry"] = await bench_retry(servers[0], servers[1])
                 print()
         finally:
-            if server:
-                server.thread.stop()
+            for server in servers:
+                server.stop()
     if "ledger" in which:
         results["ledger"] = await bench_ledger()
     out = Path(__file__).parent / "results"

@@ -88,3 +88,29 @@ async def test_no_plaintext_in_the_sqlite_file(tmp_path: Path):
     db.close()
     data = b"".join(p.read_bytes() for p in tmp_path.glob("v.db*"))
     assert b"alice" in data and b"PLAINTEXT-MARKER-123" not in data
+
+
+async def test_read_copy_is_encrypted_local_writes_show_at_once_others_within_the_ttl(tmp_path: Path):
+    import anyio
+
+    keyring = Keyring.parse(generate_key())
+    here = SQLiteVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0.3)
+    elsewhere = SQLiteVault(Database(tmp_path / "v.db"), keyring)  # another process, same file
+    await here.put("alice", "k", "v1")
+    assert await here.get("alice", "k") == "v1"
+    assert all(
+        isinstance(sealed.ciphertext, bytes) and b"v1" not in sealed.ciphertext
+        for _, sealed in here._rows.values()
+    )
+    await here.put("alice", "k", "v2")  # this process's writes are visible at once
+    assert await here.get("alice", "k") == "v2"
+    await here.delete("alice", "k")
+    assert await here.get("alice", "k") is None
+    await here.put("alice", "k", "v3")
+    assert await here.get("alice", "k") == "v3"
+    await elsewhere.delete("alice", "k")  # another process's delete shows within the ttl
+    await anyio.sleep(0.35)
+    assert await here.get("alice", "k") is None
+    uncached = SQLiteVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0)
+    await uncached.put("bob", "k", "b1")
+    assert await uncached.get("bob", "k") == "b1" and uncached._rows == {}

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio.lowlevel
-
 from ._errors import ConfigError
 
 T = TypeVar("T")
@@ -94,10 +92,8 @@ class Database:
             return fn(self._conn)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the connection, then let other tasks run."""
-        result = self.call(fn)
-        await anyio.lowlevel.checkpoint()
-        return result
+        """Run `fn` on the connection. Async so a backend that does wait can share the interface."""
+        return self.call(fn)
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
         """Wrap `fn` in BEGIN IMMEDIATE … COMMIT, rolling back on any exception."""

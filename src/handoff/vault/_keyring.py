@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ def dev_key(path: str | Path) -> bytes:
     return _decode(path.read_text(), 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def associated_data(principal: str, name: str) -> bytes:
     """Bind a ciphertext to its owner and name: a row copied elsewhere will not decrypt."""
     parts = (principal.encode(), name.encode())

@@ -57,14 +57,22 @@ class MemoryVault:
 
 
 class SQLiteVault:
-    """Ciphertexts in the `secrets` table of the handoff database."""
+    """Ciphertexts in the `secrets` table of the handoff database.
 
-    def __init__(self, db: Database, keyring: Keyring) -> None:
+    Rows read are kept, still encrypted, for `read_cache_ttl` seconds, so a burst of gated calls
+    does not query SQLite each time; this process's writes update the copy at once, and a write
+    by another process is seen within `read_cache_ttl` (0 turns the copy off).
+    """
+
+    def __init__(self, db: Database, keyring: Keyring, *, read_cache_ttl: float = 1.0) -> None:
         self.db = db
         self.keyring = keyring
+        self.read_cache_ttl = read_cache_ttl
+        self._rows: dict[tuple[str, str], tuple[float, Sealed]] = {}
 
     async def put(self, principal: str, name: str, value: str) -> None:
         sealed = self.keyring.seal(principal, name, value.encode())
+        self._rows.pop((principal, name), None)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -76,8 +84,13 @@ class SQLiteVault:
             )
 
         await self.db.run(write)
+        self._remember(principal, name, sealed)
 
     async def get(self, principal: str, name: str) -> str | None:
+        cached = self._rows.get((principal, name))
+        if cached is not None and cached[0] > time.monotonic():
+            return self.keyring.open(principal, name, cached[1]).decode()
+
         def read(conn: sqlite3.Connection) -> tuple[str, bytes, bytes] | None:
             row = conn.execute(
                 "SELECT key_id, nonce, ciphertext FROM secrets WHERE principal = ? AND name = ?",
@@ -87,10 +100,23 @@ class SQLiteVault:
 
         row = await self.db.run(read)
         if row is None:
+            self._rows.pop((principal, name), None)
             return None
-        return self.keyring.open(principal, name, Sealed(*row)).decode()
+        sealed = Sealed(*row)
+        value = self.keyring.open(principal, name, sealed).decode()
+        self._remember(principal, name, sealed)  # only rows that opened: a tampered row is read afresh
+        return value
+
+    def _remember(self, principal: str, name: str, sealed: Sealed) -> None:
+        if self.read_cache_ttl <= 0:
+            return
+        if len(self._rows) >= 10_000:
+            self._rows.clear()
+        self._rows[(principal, name)] = (time.monotonic() + self.read_cache_ttl, sealed)
 
     async def delete(self, principal: str, name: str) -> bool:
+        self._rows.pop((principal, name), None)
+
         def remove(conn: sqlite3.Connection) -> bool:
             return (
                 conn.execute(
@@ -127,4 +153,5 @@ class SQLiteVault:
                 )
             return len(rows)
 
+        self._rows.clear()
         return await self.db.run(self.db.transaction(reseal))
