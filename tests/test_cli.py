@@ -94,7 +94,7 @@ def test_connections_list_and_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyP
     key = generate_key()
     monkeypatch.setenv("HANDOFF_VAULT_KEYS", key)
     db_path = tmp_path / "h.db"
-    store = Connections(SQLiteVault(Database(db_path), Keyring.parse(key)))
+    store = Connections(SQLiteVault(Database(db_path), Keyring.parse(key), read_cache_ttl=0))
     anyio.run(
         store.store,
         "alice",
