@@ -100,7 +100,7 @@ async def fetch(
             missing.append(need)
         elif not need.single_use:
             values[need.ref] = value
-    if missing or ctx.request_state is not None:
+    if missing or params.get("requestState") is not None:
         call = Call(
             handoff=handoff,
             ctx=ctx,
