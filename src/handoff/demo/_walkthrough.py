@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -218,7 +219,9 @@ async def _modern_story(story: Story, demo: Demo) -> None:
                 )
 
 
-async def _connection_story(story: Story, demo: Demo) -> None:
+@contextlib.asynccontextmanager
+async def _alice(demo: Demo) -> AsyncIterator[tuple[ScriptedBrowser, Any, _Notices]]:
+    """Alice's browser and her 2025-era MCP client, signed in, with its completion notices."""
     async with ScriptedBrowser(demo.public_url) as alice:
         http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
         notices = _Notices()
@@ -229,70 +232,66 @@ async def _connection_story(story: Story, demo: Demo) -> None:
             message_handler=notices.on_message,
             elicitation_callback=_accept,
         ) as client:
-            story.step("The client calls `next_meeting`, which needs Alice's Demo Calendar account")
-            url, eid = await _needs(client, "next_meeting", {})
-            story.ok(f"-32042: the client is asked to open {url}")
+            yield alice, client, notices
 
-            story.step("Alice opens the link and continues to the provider")
-            page = await alice.open(url)
-            story.check(
-                page.title == "Connect Demo Calendar" and "calendar" in page.text,
-                f"Alice sees {page.title!r}, with the scope it asks for",
-                f"Alice saw {page.title!r}",
-            )
-            consent = await alice.submit(page, {"action": "continue"})
-            if isinstance(consent, str) or "/authorize/" not in consent.url:
-                raise StepFailed(f"expected the provider's consent page, got {consent}")
-            story.ok("the provider asks Alice to allow Demo Calendar (PKCE S256, single-use state)")
-            done = await alice.submit(consent, {"decision": "allow"})
-            story.check(
-                not isinstance(done, str) and done.title == "Connected",
-                "back on the exact callback: the code is exchanged, the tokens go to the vault",
-                f"the callback showed {done if isinstance(done, str) else done.title}",
-            )
 
-            story.step("The completion notice arrives and the retry uses the connection")
-            story.check(await notices.wait(eid), "notice received", "no completion notice")
-            result = await client.call_tool("next_meeting", {})
-            story.check("design review" in _text(result), _text(result), f"retry failed: {_text(result)!r}")
+async def _connection_story(story: Story, demo: Demo) -> None:
+    async with _alice(demo) as (alice, client, notices):
+        story.step("The client calls `next_meeting`, which needs Alice's Demo Calendar account")
+        url, eid = await _needs(client, "next_meeting", {})
+        story.ok(f"-32042: the client is asked to open {url}")
+
+        story.step("Alice opens the link and continues to the provider")
+        page = await alice.open(url)
+        story.check(
+            page.title == "Connect Demo Calendar" and "calendar" in page.text,
+            f"Alice sees {page.title!r}, with the scope it asks for",
+            f"Alice saw {page.title!r}",
+        )
+        consent = await alice.submit(page, {"action": "continue"})
+        if isinstance(consent, str) or "/authorize/" not in consent.url:
+            raise StepFailed(f"expected the provider's consent page, got {consent}")
+        story.ok("the provider asks Alice to allow Demo Calendar (PKCE S256, single-use state)")
+        done = await alice.submit(consent, {"decision": "allow"})
+        story.check(
+            not isinstance(done, str) and done.title == "Connected",
+            "back on the exact callback: the code is exchanged, the tokens go to the vault",
+            f"the callback showed {done if isinstance(done, str) else done.title}",
+        )
+
+        story.step("The completion notice arrives and the retry uses the connection")
+        story.check(await notices.wait(eid), "notice received", "no completion notice")
+        result = await client.call_tool("next_meeting", {})
+        story.check("design review" in _text(result), _text(result), f"retry failed: {_text(result)!r}")
 
 
 async def _approval_story(story: Story, demo: Demo) -> None:
     payment = {"amount": "120.00", "currency": "EUR", "payee": "ACME Tools Ltd", "description": "Invoice 114"}
-    async with ScriptedBrowser(demo.public_url) as alice:
-        http = signed_in_http(demo.mcp_url, alice, "alice", DEMO_USERS["alice"])
-        notices = _Notices()
-        async with demo_client(
-            demo.mcp_url,
-            http,
-            mode="legacy",
-            message_handler=notices.on_message,
-            elicitation_callback=_accept,
-        ) as client:
-            story.step("The client calls `send_payment`")
-            url, eid = await _needs(client, "send_payment", payment)
-            story.ok(f"-32042: approval needed at {url}")
+    async with _alice(demo) as (alice, client, notices):
+        story.step("The client calls `send_payment`")
+        url, eid = await _needs(client, "send_payment", payment)
+        story.ok(f"-32042: approval needed at {url}")
 
-            story.step("Alice reviews exactly what will happen and approves")
-            page = await alice.open(url)
-            story.check(
-                all(v in page.text for v in ("120.00 EUR", "ACME Tools Ltd", "Invoice 114")),
-                "the page shows amount, currency, payee and description from the record",
-                "the approval page does not show the payment's details",
-            )
-            done = await alice.submit(page, {"action": "approve"})
-            story.check(not isinstance(done, str) and done.title == "Approved", "approved", "approval failed")
-            story.check(await notices.wait(eid), "notice received", "no completion notice")
+        story.step("Alice reviews exactly what will happen and approves")
+        page = await alice.open(url)
+        story.check(
+            all(v in page.text for v in ("120.00 EUR", "ACME Tools Ltd", "Invoice 114")),
+            "the page shows amount, currency, payee and description from the record",
+            "the approval page does not show the payment's details",
+        )
+        done = await alice.submit(page, {"action": "approve"})
+        story.check(not isinstance(done, str) and done.title == "Approved", "approved", "approval failed")
+        story.check(await notices.wait(eid), "notice received", "no completion notice")
 
-            story.step("The retry runs the payment once; the same call again needs a new approval")
-            result = await client.call_tool("send_payment", payment)
-            story.check(
-                _text(result) == "Paid 120.00 EUR to ACME Tools Ltd.",
-                _text(result),
-                f"retry answered {_text(result)!r}",
-            )
-            again, _ = await _needs(client, "send_payment", payment)
-            story.check(again != url, "the approval was used up", "the approval could be used twice")
+        story.step("The retry runs the payment once; the same call again needs a new approval")
+        result = await client.call_tool("send_payment", payment)
+        story.check(
+            _text(result) == "Paid 120.00 EUR to ACME Tools Ltd.",
+            _text(result),
+            f"retry answered {_text(result)!r}",
+        )
+        again, _ = await _needs(client, "send_payment", payment)
+        story.check(again != url, "the approval was used up", "the approval could be used twice")
 
 
 class _Notices:

@@ -18,7 +18,7 @@ from .._web import SecurityHeaders, Web, message, render
 from ..audit import Event
 from ..ledger import Record
 from ._connect import callback as connect_callback
-from ._secret import ended
+from ._flow import ended
 
 if TYPE_CHECKING:
     from .._handoff import Handoff

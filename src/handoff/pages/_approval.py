@@ -8,10 +8,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._errors import TransitionRefused
 from .._web import Web, render
 from ..ledger import Record, Status
-from ._secret import ended
+from ._flow import conclude
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -33,17 +32,8 @@ class ApprovalFlow:
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
-        approve = form.get("action") == "approve"
-        status = Status.COMPLETED if approve else Status.DECLINED
-        try:
-            await handoff.finish(record.id, status, remote=request.client.host if request.client else None)
-        except TransitionRefused as refused:
-            return ended(request, refused.status)
-        text = (
-            "Approved. The tool will run once, with exactly what you saw. You can close this tab."
-            if approve
-            else "Denied. Nothing will run. You can close this tab."
-        )
-        return render(
-            "done.html", title="Approved" if approve else "Denied", root=Web.of(request).root, text=text
-        )
+        if form.get("action") == "approve":
+            text = "Approved. The tool will run once, with exactly what you saw. You can close this tab."
+            return await conclude(handoff, request, record, Status.COMPLETED, "Approved", text)
+        text = "Denied. Nothing will run. You can close this tab."
+        return await conclude(handoff, request, record, Status.DECLINED, "Denied", text)

@@ -21,7 +21,7 @@ from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
 from ..oauth._tokens import client, vault_name
-from ._secret import ended
+from ._flow import conclude, ended
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -78,18 +78,9 @@ class ConnectFlow:
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
         web = Web.of(request)
-        remote = request.client.host if request.client else None
         if form.get("action") != "continue":
-            try:
-                await handoff.finish(record.id, Status.DECLINED, remote=remote)
-            except TransitionRefused as refused:
-                return ended(request, refused.status)
-            return render(
-                "done.html",
-                title="Declined",
-                root=web.root,
-                text=f"You chose not to connect {record.params['label']}. You can close this tab.",
-            )
+            text = f"You chose not to connect {record.params['label']}. You can close this tab."
+            return await conclude(handoff, request, record, Status.DECLINED, "Declined", text)
         provider = handoff.provider(record.params["name"])
         browser_id = web.browser_id(request)
         assert browser_id is not None  # the pages app gives every browser an id

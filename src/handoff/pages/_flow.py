@@ -8,7 +8,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..ledger import Record
+from .._errors import TransitionRefused
+from .._web import Web, message, render
+from ..ledger import Record, Status
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -22,3 +24,30 @@ class Flow(Protocol):
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response: ...
+
+
+async def conclude(
+    handoff: Handoff, request: Request, record: Record, status: Status, title: str, text: str
+) -> Response:
+    """End the record with the person's choice and say so; a record that already ended says that."""
+    try:
+        await handoff.finish(record.id, status, remote=request.client.host if request.client else None)
+    except TransitionRefused as refused:
+        return ended(request, refused.status)
+    return render("done.html", title=title, root=Web.of(request).root, text=text)
+
+
+def ended(request: Request, status: str) -> Response:
+    texts = {
+        "completed": "This request was already completed. You can close this tab.",
+        "declined": "This request was declined. Start again from your MCP client if you changed your mind.",
+        "cancelled": "This request was cancelled. Start again from your MCP client.",
+        "expired": "This link has expired. Call the tool again from your MCP client to get a new one.",
+        "failed": "This request did not complete. Start again from your MCP client.",
+    }
+    return message(
+        Web.of(request).root,
+        410,
+        title="This link is no longer active",
+        text=texts.get(status, "This request is closed."),
+    )

@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from .._errors import TransitionRefused
 from .._need import SecretNeed
-from .._web import Web, message, render
+from .._web import Web, render
 from ..ledger import Record, Status
+from ._flow import conclude, ended
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -28,16 +29,8 @@ class SecretFlow:
     ) -> Response:
         remote = request.client.host if request.client else None
         if form.get("action") == "decline":
-            try:
-                await handoff.finish(record.id, Status.DECLINED, remote=remote)
-            except TransitionRefused as refused:
-                return ended(request, refused.status)
-            return render(
-                "done.html",
-                title="Declined",
-                root=Web.of(request).root,
-                text=f"You declined to provide your {record.params['label']}. You can close this tab.",
-            )
+            text = f"You declined to provide your {record.params['label']}. You can close this tab."
+            return await conclude(handoff, request, record, Status.DECLINED, "Declined", text)
         value = form.get("value")
         if not isinstance(value, str) or not value.strip():
             return _form(request, record, csrf, error="Please enter a value, or decline.", status=400)
@@ -71,19 +64,4 @@ def _form(request: Request, record: Record, csrf: str, *, error: str | None, sta
         tool=record.params.get("tool", ""),
         csrf=csrf,
         error=error,
-    )
-
-
-def ended(request: Request, status: str) -> Response:
-    texts = {
-        "completed": "This request was already completed. You can close this tab.",
-        "declined": "This request was declined. Start again from your MCP client if you changed your mind.",
-        "cancelled": "This request was cancelled. Start again from your MCP client.",
-        "expired": "This link has expired. Call the tool again from your MCP client to get a new one.",
-    }
-    return message(
-        Web.of(request).root,
-        410,
-        title="This link is no longer active",
-        text=texts.get(status, "This request is closed."),
     )
