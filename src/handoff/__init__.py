@@ -1,41 +1,50 @@
 """handoff: identity-bound URL mode elicitation for MCP servers and clients.
 
-A server author creates a `Handoff`, declares what tools need with
-`requires_secret`, reads values with `secret(name)`, and serves `app(mcp)`:
-the MCP endpoint and the out-of-band pages where users enter what must never
-pass through the MCP client.
+A server author creates a `Handoff`, declares what tools need
+(`requires_secret`, `requires_connection`, `requires_approval`), reads values
+inside the tool (`secret(name)`, `token(provider)`), and serves `app(mcp)`: the
+MCP endpoint and the out-of-band pages where people enter, connect or approve
+what must never pass through the MCP client. Client authors start at
+`handoff.client`.
 """
 
 from ._errors import ConfigError, HandoffError, RateLimited, RecordNotFound, TransitionRefused, VaultError
 from ._handoff import Handoff, check_public_url
-from ._need import Delivery, SecretNeed, Validator
+from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
 from .audit import AuditLog, Entry, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
 from .identity import (
     AuthServer,
     BrowserIdentity,
     CustomIdentity,
+    JwtVerifier,
     LocalIdentity,
     LocalUser,
     McpIdentity,
+    OidcLogin,
     PasswordLogin,
     TokenSubject,
 )
 from .ledger import Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
+from .oauth import Provider, discover, provider
 from .vault import Keyring, MemoryVault, SQLiteVault, Vault, generate_key
 
 __all__ = [
+    "ApprovalNeed",
     "AuditLog",
     "AuthServer",
     "BrowserIdentity",
     "Bus",
     "ConfigError",
+    "ConnectionNeed",
     "CustomIdentity",
     "Delivery",
+    "Describer",
     "Entry",
     "Event",
     "Handoff",
     "HandoffError",
+    "JwtVerifier",
     "Keyring",
     "Ledger",
     "Limits",
@@ -46,7 +55,10 @@ __all__ = [
     "MemoryAudit",
     "MemoryLedger",
     "MemoryVault",
+    "Need",
+    "OidcLogin",
     "PasswordLogin",
+    "Provider",
     "RateLimited",
     "Record",
     "RecordNotFound",
@@ -61,5 +73,7 @@ __all__ = [
     "Vault",
     "VaultError",
     "check_public_url",
+    "discover",
     "generate_key",
+    "provider",
 ]
