@@ -124,3 +124,36 @@ def test_local_identity_refuses_non_loopback_peers():
     assert anyio.run(identity.current, request("127.0.0.1")) == "local"
     assert anyio.run(identity.current, request("::1")) == "local"
     assert anyio.run(identity.current, request("10.0.0.2")) is None
+
+
+async def test_password_guessing_is_slowed_down(running, browsers):
+    browser = browsers()
+    page = await browser.open(running.origin + "/handoff/login")
+    for _ in range(5):
+        wrong = await browser.submit(page, {"username": "alice", "password": "guess"})
+        assert not isinstance(wrong, str) and wrong.status == 401
+        page = wrong
+    blocked = await browser.submit(page, {"username": "alice", "password": DEMO_USERS["alice"]})
+    assert (
+        not isinstance(blocked, str) and blocked.status == 429 and "Too many failed sign-ins" in blocked.text
+    )
+
+
+def test_throttle_window_and_success_reset():
+    from handoff.identity._login import Throttle
+
+    throttle = Throttle(limit=2, window=0.2)
+    throttle.failed("alice", "10.0.0.1")
+    assert throttle.wait("alice", "10.0.0.2") == 0
+    throttle.failed("alice", "10.0.0.2")
+    assert throttle.wait("alice", "10.0.0.3") > 0  # two failures for the user name
+    import time
+
+    time.sleep(0.25)
+    assert throttle.wait("alice", "10.0.0.3") == 0
+    throttle.failed("bob", "10.0.0.9")
+    throttle.failed("carol", "10.0.0.9")
+    assert throttle.wait("dave", "10.0.0.9") > 0  # two failures from one address
+    throttle.failed("erin", "10.0.0.5")
+    throttle.succeeded("erin", "10.0.0.5")
+    assert throttle.wait("erin", "10.0.0.6") == 0

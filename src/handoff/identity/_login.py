@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -43,6 +44,39 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password("not a password")
 
 
+class Throttle:
+    """Slows password guessing: after `limit` failures for a user name, or from one address, within
+    `window` seconds, further sign-ins there wait until the oldest failure ages out."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures[key]
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def wait(self, user: str, remote: str) -> float:
+        now = time.monotonic()
+        waits = [
+            times[0] + self.window - now
+            for key in (f"user:{user}", f"addr:{remote}")
+            if len(times := self._recent(key, now)) >= self.limit
+        ]
+        return max(waits, default=0.0)
+
+    def failed(self, user: str, remote: str) -> None:
+        now = time.monotonic()
+        for key in (f"user:{user}", f"addr:{remote}"):
+            self._recent(key, now).append(now)
+
+    def succeeded(self, user: str, remote: str) -> None:
+        self._failures.pop(f"user:{user}", None)
+
+
 @dataclass
 class _Session:
     user: str
@@ -55,8 +89,9 @@ class PasswordLogin:
     `users` maps a user name (the principal) to a `hash_password` string.
     """
 
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], *, throttle: Throttle | None = None) -> None:
         self.users = dict(users)
+        self.throttle = throttle or Throttle()
         self._sessions: dict[str, _Session] = {}
 
     @classmethod
@@ -105,8 +140,20 @@ class PasswordLogin:
                 request, web, next_path, error="Your form expired. Please try again.", status=400
             )
         user, password = str(form.get("username", "")), str(form.get("password", ""))
+        remote = request.client.host if request.client else ""
+        wait = self.throttle.wait(user, remote)
+        if wait:
+            return _login_page(
+                request,
+                web,
+                next_path,
+                status=429,
+                error=f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} minute(s).",
+            )
         if not self.verify(user, password):
+            self.throttle.failed(user, remote)
             return _login_page(request, web, next_path, error="Wrong user name or password.", status=401)
+        self.throttle.succeeded(user, remote)
         old = web.browser_id(request)
         if old:
             self._sessions.pop(old, None)
