@@ -57,8 +57,16 @@ class Handoff:
     """URL mode elicitation for one MCP server: declare needs on tools, mount the pages.
 
     Build it with `Handoff.embedded(...)` for the SQLite defaults, or pass each
-    part yourself. Then decorate tools with `requires_secret`, read values with
-    `secret(name)`, and serve `app(mcp_server)`.
+    part yourself. Then decorate tools with `requires_secret`, `requires_connection`
+    or `requires_approval`, read values with `secret(name)` / `token(provider)`, and
+    serve `app(mcp_server)`.
+
+    `public_url` is what browsers open (https unless loopback); `secret_key` (32+
+    random bytes) signs CSRF tokens and, unless `state_keys` is given, seals
+    2026-07-28 request states; `pages_path` is where the pages are mounted;
+    `wait_timeout` bounds a 2025 in-call wait (`delivery="request"`); `retry_wait`
+    bounds how long a 2026 retry is held before answering again; `sweep_interval`
+    is how often expired records are swept and audited.
     """
 
     def __init__(
