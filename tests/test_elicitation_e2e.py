@@ -79,6 +79,8 @@ async def test_full_story_completion_notice_then_retry(running, browsers, era):
     browser = browsers()
     async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
         elicitation = await _ask(client, era)
+        page = await browser.open(elicitation["url"])
+        assert "Signed in as <strong>alice</strong>" in page.text  # the person sees whose request it is
         done = await _enter(browser, elicitation["url"])
         assert done.title == "Saved"
         result = await _finish(client, era, elicitation, notices)

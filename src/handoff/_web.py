@@ -77,6 +77,12 @@ def render(template: str, status_code: int = 200, **context: Any) -> HTMLRespons
     return HTMLResponse(_templates.get_template(template).render(**context), status_code=status_code)
 
 
+def signed_in(request: Request) -> str | None:
+    """The verified browser user of this request, once the pages checked it (shown in the header)."""
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, str) else None
+
+
 def message(root: str, status_code: int, *, title: str, text: str) -> HTMLResponse:
     """A page that only says something: an error, a refusal, an expired link."""
     return render("message.html", status_code, root=root, title=title, text=text)

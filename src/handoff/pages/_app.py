@@ -105,6 +105,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             return render("refused.html", 403, root=web.root, user=user, csrf=_csrf(request, "logout")[0])
         if not record.pending:
             return ended(request, record.status.value)
+        request.state.user = user
         return record, _csrf(request, f"record:{record.id}")[0]
 
     def _csrf(request: Request, purpose: str) -> tuple[str, str | None]:

@@ -8,7 +8,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._web import Web, render
+from .._web import Web, render, signed_in
 from ..ledger import Record, Status
 from ._flow import conclude
 
@@ -27,6 +27,7 @@ class ApprovalFlow:
             summary=record.params.get("summary", []),
             digest=record.params.get("digest", "")[:16],
             csrf=csrf,
+            signed_in=signed_in(request),
         )
 
     async def submit(

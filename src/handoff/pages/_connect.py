@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .._errors import RecordNotFound, TransitionRefused
-from .._web import Web, content_security_policy, message, render
+from .._web import Web, content_security_policy, message, render, signed_in
 from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
@@ -69,6 +69,7 @@ class ConnectFlow:
             tool=record.params.get("tool", ""),
             scopes=record.params.get("scopes", []),
             csrf=csrf,
+            signed_in=signed_in(request),
         )
         # The Continue button's POST is answered with a redirect to the provider: let the form go there.
         page.headers["content-security-policy"] = content_security_policy((_origin(provider.authorize_url),))

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from .._errors import TransitionRefused
 from .._need import SecretNeed
-from .._web import Web, render
+from .._web import Web, render, signed_in
 from ..ledger import Record, Status
 from ._flow import conclude, ended
 
@@ -64,4 +64,5 @@ def _form(request: Request, record: Record, csrf: str, *, error: str | None, sta
         tool=record.params.get("tool", ""),
         csrf=csrf,
         error=error,
+        signed_in=signed_in(request),
     )
