@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._errors import RecordNotFound
 from .._web import SecurityHeaders, Web, message, render
@@ -146,13 +147,13 @@ def _unknown(root: str) -> Response:
 class _EnsureBrowserCookie:
     """Give every browser a random id cookie on its first page view, so every form can carry CSRF."""
 
-    def __init__(self, app: object, web: Web) -> None:
+    def __init__(self, app: ASGIApp, web: Web) -> None:
         self.app = app
         self.web = web
 
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.web.cookie.name in Request(scope).cookies:
-            await self.app(scope, receive, send)  # type: ignore[operator]
+            await self.app(scope, receive, send)
             return
         browser_id = secrets.token_urlsafe(32)
         # Make the new id visible to this request's handlers, as if the cookie had been sent.
@@ -160,12 +161,13 @@ class _EnsureBrowserCookie:
         cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
         cookie = (cookie + b"; " if cookie else b"") + f"{self.web.cookie.name}={browser_id}".encode()
         scope = {**scope, "headers": [*headers, (b"cookie", cookie)]}
+        holder = Response()
+        self.web.cookie.issue(holder, browser_id)
+        set_cookie = [(k, v) for k, v in holder.raw_headers if k == b"set-cookie"]
 
-        async def send_with_cookie(message):  # type: ignore[no-untyped-def]
+        async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                holder = Response()
-                self.web.cookie.issue(holder, browser_id)
-                message = {**message, "headers": [*message.get("headers", []), *holder.raw_headers[-1:]]}
+                message = {**message, "headers": [*message.get("headers", []), *set_cookie]}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)  # type: ignore[operator]
+        await self.app(scope, receive, send_with_cookie)
