@@ -304,26 +304,13 @@ def vault() -> None:
 
 
 @vault.command()
-@click.option(
-    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
-)
-@click.option(
-    "--dev-key-file",
-    type=click.Path(dir_okay=False),
-    help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).",
-)
+@_db_option
+@_key_option
 def rotate(db: str, dev_key_file: str | None) -> None:
     """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first)."""
-    from ._db import Database
-    from .vault import Keyring, SQLiteVault
-
-    try:
-        keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
-        store = SQLiteVault(Database(db), keyring)
-        moved = anyio.run(store.rotate)
-    except HandoffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"re-encrypted {moved} secret(s) under key {keyring.current}")
+    store = _vault(db, dev_key_file)
+    moved = _run(store.rotate)
+    click.echo(f"re-encrypted {moved} secret(s) under key {store.keyring.current}")
 
 
 def _free_port() -> int:

@@ -53,16 +53,15 @@ class Call:
         if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED, Status.FAILED):
             return
         if await ledger.acknowledge(latest.id):
-            verb = {"declined": "declined", "cancelled": "cancelled"}.get(latest.status.value, "failed")
-            raise ToolError(
-                f"The request for {_your(need)} was {verb}, so {self.tool} did not run. "
-                "Call the tool again if you want to go ahead."
-            )
+            raise self._refusal(latest, need)
 
     async def refuse(self, record: Record, need: Need) -> None:
         """Raise the tool error for a record that ended without the value."""
         await self.handoff.ledger.acknowledge(record.id)
-        raise ToolError(
+        raise self._refusal(record, need)
+
+    def _refusal(self, record: Record, need: Need) -> ToolError:
+        return ToolError(
             f"The request for {_your(need)} was {record.status.value}, so {self.tool} did not run. "
             "Call the tool again to start over."
         )

@@ -12,15 +12,14 @@ import hmac
 import secrets
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._web import Web, message, render, safe_next
-
-_SESSION_LIFE = 12 * 3600.0
+from ._sessions import BrowserSessions
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -77,12 +76,6 @@ class Throttle:
         self._failures.pop(f"user:{user}", None)
 
 
-@dataclass
-class _Session:
-    user: str
-    expires_at: float
-
-
 class PasswordLogin:
     """Users log in with a password; the session lives server-side, keyed by the browser cookie.
 
@@ -92,22 +85,18 @@ class PasswordLogin:
     def __init__(self, users: dict[str, str], *, throttle: Throttle | None = None) -> None:
         self.users = dict(users)
         self.throttle = throttle or Throttle()
-        self._sessions: dict[str, _Session] = {}
+        self.sessions = BrowserSessions()
 
     @classmethod
     def with_passwords(cls, passwords: dict[str, str]) -> PasswordLogin:
         return cls({user: hash_password(pw) for user, pw in passwords.items()})
 
     async def current(self, request: Request) -> str | None:
-        browser_id = Web.of(request).browser_id(request)
-        session = self._sessions.get(browser_id) if browser_id else None
-        if session is None or session.expires_at < time.time():
-            return None
-        return session.user
+        return self.sessions.user(request)
 
     def login_url(self, request: Request, next_path: str) -> str | None:
         web = Web.of(request)
-        return f"{web.root}/login?{_query(next=next_path)}"
+        return f"{web.root}/login?{urlencode({'next': next_path})}"
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -120,11 +109,6 @@ class PasswordLogin:
         stored = self.users.get(user)
         ok = check_password(password, stored or _DUMMY_HASH)
         return ok and stored is not None
-
-    def start_session(self, user: str) -> str:
-        browser_id = secrets.token_urlsafe(32)
-        self._sessions[browser_id] = _Session(user, time.time() + _SESSION_LIFE)
-        return browser_id
 
     async def _login_form(self, request: Request) -> Response:
         web = Web.of(request)
@@ -154,12 +138,10 @@ class PasswordLogin:
             self.throttle.failed(user, remote)
             return _login_page(request, web, next_path, error="Wrong user name or password.", status=401)
         self.throttle.succeeded(user, remote)
-        old = web.browser_id(request)
-        if old:
-            self._sessions.pop(old, None)
+        self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.
-        web.cookie.issue(response, self.start_session(user))
+        web.cookie.issue(response, self.sessions.start(user))
         return response
 
     async def _logout(self, request: Request) -> Response:
@@ -167,18 +149,10 @@ class PasswordLogin:
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
             return message(web.root, 400, title="Form expired", text="Please reload the page and try again.")
-        browser_id = web.browser_id(request)
-        if browser_id:
-            self._sessions.pop(browser_id, None)
+        self.sessions.end(web.browser_id(request))
         response = RedirectResponse(f"{web.root}/login", status_code=303)
         web.cookie.issue(response)
         return response
-
-
-def _query(**params: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 def _login_page(

@@ -8,7 +8,6 @@ keeps a server-side session, so the pages can compare its `sub` with the elicita
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -24,9 +23,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._errors import ConfigError
+from .._onetime import OneTimeStore
 from .._web import Web, message, safe_next
+from ._sessions import BrowserSessions
 
-_SESSION_LIFE = 12 * 3600.0
 _STATE_LIFE = 600.0
 
 
@@ -102,7 +102,6 @@ class _Login:
     next_path: str
     verifier: str
     nonce: str
-    expires_at: float
 
 
 class OidcLogin:
@@ -121,15 +120,11 @@ class OidcLogin:
         self.client_id = client_id
         self.client_secret = client_secret
         self.scopes = scopes
-        self._logins: dict[str, _Login] = {}
-        self._sessions: dict[str, tuple[str, float]] = {}
+        self._logins: OneTimeStore[_Login] = OneTimeStore(_STATE_LIFE)
+        self.sessions = BrowserSessions()
 
     async def current(self, request: Request) -> str | None:
-        browser_id = Web.of(request).browser_id(request)
-        session = self._sessions.get(browser_id) if browser_id else None
-        if session is None or session[1] < time.time():
-            return None
-        return session[0]
+        return self.sessions.user(request)
 
     def login_url(self, request: Request, next_path: str) -> str | None:
         return f"{Web.of(request).root}/oidc/login?{urlencode({'next': next_path})}"
@@ -150,13 +145,10 @@ class OidcLogin:
         web = Web.of(request)
         browser_id = web.browser_id(request)
         assert browser_id is not None
-        now = time.time()
-        for key in [k for k, v in self._logins.items() if v.expires_at < now]:
-            del self._logins[key]
         meta = await self.discovery.meta()
-        state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(16), generate_token(64)
+        nonce, verifier = secrets.token_urlsafe(16), generate_token(64)
         next_path = safe_next(request.query_params.get("next"), web.root)
-        self._logins[state] = _Login(browser_id, next_path, verifier, nonce, now + _STATE_LIFE)
+        state = self._logins.issue(_Login(browser_id, next_path, verifier, nonce))
         async with self._client(web) as oauth:
             url, _ = oauth.create_authorization_url(
                 meta["authorization_endpoint"],
@@ -169,8 +161,8 @@ class OidcLogin:
 
     async def _callback(self, request: Request) -> Response:
         web = Web.of(request)
-        login = self._logins.pop(request.query_params.get("state", ""), None)
-        if login is None or login.expires_at < time.time() or login.browser_id != web.browser_id(request):
+        login = self._logins.take(request.query_params.get("state", ""))
+        if login is None or login.browser_id != web.browser_id(request):
             return message(
                 web.root,
                 400,
@@ -199,7 +191,7 @@ class OidcLogin:
         if claims.get("nonce") != login.nonce:
             return message(web.root, 400, title="Not signed in", text="The sign-in did not match. Try again.")
         response = RedirectResponse(login.next_path, status_code=303)
-        session_id = secrets.token_urlsafe(32)  # a new browser id at sign-in, as with password login
-        self._sessions[session_id] = (str(claims["sub"]), time.time() + _SESSION_LIFE)
-        web.cookie.issue(response, session_id)
+        self.sessions.end(web.browser_id(request))
+        # A new browser id at sign-in, as with password login.
+        web.cookie.issue(response, self.sessions.start(str(claims["sub"])))
         return response

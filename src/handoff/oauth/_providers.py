@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -131,7 +131,3 @@ async def discover(name: str, issuer_or_url: str, **settings: Any) -> Provider:
             **settings,
         },
     )
-
-
-def with_credentials(base: Provider, client_id: str, client_secret: str | None) -> Provider:
-    return replace(base, client_id=client_id, client_secret=client_secret)

@@ -3,8 +3,6 @@ exact callback path, the code exchanged with Authlib, tokens straight into the v
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -16,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .._errors import RecordNotFound, TransitionRefused
+from .._onetime import OneTimeStore
 from .._web import Web, content_security_policy, message, render, signed_in
 from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
-from ..oauth._tokens import client, vault_name
+from ..oauth._tokens import client
 from ._flow import conclude, ended
 
 if TYPE_CHECKING:
@@ -31,31 +30,20 @@ STATE_LIFE = 600.0
 
 @dataclass(frozen=True)
 class PendingConnect:
+    """What an OAuth `state` stands for: this record, this person, this browser, this verifier."""
+
     record_id: str
     principal: str
     browser_id: str
     provider: str
     code_verifier: str
-    expires_at: float
 
 
-class OAuthStates:
+class OAuthStates(OneTimeStore[PendingConnect]):
     """OAuth `state` values in flight: each is taken once, and forgotten after about ten minutes."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, PendingConnect] = {}
-
-    def issue(self, pending: PendingConnect) -> str:
-        now = time.time()
-        for state in [s for s, p in self._pending.items() if p.expires_at < now]:
-            del self._pending[state]
-        state = secrets.token_urlsafe(32)
-        self._pending[state] = pending
-        return state
-
-    def take(self, state: str) -> PendingConnect | None:
-        pending = self._pending.pop(state, None)
-        return None if pending is None or pending.expires_at < time.time() else pending
+        super().__init__(STATE_LIFE)
 
 
 class ConnectFlow:
@@ -87,9 +75,7 @@ class ConnectFlow:
         assert browser_id is not None  # the pages app gives every browser an id
         verifier = generate_token(64)
         state = handoff.oauth_states.issue(
-            PendingConnect(
-                record.id, record.principal, browser_id, provider.name, verifier, time.time() + STATE_LIFE
-            )
+            PendingConnect(record.id, record.principal, browser_id, provider.name, verifier)
         )
         async with client(provider, handoff.oauth_callback_url()) as oauth:
             url, _ = oauth.create_authorization_url(
@@ -203,9 +189,6 @@ async def _finish_quietly(
         await handoff.audit.write(
             Event.REJECTED, principal=record.principal, record_id=record.id, remote=remote, detail=detail
         )
-
-
-__all__ = ["ConnectFlow", "OAuthStates", "PendingConnect", "callback", "vault_name"]
 
 
 def _origin(url: str) -> str:
