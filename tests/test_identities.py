@@ -9,7 +9,7 @@ from mcp import Client, MCPError
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 
-from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, generate_key
+from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, TokenSubject, generate_key
 from handoff.demo import ScriptedBrowser
 from handoff.ledger import Draft, Status
 
@@ -82,6 +82,7 @@ async def test_custom_identity_hook_decides_who_the_browser_user_is():
     handoff = Handoff.in_memory(
         public_url=f"http://127.0.0.1:{port}",
         browser=CustomIdentity(from_front_end),
+        mcp_identity=TokenSubject(),  # the front end verifies the MCP side's tokens too
         secret_key=b"s" * 32,
         keyring=Keyring.parse(generate_key()),
     )

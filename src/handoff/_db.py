@@ -1,4 +1,4 @@
-"""One SQLite file shared by the ledger, the vault and the audit log.
+"""One SQLite file shared by the ledger, the vault, the audit log and the kept entries.
 
 Every statement handoff runs is a point read or write on an indexed column;
 in WAL mode with `synchronous=NORMAL` a commit appends to the log without an
@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS secrets (
     updated_at REAL NOT NULL,
     PRIMARY KEY (principal, name)
 );
+CREATE TABLE IF NOT EXISTS entries (
+    space TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (space, key)
+);
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,

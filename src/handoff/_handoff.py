@@ -17,15 +17,24 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from ._db import Database
+from ._entries import Entries, MemoryEntries, SQLiteEntries
 from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
 from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
 from ._notifier import Notifier
-from ._web import BrowserCookie, Web
+from ._web import BodyLimit, BrowserCookie, Web
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
-from .identity import BrowserIdentity, LocalIdentity, LocalUser, McpIdentity, TokenSubject, is_loopback
+from .identity import (
+    AuthServer,
+    BrowserIdentity,
+    LocalIdentity,
+    LocalUser,
+    McpIdentity,
+    TokenSubject,
+    is_loopback,
+)
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
@@ -34,6 +43,9 @@ from .vault import Keyring, MemoryVault, SQLiteVault, Vault
 logger = logging.getLogger("handoff")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+AUTH_BODY_LIMIT = 16 * 1024
+_AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
 
 
 def check_public_url(url: str) -> str:
@@ -86,6 +98,7 @@ class Handoff:
         state_keys: Sequence[bytes] | None = None,
         sweep_interval: float = 5.0,
         providers: Sequence[Provider] = (),
+        entries: Entries | None = None,
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -98,7 +111,11 @@ class Handoff:
             raise ConfigError("LocalIdentity is for loopback-only servers: use a 127.0.0.1 or localhost URL")
         self.ledger = ledger
         self.vault = vault
+        self.entries: Entries = entries or MemoryEntries()
         self.browser = browser
+        if isinstance(browser, AuthServer):
+            browser.keep_in(self.entries)
+        self._identity_assumed = mcp_identity is None
         self.mcp_identity: McpIdentity = mcp_identity or (
             LocalUser(browser.name) if isinstance(browser, LocalIdentity) else TokenSubject()
         )
@@ -134,7 +151,7 @@ class Handoff:
         cls,
         *,
         public_url: str,
-        db_path: str | Path,
+        db_path: str | Path | Database,
         browser: BrowserIdentity,
         secret_key: bytes,
         keyring: Keyring | None = None,
@@ -142,14 +159,16 @@ class Handoff:
         limits: Limits | None = None,
         **options: Any,
     ) -> Handoff:
-        """Ledger, vault and audit in one SQLite file. The keyring defaults to HANDOFF_VAULT_KEYS."""
-        db = Database(db_path)
+        """Ledger, vault, audit and the sign-in state in one SQLite file. The keyring defaults to
+        HANDOFF_VAULT_KEYS."""
+        db = db_path if isinstance(db_path, Database) else Database(db_path)
         keyring = keyring or Keyring.from_env()
         return cls(
             public_url=public_url,
             ledger=SQLiteLedger(db, ttl=ttl, limits=limits),
             vault=SQLiteVault(db, keyring),
             audit=SQLiteAudit(db),
+            entries=SQLiteEntries(db),
             browser=browser,
             secret_key=secret_key,
             **options,
@@ -373,7 +392,8 @@ class Handoff:
             return None
 
     async def sweep(self) -> list[Record]:
-        """Expire overdue records: audit each, and wake whoever waits on them."""
+        """Expire overdue records (audit each, wake whoever waits on them) and forget expired entries."""
+        await self.entries.purge()
         expired = await self.ledger.expire_due()
         for record in expired:
             await self.audit.write(
@@ -396,8 +416,11 @@ class Handoff:
                 f"refusing to serve on {host}: LocalIdentity trusts every browser on this machine, so it "
                 "only binds to loopback; use another identity (AuthServer, CustomIdentity) on a network"
             )
+        self._check_verified_users(mcp_server)
         app: Starlette = mcp_server.streamable_http_app(**streamable_http)
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
+        app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
         inner = app.router.lifespan_context
 
         @contextlib.asynccontextmanager
@@ -407,6 +430,20 @@ class Handoff:
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
+
+    def _check_verified_users(self, mcp_server: Any) -> None:
+        """Handoff binds records to the verified `sub` of each call: an MCP server without the SDK's auth
+        has none, and every person would be told the tool cannot know who they are. (An author who
+        verifies tokens some other way says so by passing `mcp_identity=` explicitly.)"""
+        if not (self._identity_assumed and isinstance(self.mcp_identity, TokenSubject)):
+            return
+        settings = getattr(mcp_server, "settings", None)
+        if settings is not None and getattr(settings, "auth", None) is None:
+            raise ConfigError(
+                "this MCP server has no authentication, but handoff needs a verified user for every tool "
+                "call: build it with auth=AuthSettings(...) and an auth_server_provider (AuthServer) or a "
+                "token_verifier (JwtVerifier), or use LocalIdentity for a single-user loopback server"
+            )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -73,6 +73,59 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """ASGI middleware that refuses request bodies over `max_bytes` with 413, before the app reads them.
+
+    Forms on the pages are small; without a bound, one POST could make the server hold any amount.
+    `paths` limits it to requests under those path prefixes (all requests when empty).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024, paths: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (self.paths and not str(scope["path"]).startswith(self.paths)):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = f"{self.max_bytes // 1024} KiB"
+        response = HTMLResponse(
+            f"<!doctype html><title>Too large</title><h1>Too large</h1>"
+            f"<p>What was sent is larger than this server accepts ({limit}). Send less and try again.</p>",
+            status_code=413,
+            headers={"connection": "close", **SECURITY_HEADERS},
+        )
+        await response(scope, receive, send)
+
+
 def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_templates.get_template(template).render(**context), status_code=status_code)
 

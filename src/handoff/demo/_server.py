@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.auth import OAuthClientInformationFull
 from starlette.applications import Starlette
@@ -35,14 +35,16 @@ _SECRET_POST = "client_secret_post"  # noqa: S105 - an authentication method's n
 
 
 def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes) -> Provider:
-    """A third-party provider for the demo that needs no outside service: the demo's own OAuth server,
-    with a confidential client registered for the connect flow's exact callback."""
+    """A third-party provider for the demo that needs no outside service: the demo's own OAuth server
+    plays the calendar service, and the demo MCP server is its client (a confidential one, registered
+    for the connect flow's exact callback): the consent page asks whether the server may read your
+    calendar."""
     secret = hmac.new(secret_key, b"handoff/demo/calendar-client", hashlib.sha256).hexdigest()
     auth.add_client(
         OAuthClientInformationFull(
             client_id="demo-calendar",
             client_secret=secret,
-            client_name="Demo Calendar",
+            client_name="handoff demo server",
             redirect_uris=[f"{public_url}/handoff/oauth/callback"],  # type: ignore[list-item]
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
@@ -102,6 +104,7 @@ def build_demo(
         signing_key=signing_key,
         issuer=public_url,
         pages_url=f"{public_url}/handoff",
+        scope_descriptions={"calendar": "read your Demo Calendar"},
     )
     if providers is None:
         providers = [demo_calendar(auth, public_url, secret_key)]
@@ -125,7 +128,8 @@ def build_demo(
             issuer_url=public_url,  # type: ignore[arg-type]
             resource_server_url=f"{public_url}/mcp",  # type: ignore[arg-type]
             client_registration_options=ClientRegistrationOptions(enabled=True),
-            validate_token_resource=False,
+            revocation_options=RevocationOptions(enabled=True),
+            validate_token_resource=True,
         ),
     )
 

@@ -1,68 +1,164 @@
 """The MCP server as its own OAuth 2.1 authorization server, on the SDK's auth routes.
 
-The SDK serves /authorize, /token and /register; this provider stores clients
-and codes, sends the authorize step to a consent page that uses the same
-browser login as the out-of-band pages, and issues short-lived signed access
-tokens whose `sub` is the logged-in user.
+The SDK serves /authorize, /token, /register and /revoke; this provider keeps
+clients, pending sign-ins, codes, refresh tokens and consents in the store,
+sends the authorize step to a consent page that uses the same browser login as
+the out-of-band pages, and issues short-lived signed access tokens whose `sub`
+is the signed-in user and whose `aud` is this MCP server.
+
+What it defends against, besides the SDK's own checks: redirect URIs that are
+not https, loopback http or an app's own scheme (refused at registration and
+again at authorization); consent phishing (the page says where the code goes
+and that a self-registered name is unverified; consent is remembered per
+client and redirect URI); replayed codes and refresh tokens (the whole grant
+is revoked, RFC 9700 §4.14); tokens minted for another resource (RFC 8707);
+and unauthenticated growth (registrations, pending sign-ins and metadata are
+bounded).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
     AuthorizationParams,
+    AuthorizeError,
     IdentityAssertionParams,
     RefreshToken,
+    RegistrationError,
     TokenError,
     construct_redirect_uri,
 )
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.shared.auth import InvalidRedirectUriError, OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._web import Web, message, render
-from ._login import PasswordLogin
+from .._entries import FOREVER, Entries, MemoryEntries
+from .._errors import ConfigError
+from .._web import Web, content_security_policy, message, render
+from ._login import PasswordLogin, Throttle
+from ._redirects import destination, form_target, redirect_problem, same_redirect
 
-_REQUEST_LIFE = 600.0
-_CODE_LIFE = 300.0
+logger = logging.getLogger("handoff.auth")
+
+REQUEST_LIFE = 600.0
+CODE_LIFE = 300.0
+CONSENT_LIFE = 180 * 86400.0
+NEW_CLIENT_LIFE = 86400.0
+"""A registered client that never completes a sign-in is forgotten after a day."""
+MAX_NEW_CLIENTS = 5000
+MAX_PENDING_REQUESTS = 2000
+MAX_CLIENT_NAME = 100
+MAX_REDIRECT_URIS = 10
+MAX_METADATA = 8192
+"""Bytes of registration metadata (JSON) one client may keep."""
+
+_CLIENT, _NEW_CLIENT = "as.client", "as.client.new"
+_REQUEST, _CODE, _USED_CODE = "as.request", "as.code", "as.code.used"
+_REFRESH, _USED_REFRESH, _GRANT, _CONSENT = "as.refresh", "as.refresh.used", "as.grant", "as.consent"
 
 
-@dataclass
-class _PendingAuthorization:
-    client: OAuthClientInformationFull
-    params: AuthorizationParams
-    expires_at: float
+def _digest(*parts: str) -> str:
+    """Store keys for codes, tokens and consents: the value itself never sits in the store."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class _Client(OAuthClientInformationFull):
+    """A registered client whose loopback redirect URIs match on any port, and whose others match exactly."""
+
+    def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
+        if redirect_uri is None:
+            return super().validate_redirect_uri(None)
+        given = str(redirect_uri)
+        if redirect_problem(given) is not None:
+            raise InvalidRedirectUriError(
+                f"Redirect URI '{given[:80]}' is not allowed: {redirect_problem(given)}"
+            )
+        if not any(same_redirect(str(r), given) for r in self.redirect_uris or []):
+            raise InvalidRedirectUriError(f"Redirect URI '{given[:80]}' not registered for client")
+        return redirect_uri
+
+
+def _registration_problem(client: OAuthClientInformationFull) -> str | None:
+    uris = [str(u) for u in client.redirect_uris or []]
+    if not uris:
+        return "register at least one redirect URI"
+    if len(uris) > MAX_REDIRECT_URIS:
+        return f"register at most {MAX_REDIRECT_URIS} redirect URIs"
+    for uri in uris:
+        if (problem := redirect_problem(uri)) is not None:
+            return problem
+    if client.client_name is not None and len(client.client_name) > MAX_CLIENT_NAME:
+        return f"client_name is longer than {MAX_CLIENT_NAME} characters"
+    if len(client.model_dump_json(exclude_none=True)) > MAX_METADATA:
+        return f"the client metadata is larger than {MAX_METADATA} bytes"
+    return None
 
 
 class AuthServer(PasswordLogin):
-    """Password login that also answers the SDK's OAuth authorize step (same session, same user)."""
+    """Password login that also answers the SDK's OAuth authorize step (same session, same user).
+
+    `users` maps user names to `hash_password(...)` strings; `signing_key` (32+
+    random bytes) signs access tokens; `issuer` is the server's public URL;
+    `resource` is the MCP endpoint tokens are for (default `issuer + "/mcp"`);
+    `store` keeps clients, codes, refresh tokens and consents; by default it is
+    the store of the `Handoff` this identity is given to (with
+    `Handoff.embedded`, the SQLite file), so a restart forgets nothing.
+    `scope_descriptions` says in words what each scope lets a client do, on
+    the consent page.
+    """
 
     def __init__(
         self,
-        users: dict[str, str],
+        users: Mapping[str, str],
         *,
         signing_key: bytes,
         issuer: str,
         pages_url: str,
+        resource: str | None = None,
+        store: Entries | None = None,
         token_life: int = 3600,
+        refresh_life: float = 30 * 86400.0,
+        scope_descriptions: Mapping[str, str] | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
-        super().__init__(users)
+        if len(signing_key) < 32:
+            raise ConfigError(
+                "AuthServer signing_key must be at least 32 random bytes, for example secrets.token_bytes(32)"
+            )
+        super().__init__(users, throttle=throttle)
         self._key = signing_key
-        self._issuer = issuer
+        self._issuer = issuer.rstrip("/")
         self._pages_url = pages_url.rstrip("/")
+        self.resource = (resource or f"{self._issuer}/mcp").rstrip("/")
+        self._store = store
         self._token_life = token_life
-        self._clients: dict[str, OAuthClientInformationFull] = {}
-        self._requests: dict[str, _PendingAuthorization] = {}
-        self._codes: dict[str, AuthorizationCode] = {}
-        self._refresh: dict[str, RefreshToken] = {}
+        self._refresh_life = refresh_life
+        self._scope_descriptions = dict(scope_descriptions or {})
+        self._configured: dict[str, _Client] = {}
+
+    @property
+    def store(self) -> Entries:
+        if self._store is None:
+            self._store = MemoryEntries()
+        return self._store
+
+    def keep_in(self, store: Entries) -> None:
+        """Keep state in `store` unless a store was given: `Handoff` calls this with its own."""
+        if self._store is None:
+            self._store = store
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -71,60 +167,154 @@ class AuthServer(PasswordLogin):
             Route("/authorize/{request_id}", self._consent, methods=["POST"]),
         ]
 
-    # OAuthAuthorizationServerProvider
-
-    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        return self._clients.get(client_id)
+    # Clients
 
     def add_client(self, client_info: OAuthClientInformationFull) -> None:
-        """Register a client up front (a confidential one, for example), as configuration."""
-        assert client_info.client_id is not None
-        self._clients[client_info.client_id] = client_info
+        """Register a client up front (a confidential one, for example), as configuration: its name is
+        the operator's, so the consent page shows it as verified."""
+        if client_info.client_id is None:
+            raise ConfigError("a configured OAuth client needs a client_id")
+        if (problem := _registration_problem(client_info)) is not None:
+            raise ConfigError(f"OAuth client {client_info.client_id!r}: {problem}")
+        self._configured[client_info.client_id] = _Client.model_validate(client_info.model_dump())
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        if (configured := self._configured.get(client_id)) is not None:
+            return configured
+        if len(client_id) > 100:
+            return None
+        stored = await self.store.get(_CLIENT, client_id) or await self.store.get(_NEW_CLIENT, client_id)
+        return _Client.model_validate(stored["info"]) if stored else None
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         assert client_info.client_id is not None
-        self._clients[client_info.client_id] = client_info
+        if (problem := _registration_problem(client_info)) is not None:
+            if "redirect" in problem:
+                raise RegistrationError(error="invalid_redirect_uri", error_description=problem)
+            raise RegistrationError(error="invalid_client_metadata", error_description=problem)
+        added = await self.store.add(
+            _NEW_CLIENT,
+            client_info.client_id,
+            {"info": client_info.model_dump(mode="json", exclude_none=True)},
+            expires_at=time.time() + NEW_CLIENT_LIFE,
+            limit=MAX_NEW_CLIENTS,
+        )
+        if not added:
+            logger.warning("client registration refused: %d new clients are waiting", MAX_NEW_CLIENTS)
+            raise RegistrationError(
+                error="invalid_client_metadata",
+                error_description="too many clients registered recently; try again later",
+            )
+
+    async def _settle(self, client_id: str) -> None:
+        """A client that completed a sign-in is kept: it moves out of the bounded new-client pool."""
+        stored = await self.store.take(_NEW_CLIENT, client_id)
+        if stored is not None:
+            await self.store.put(_CLIENT, client_id, stored, expires_at=FOREVER)
+
+    def verified(self, client_id: str) -> bool:
+        """True for clients the operator configured; a registered client's name is only its own claim."""
+        return client_id in self._configured
+
+    # Authorization
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        redirect_uri = str(params.redirect_uri)
+        if (problem := redirect_problem(redirect_uri)) is not None:
+            raise AuthorizeError(error="invalid_request", error_description=problem)
+        if params.resource is not None and params.resource.rstrip("/") != self.resource:
+            raise AuthorizeError(
+                error="invalid_target",
+                error_description=f"this server issues tokens only for {self.resource}",
+            )
         request_id = secrets.token_urlsafe(24)
-        self._requests[request_id] = _PendingAuthorization(client, params, time.time() + _REQUEST_LIFE)
+        added = await self.store.add(
+            _REQUEST,
+            request_id,
+            {"client_id": client.client_id, "params": params.model_dump(mode="json")},
+            expires_at=time.time() + REQUEST_LIFE,
+            limit=MAX_PENDING_REQUESTS,
+        )
+        if not added:
+            logger.warning("sign-in refused: %d sign-ins are waiting for consent", MAX_PENDING_REQUESTS)
+            raise AuthorizeError(
+                error="temporarily_unavailable",
+                error_description="too many sign-ins are waiting; try again in a few minutes",
+            )
         return f"{self._pages_url}/authorize/{request_id}"
 
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> AuthorizationCode | None:
-        code = self._codes.get(authorization_code)
-        if code is None or code.client_id != client.client_id or code.expires_at < time.time():
+        key = _digest(authorization_code)
+        stored = await self.store.get(_CODE, key)
+        if stored is None:
+            used = await self.store.get(_USED_CODE, key)
+            if used is not None:
+                # A code presented twice: whoever holds it, the tokens it gave are no longer trusted.
+                logger.warning("authorization code replayed; revoking the grant it started")
+                await self.store.delete(_GRANT, used["grant"])
             return None
-        return code
+        code = AuthorizationCode.model_validate(stored["code"])
+        if code.client_id != client.client_id:
+            return None
+        return code.model_copy(update={"code": authorization_code})
 
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
     ) -> OAuthToken:
-        if self._codes.pop(authorization_code.code, None) is None:
+        key = _digest(authorization_code.code)
+        if await self.store.take(_CODE, key) is None:
             raise TokenError(error="invalid_grant", error_description="authorization code was already used")
-        assert authorization_code.subject is not None
-        return self._issue(
-            authorization_code.subject, client, authorization_code.scopes, authorization_code.resource
+        grant = secrets.token_urlsafe(16)
+        await self.store.put(_USED_CODE, key, {"grant": grant}, expires_at=time.time() + CODE_LIFE * 2)
+        assert authorization_code.subject is not None and client.client_id is not None
+        await self._settle(client.client_id)
+        return await self._issue(
+            grant, authorization_code.subject, client.client_id, authorization_code.scopes
         )
 
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> RefreshToken | None:
-        token = self._refresh.get(refresh_token)
-        if token is None or token.client_id != client.client_id:
+        key = _digest(refresh_token)
+        stored = await self.store.get(_REFRESH, key)
+        if stored is None:
+            await self._revoke_if_replayed(key)
             return None
-        return token
+        if stored["client_id"] != client.client_id or await self.store.get(_GRANT, stored["grant"]) is None:
+            return None
+        return RefreshToken(
+            token=refresh_token,
+            client_id=stored["client_id"],
+            scopes=stored["scopes"],
+            expires_at=int(stored["expires_at"]),
+            resource=self.resource,
+            subject=stored["subject"],
+        )
 
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
     ) -> OAuthToken:
-        if self._refresh.pop(refresh_token.token, None) is None:
+        key = _digest(refresh_token.token)
+        stored = await self.store.take(_REFRESH, key)
+        if stored is None:
+            await self._revoke_if_replayed(key)
             raise TokenError(error="invalid_grant", error_description="refresh token was already used")
-        assert refresh_token.subject is not None
-        return self._issue(
-            refresh_token.subject, client, scopes or refresh_token.scopes, refresh_token.resource
+        grant = stored["grant"]
+        await self.store.put(
+            _USED_REFRESH, key, {"grant": grant}, expires_at=time.time() + self._refresh_life
         )
+        if scopes and not set(scopes) <= set(stored["scopes"]):
+            raise TokenError(error="invalid_scope", error_description="a refresh cannot widen the scopes")
+        assert client.client_id is not None
+        return await self._issue(grant, stored["subject"], client.client_id, scopes or stored["scopes"])
+
+    async def _revoke_if_replayed(self, key: str) -> None:
+        used = await self.store.get(_USED_REFRESH, key)
+        if used is not None:
+            logger.warning("a rotated refresh token was used again; revoking its whole grant")
+            await self.store.delete(_GRANT, used["grant"])
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         try:
@@ -133,18 +323,21 @@ class AuthServer(PasswordLogin):
                 self._key,
                 algorithms=["HS256"],
                 issuer=self._issuer,
-                options={"require": ["exp", "sub", "iss"], "verify_aud": False},
+                audience=self.resource,
+                options={"require": ["exp", "sub", "iss", "aud", "grant"]},
             )
         except jwt.InvalidTokenError:
             return None
+        if await self.store.get(_GRANT, str(claims["grant"])) is None:
+            return None  # revoked, or its refresh token was replayed
         return AccessToken(
             token=token,
             client_id=claims["client_id"],
             scopes=claims.get("scope", "").split(),
             expires_at=claims["exp"],
-            resource=claims.get("aud"),
+            resource=claims["aud"],
             subject=claims["sub"],
-            claims={"iss": claims["iss"]},
+            claims={"iss": claims["iss"], "grant": claims["grant"]},
         )
 
     async def exchange_identity_assertion(
@@ -155,28 +348,43 @@ class AuthServer(PasswordLogin):
         )
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
-        if isinstance(token, RefreshToken):
-            self._refresh.pop(token.token, None)
+        """Revoking either token of a grant revokes the whole grant, access and refresh (RFC 7009 §2.1)."""
+        if isinstance(token, AccessToken):
+            grant = (token.claims or {}).get("grant")
+        else:
+            stored = await self.store.get(_REFRESH, _digest(token.token))
+            grant = stored["grant"] if stored else None
+        if grant:
+            await self.store.delete(_GRANT, str(grant))
 
-    def _issue(
-        self, subject: str, client: OAuthClientInformationFull, scopes: list[str], resource: str | None
-    ) -> OAuthToken:
-        now = int(time.time())
+    async def _issue(self, grant: str, subject: str, client_id: str, scopes: list[str]) -> OAuthToken:
+        now = time.time()
+        await self.store.put(
+            _GRANT, grant, {"subject": subject, "client_id": client_id}, expires_at=now + self._refresh_life
+        )
         claims: dict[str, Any] = {
             "iss": self._issuer,
             "sub": subject,
-            "client_id": client.client_id,
+            "aud": self.resource,
+            "client_id": client_id,
             "scope": " ".join(scopes),
-            "iat": now,
-            "exp": now + self._token_life,
+            "iat": int(now),
+            "exp": int(now) + self._token_life,
             "jti": secrets.token_urlsafe(12),
+            "grant": grant,
         }
-        if resource:
-            claims["aud"] = resource
         refresh = secrets.token_urlsafe(32)
-        assert client.client_id is not None
-        self._refresh[refresh] = RefreshToken(
-            token=refresh, client_id=client.client_id, scopes=scopes, subject=subject, resource=resource
+        await self.store.put(
+            _REFRESH,
+            _digest(refresh),
+            {
+                "client_id": client_id,
+                "scopes": scopes,
+                "subject": subject,
+                "grant": grant,
+                "expires_at": now + self._refresh_life,
+            },
+            expires_at=now + self._refresh_life,
         )
         return OAuthToken(
             access_token=jwt.encode(claims, self._key, algorithm="HS256"),
@@ -187,39 +395,64 @@ class AuthServer(PasswordLogin):
 
     # Consent page
 
-    def _pending(self, request_id: str) -> _PendingAuthorization | None:
-        pending = self._requests.get(request_id)
-        if pending is None or pending.expires_at < time.time():
-            return None
-        return pending
+    async def form_targets(self, next_path: str) -> tuple[str, ...]:
+        """A sign-in that ends an OAuth authorize step may redirect on to that client's redirect URI."""
+        match = re.fullmatch(re.escape(self._pages_root()) + r"/authorize/([A-Za-z0-9_\-]{1,64})", next_path)
+        pending = await self.store.get(_REQUEST, match.group(1)) if match else None
+        return (form_target(pending["params"]["redirect_uri"]),) if pending else ()
+
+    def _pages_root(self) -> str:
+        return urlsplit(self._pages_url).path
 
     async def _consent_page(self, request: Request) -> Response:
         web = Web.of(request)
         request_id = request.path_params["request_id"]
-        pending = self._pending(request_id)
-        if pending is None:
-            return message(
-                web.root,
-                404,
-                title="Sign-in link expired",
-                text="This sign-in request is unknown or has expired. Start again from your MCP client.",
-            )
+        pending = await self.store.get(_REQUEST, request_id)
+        client = await self.get_client(pending["client_id"]) if pending else None
+        if pending is None or client is None:
+            return _expired(web)
         user = await self.current(request)
         if user is None:
             login = self.login_url(request, f"{web.root}/authorize/{request_id}")
             assert login is not None
             return RedirectResponse(login, status_code=303)
+        params = AuthorizationParams.model_validate(pending["params"])
+        redirect_uri = str(params.redirect_uri)
+        scopes = params.scopes or []
+        remembered = await self.store.get(_CONSENT, _digest(user, str(client.client_id), redirect_uri))
+        if remembered is not None and set(scopes) <= set(remembered["scopes"]):
+            if await self.store.take(_REQUEST, request_id) is None:
+                return _expired(web)
+            return await self._grant(params, str(client.client_id), user)
         browser_id = web.browser_id(request)
         assert browser_id is not None
-        return render(
+        page = render(
             "consent.html",
             root=web.root,
             request_id=request_id,
             user=user,
-            client_name=pending.client.client_name or pending.client.client_id,
-            scopes=pending.params.scopes or [],
+            signed_in=user,
+            client_name=client.client_name or "An app with no name",
+            verified=self.verified(str(client.client_id)),
+            client_id=client.client_id,
+            destination=destination(redirect_uri),
+            loopback=redirect_uri.startswith("http:"),
+            scopes=[(s, self._scope_descriptions.get(s, "")) for s in scopes],
+            changed=await self._consented_elsewhere(user, client, redirect_uri),
             csrf=web.cookie.csrf_token(browser_id, f"authorize:{request_id}"),
         )
+        # The Allow button's POST is answered with a redirect to the client: let the form go exactly there.
+        page.headers["content-security-policy"] = content_security_policy((form_target(redirect_uri),))
+        return page
+
+    async def _consented_elsewhere(
+        self, user: str, client: OAuthClientInformationFull, redirect_uri: str
+    ) -> bool:
+        """True when this person allowed this client before, but to another of its redirect URIs."""
+        for uri in {str(u) for u in client.redirect_uris or []} - {redirect_uri}:
+            if await self.store.get(_CONSENT, _digest(user, str(client.client_id), uri)) is not None:
+                return True
+        return False
 
     async def _consent(self, request: Request) -> Response:
         web = Web.of(request)
@@ -228,30 +461,54 @@ class AuthServer(PasswordLogin):
         user = await self.current(request)
         if user is None or not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
             return message(web.root, 400, title="Form expired", text="Please start the sign-in again.")
-        pending = self._requests.pop(request_id, None)
-        if pending is None or pending.expires_at < time.time():
-            return message(
-                web.root,
-                404,
-                title="Sign-in link expired",
-                text="This sign-in request is unknown or has expired. Start again from your MCP client.",
-            )
-        redirect_uri = str(pending.params.redirect_uri)
+        pending = await self.store.take(_REQUEST, request_id)
+        client = await self.get_client(pending["client_id"]) if pending else None
+        if pending is None or client is None:
+            return _expired(web)
+        params = AuthorizationParams.model_validate(pending["params"])
+        redirect_uri = str(params.redirect_uri)
+        if redirect_problem(redirect_uri) is not None:
+            return _expired(web)
         if form.get("decision") != "allow":
-            target = construct_redirect_uri(redirect_uri, error="access_denied", state=pending.params.state)
+            target = construct_redirect_uri(redirect_uri, error="access_denied", state=params.state)
             return RedirectResponse(target, status_code=303)
+        await self.store.put(
+            _CONSENT,
+            _digest(user, str(client.client_id), redirect_uri),
+            {"scopes": sorted(set(params.scopes or []))},
+            expires_at=time.time() + CONSENT_LIFE,
+        )
+        return await self._grant(params, str(client.client_id), user)
+
+    async def _grant(self, params: AuthorizationParams, client_id: str, user: str) -> Response:
         code = secrets.token_urlsafe(32)
-        assert pending.client.client_id is not None
-        self._codes[code] = AuthorizationCode(
-            code=code,
-            scopes=pending.params.scopes or [],
-            expires_at=time.time() + _CODE_LIFE,
-            client_id=pending.client.client_id,
-            code_challenge=pending.params.code_challenge,
-            redirect_uri=pending.params.redirect_uri,
-            redirect_uri_provided_explicitly=pending.params.redirect_uri_provided_explicitly,
-            resource=pending.params.resource,
+        authorization = AuthorizationCode(
+            code="",
+            scopes=params.scopes or [],
+            expires_at=time.time() + CODE_LIFE,
+            client_id=client_id,
+            code_challenge=params.code_challenge,
+            redirect_uri=params.redirect_uri,
+            redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
+            resource=self.resource,
             subject=user,
         )
-        target = construct_redirect_uri(redirect_uri, code=code, state=pending.params.state, iss=self._issuer)
+        await self.store.put(
+            _CODE,
+            _digest(code),
+            {"code": authorization.model_dump(mode="json")},
+            expires_at=authorization.expires_at,
+        )
+        target = construct_redirect_uri(
+            str(params.redirect_uri), code=code, state=params.state, iss=self._issuer
+        )
         return RedirectResponse(target, status_code=303)
+
+
+def _expired(web: Web) -> Response:
+    return message(
+        web.root,
+        404,
+        title="Sign-in link expired",
+        text="This sign-in request is unknown or has expired. Start again from your MCP client.",
+    )

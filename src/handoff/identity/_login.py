@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._web import Web, message, render, safe_next
+from .._errors import ConfigError
+from .._web import Web, content_security_policy, message, render, safe_next
 from ._sessions import BrowserSessions
 
 
@@ -27,6 +30,11 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def is_password_hash(stored: str) -> bool:
+    """True for what `hash_password` returns: `scrypt$<32 hex digits>$<128 hex digits>`."""
+    return re.fullmatch(r"scrypt\$[0-9a-f]{32}\$[0-9a-f]{128}", stored) is not None
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -45,18 +53,33 @@ _DUMMY_HASH = hash_password("not a password")
 
 class Throttle:
     """Slows password guessing: after `limit` failures for a user name, or from one address, within
-    `window` seconds, further sign-ins there wait until the oldest failure ages out."""
+    `window` seconds, further sign-ins there wait until the oldest failure ages out.
 
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+    At most `max_keys` names and addresses are tracked (the least recently failed are forgotten first),
+    so a flood of made-up names cannot grow memory without bound.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0, *, max_keys: int = 10_000) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self.max_keys = max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
+        times = self._failures.get(key) or deque()
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
+
+    def _record(self, key: str, now: float) -> None:
+        times = self._recent(key, now)
+        times.append(now)
+        while len(times) > self.limit:
+            times.popleft()
+        self._failures[key] = times
+        self._failures.move_to_end(key)
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
 
     def wait(self, user: str, remote: str) -> float:
         now = time.monotonic()
@@ -70,7 +93,7 @@ class Throttle:
     def failed(self, user: str, remote: str) -> None:
         now = time.monotonic()
         for key in (f"user:{user}", f"addr:{remote}"):
-            self._recent(key, now).append(now)
+            self._record(key, now)
 
     def succeeded(self, user: str, remote: str) -> None:
         self._failures.pop(f"user:{user}", None)
@@ -82,7 +105,14 @@ class PasswordLogin:
     `users` maps a user name (the principal) to a `hash_password` string.
     """
 
-    def __init__(self, users: dict[str, str], *, throttle: Throttle | None = None) -> None:
+    def __init__(self, users: Mapping[str, str], *, throttle: Throttle | None = None) -> None:
+        for user, stored in users.items():
+            if not isinstance(stored, str) or not is_password_hash(stored):
+                raise ConfigError(
+                    f"the password of user {user!r} is not stored as a hash: pass "
+                    "{user: hash_password(password)} (from handoff import hash_password), "
+                    "or use PasswordLogin.with_passwords({user: password}) for a quick start"
+                )
         self.users = dict(users)
         self.throttle = throttle or Throttle()
         self.sessions = BrowserSessions()
@@ -93,6 +123,10 @@ class PasswordLogin:
 
     async def current(self, request: Request) -> str | None:
         return self.sessions.user(request)
+
+    async def form_targets(self, next_path: str) -> tuple[str, ...]:
+        """Where, besides this app, the sign-in form's redirect may lead for `next_path` (nowhere here)."""
+        return ()
 
     def login_url(self, request: Request, next_path: str) -> str | None:
         web = Web.of(request)
@@ -113,21 +147,21 @@ class PasswordLogin:
     async def _login_form(self, request: Request) -> Response:
         web = Web.of(request)
         next_path = safe_next(request.query_params.get("next"), web.root)
-        return _login_page(request, web, next_path, error=None)
+        return await self._login_page(request, web, next_path, error=None)
 
     async def _login(self, request: Request) -> Response:
         web = Web.of(request)
         form = await request.form()
         next_path = safe_next(str(form.get("next", "")), web.root)
         if not web.cookie.csrf_ok(request, form.get("csrf"), "login"):
-            return _login_page(
+            return await self._login_page(
                 request, web, next_path, error="Your form expired. Please try again.", status=400
             )
         user, password = str(form.get("username", "")), str(form.get("password", ""))
         remote = request.client.host if request.client else ""
         wait = self.throttle.wait(user, remote)
         if wait:
-            return _login_page(
+            return await self._login_page(
                 request,
                 web,
                 next_path,
@@ -136,7 +170,9 @@ class PasswordLogin:
             )
         if not self.verify(user, password):
             self.throttle.failed(user, remote)
-            return _login_page(request, web, next_path, error="Wrong user name or password.", status=401)
+            return await self._login_page(
+                request, web, next_path, error="Wrong user name or password.", status=401
+            )
         self.throttle.succeeded(user, remote)
         self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
@@ -154,21 +190,23 @@ class PasswordLogin:
         web.cookie.issue(response)
         return response
 
-
-def _login_page(
-    request: Request, web: Web, next_path: str, *, error: str | None, status: int = 200
-) -> Response:
-    browser_id = web.browser_id(request)
-    fresh = browser_id is None
-    browser_id = browser_id or secrets.token_urlsafe(32)
-    response = render(
-        "login.html",
-        status,
-        root=web.root,
-        next_path=next_path,
-        error=error,
-        csrf=web.cookie.csrf_token(browser_id, "login"),
-    )
-    if fresh:
-        web.cookie.issue(response, browser_id)
-    return response
+    async def _login_page(
+        self, request: Request, web: Web, next_path: str, *, error: str | None, status: int = 200
+    ) -> Response:
+        browser_id = web.browser_id(request)
+        fresh = browser_id is None
+        browser_id = browser_id or secrets.token_urlsafe(32)
+        response = render(
+            "login.html",
+            status,
+            root=web.root,
+            next_path=next_path,
+            error=error,
+            csrf=web.cookie.csrf_token(browser_id, "login"),
+        )
+        if targets := await self.form_targets(next_path):
+            # A sign-in may end in a redirect to an OAuth client's redirect URI: let the form go there.
+            response.headers["content-security-policy"] = content_security_policy(targets)
+        if fresh:
+            web.cookie.issue(response, browser_id)
+        return response

@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._errors import RecordNotFound
-from .._web import SecurityHeaders, Web, message, render
+from .._web import BodyLimit, SecurityHeaders, Web, message, render
 from ..audit import Event
 from ..ledger import Record
 from ._connect import callback as connect_callback
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .._handoff import Handoff
 
 _ID = re.compile(r"[A-Za-z0-9_-]{32}")
+PAGE_BODY_LIMIT = 64 * 1024
+"""Bytes a page's form may post: a secret, a CSRF token and a few fields fit many times over."""
 
 
 def build_pages(handoff: Handoff, web: Web) -> Starlette:
@@ -125,7 +127,12 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         *handoff.browser.routes(),
     ]
     app = Starlette(
-        routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(_EnsureBrowserCookie, web=web)]
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, max_bytes=PAGE_BODY_LIMIT),
+            Middleware(_EnsureBrowserCookie, web=web),
+        ],
     )
     app.state.web = web
     return app
