@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import httpx2
@@ -22,16 +22,16 @@ async def main(url: str) -> str:
     origin = f"{parts.scheme}://{parts.netloc}"
     user = os.environ.get("FAKE_USER", "alice")
     async with ScriptedBrowser(origin) as browser:
+        if parts.path.endswith("/authorize"):  # an OAuth sign-in: consent may be remembered
+            answer = await browser.authorize(url, user, DEMO_USERS[user])
+            redirect = parse_qs(parts.query)["redirect_uri"][0]
+            async with httpx2.AsyncClient() as http:
+                await http.get(f"{redirect}?{urlencode(answer)}")  # the terminal client's loopback callback
+            return "authorized"
         page = await browser.open(url)
         if "/login" in page.url:
             page = await browser.sign_in(page, user, DEMO_USERS[user])
-        if "/authorize/" in page.url:
-            location = await browser.submit(page, {"decision": "allow"})
-            assert isinstance(location, str), location
-            async with httpx2.AsyncClient() as http:
-                await http.get(location)  # the terminal client's loopback callback
-            what = "authorized"
-        elif os.environ.get("FAKE_FINISH", "1") == "0":
+        if os.environ.get("FAKE_FINISH", "1") == "0":
             what = f"only looked at {page.title}"
         else:
             done = await browser.submit(page, {"value": os.environ["FAKE_SECRET"], "action": "save"})

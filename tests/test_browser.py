@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _mcp import text_of, user_client
@@ -130,3 +131,195 @@ async def test_pages_cannot_be_framed(world, world_browsers, chromium: Browser, 
     await shot(page, screens, "framed")
     assert "Sign in" not in body and "Send a payment" not in body
     await context.close()
+
+
+# The MCP client's own sign-in at the built-in authorization server, in Chromium.
+
+CSP_REFUSAL = "violates the following Content Security Policy directive"
+
+
+class Callback:
+    """A native client's loopback redirect URI, served for real so Chromium has somewhere to land."""
+
+    def __init__(self) -> None:
+        from _server import ServerThread, free_port
+        from starlette.applications import Starlette
+        from starlette.responses import HTMLResponse
+        from starlette.routing import Route
+
+        async def arrived(request):
+            return HTMLResponse("<h1>Signed in</h1><p>Go back to the app.</p>")
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/callback"
+        self.server = ServerThread(Starlette(routes=[Route("/callback", arrived)]), self.port).start()
+
+
+class _Storage:
+    """The SDK's token storage, in memory: the app's registration outlives its tokens."""
+
+    def __init__(self) -> None:
+        self.tokens: Any = None
+        self.client: Any = None
+
+    async def get_tokens(self) -> Any:
+        return self.tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> Any:
+        return self.client
+
+    async def set_client_info(self, client_info: Any) -> None:
+        self.client = client_info
+
+
+async def _signed_in_client(
+    running, page: Page, storage, callback: Callback, screens: Path, consoles: list[str], seen: list[str]
+):
+    """The official SDK client whose OAuth redirect is followed by `page`, a person at Chromium."""
+    import httpx2
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+
+    from handoff.demo._client import demo_client
+
+    landed: dict[str, str] = {}
+
+    async def redirect(url: str) -> None:
+        await page.goto(url)
+        if await page.locator("input[name=password]").count():
+            seen.append(await shot(page, screens, "mcp-sign-in"))
+            await page.fill("input[name=username]", "alice")
+            await page.fill("input[name=password]", DEMO_USERS["alice"])
+            await page.click("button[type=submit]")
+            await page.wait_for_load_state()
+        if await page.locator("button[value=allow]").count():
+            seen.append(await shot(page, screens, "mcp-consent"))
+            await page.click("button[value=allow]")
+        await page.wait_for_url(f"{callback.url}?**", timeout=15_000)
+        from urllib.parse import parse_qs, urlsplit
+
+        landed.update({k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()})
+
+    async def arrived() -> AuthorizationCodeResult:
+        return AuthorizationCodeResult(code=landed["code"], state=landed.get("state"), iss=landed.get("iss"))
+
+    auth = OAuthClientProvider(
+        server_url=running.mcp_url,
+        client_metadata=OAuthClientMetadata(
+            client_name="chromium test app",
+            redirect_uris=[callback.url],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        storage=storage,
+        redirect_handler=redirect,
+        callback_handler=arrived,
+    )
+    page.on("console", lambda m: consoles.append(m.text))
+    return demo_client(running.mcp_url, httpx2.AsyncClient(auth=auth, timeout=30))
+
+
+async def test_an_mcp_client_signs_in_at_the_built_in_server_in_chromium(running, chromium: Browser, screens):
+    callback = Callback()
+    storage = _Storage()
+    try:
+        consoles: list[str] = []
+        seen: list[str] = []
+        context = await chromium.new_context()
+        async with await _signed_in_client(
+            running, await context.new_page(), storage, callback, screens, consoles, seen
+        ) as c:
+            assert text_of(await c.call_tool("whoami", {})) == "You are alice."
+        await context.close()
+        assert len(seen) == 2  # sign-in, then consent
+        consent = seen[1]
+        assert "Allow chromium test app to act as you?" in consent
+        assert "an app on this computer" in consent and f"local port {callback.port}" in consent
+        assert "not verified" in consent
+
+        # Later, in a fresh browser, the same app signs in again: consent is remembered, so the sign-in
+        # form's own redirect chain ends at the app's loopback callback.
+        storage.tokens = None
+        seen.clear()
+        context = await chromium.new_context()
+        async with await _signed_in_client(
+            running, await context.new_page(), storage, callback, screens, consoles, seen
+        ) as c:
+            assert text_of(await c.call_tool("whoami", {})) == "You are alice."
+        await context.close()
+        assert len(seen) == 1 and "Sign in" in seen[0]
+        assert not [m for m in consoles if CSP_REFUSAL in m]
+    finally:
+        callback.server.stop()
+
+
+@pytest.mark.parametrize(
+    "redirect", ["https://client.example/oauth/callback", "com.example.app:/oauth/callback"]
+)
+async def test_consent_lets_the_browser_go_on_to_https_and_app_scheme_redirects(
+    running, chromium: Browser, redirect
+):
+    import httpx2
+    from test_authserver import OAuthPeer
+
+    async with httpx2.AsyncClient() as http:
+        peer = OAuthPeer(running.origin, http)
+        client = await peer.client(name="Redirect test", redirect=redirect)
+    url, _ = peer.authorize_url(client, redirect)
+    context = await chromium.new_context()
+    page = await context.new_page()
+    requests: list[str] = []
+    consoles: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: consoles.append(m.text))
+    await context.route("https://client.example/**", lambda route: route.fulfill(body="<h1>Client</h1>"))
+    await page.goto(url)
+    await page.fill("input[name=username]", "alice")
+    await page.fill("input[name=password]", DEMO_USERS["alice"])
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("button[value=allow]")
+    codes_before = await running.demo.auth.store.count("as.code")
+    await page.click("button[value=allow]")
+    await page.wait_for_timeout(1500)
+    assert await running.demo.auth.store.count("as.code") == codes_before + 1  # the server sent a code
+    # Chromium refuses a form's redirect that its page's form-action does not allow, and says so.
+    assert not [m for m in consoles if CSP_REFUSAL in m], consoles
+    if redirect.startswith("https:"):
+        assert [r for r in requests if r.startswith(redirect + "?code=")], requests
+        assert await page.inner_text("h1") == "Client"
+    await context.close()
+
+
+def test_handoff_connect_signs_in_through_chromium(running, tmp_path):
+    import shlex
+    import sys
+    import time
+
+    from test_terminal import Terminal
+
+    here = Path(__file__).parent
+    log = tmp_path / "chromium.log"
+    env = {
+        "BROWSER": f"{shlex.quote(sys.executable)} {here / 'chromium_browser.py'} %s",
+        "CHROMIUM_LOG": str(log),
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
+        "PYTHONPATH": str(here),
+        "TERM": "xterm-256color",
+    }
+    handoff = Path(sys.executable).parent / "handoff"
+    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    command = f"env {command} {shlex.quote(str(handoff))} connect --protocol legacy {running.mcp_url}"
+    term = Terminal(f"handoff-chromium-{time.monotonic_ns()}", "client")
+    term.tmux("new-session", "-d", "-s", "client", "-x", "150", "-y", "60", command)
+    try:
+        term.wait_for("Type help for commands", timeout=90)
+        seen = log.read_text()
+        assert "page: Sign in" in seen and "page: Allow handoff" in seen and "landed:" in seen, seen
+        assert CSP_REFUSAL not in seen
+        term.type("call whoami {}")
+        term.wait_for("You are alice.")
+    finally:
+        term.tmux("kill-server")

@@ -8,6 +8,7 @@ what must never pass through the MCP client. Client authors start at
 `handoff.client`.
 """
 
+from ._entries import Entries, MemoryEntries, SQLiteEntries
 from ._errors import ConfigError, HandoffError, RateLimited, RecordNotFound, TransitionRefused, VaultError
 from ._handoff import Handoff, check_public_url
 from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
@@ -24,6 +25,7 @@ from .identity import (
     OidcLogin,
     PasswordLogin,
     TokenSubject,
+    hash_password,
 )
 from .ledger import Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
 from .oauth import Provider, discover, provider
@@ -40,6 +42,7 @@ __all__ = [
     "CustomIdentity",
     "Delivery",
     "Describer",
+    "Entries",
     "Entry",
     "Event",
     "Handoff",
@@ -53,6 +56,7 @@ __all__ = [
     "LocalUser",
     "McpIdentity",
     "MemoryAudit",
+    "MemoryEntries",
     "MemoryLedger",
     "MemoryVault",
     "Need",
@@ -63,6 +67,7 @@ __all__ = [
     "Record",
     "RecordNotFound",
     "SQLiteAudit",
+    "SQLiteEntries",
     "SQLiteLedger",
     "SQLiteVault",
     "SecretNeed",
@@ -75,5 +80,6 @@ __all__ = [
     "check_public_url",
     "discover",
     "generate_key",
+    "hash_password",
     "provider",
 ]

@@ -35,6 +35,7 @@ from .identity import (
     TokenSubject,
     is_loopback,
 )
+from .identity._authserver import PublicClientRevocation
 from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
@@ -420,6 +421,7 @@ class Handoff:
         app: Starlette = mcp_server.streamable_http_app(**streamable_http)
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
+        app.add_middleware(PublicClientRevocation)
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
         inner = app.router.lifespan_context
 

@@ -90,11 +90,18 @@ class ScriptedBrowser:
         return result
 
     async def authorize(self, url: str, user: str, password: str) -> dict[str, str]:
-        """Go through the server's sign-in and consent; return the redirect's query (code, state, iss)."""
-        page = await self.open(url)
-        if "/login" in page.url:
-            page = await self.sign_in(page, user, password)
-        result = await self.submit(page, {"decision": "allow"})
+        """Go through the server's sign-in and consent; return the redirect's query (code, state, iss).
+
+        A consent given before for the same client and redirect URI is remembered: then the sign-in (or
+        the authorize link itself) leads straight to the redirect URI.
+        """
+        result = await self._follow(await self.http.get(url))
+        if isinstance(result, Page) and "/login" in result.url:
+            result = await self.submit(
+                result, {"username": user, "password": password, "next": _next_of(result)}
+            )
+        if isinstance(result, Page):
+            result = await self.submit(result, {"decision": "allow"})
         if not isinstance(result, str):
             raise RuntimeError(f"authorization stopped at {result.url}: {result.title}")
         return {k: v[0] for k, v in parse_qs(urlsplit(result).query).items()}

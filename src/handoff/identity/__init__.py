@@ -2,7 +2,7 @@
 
 from ._authserver import AuthServer
 from ._browser import BrowserIdentity, CustomIdentity, LocalIdentity, is_loopback
-from ._login import PasswordLogin, check_password, hash_password
+from ._login import PasswordLogin, Throttle, check_password, hash_password
 from ._oidc import Discovery, JwtVerifier, OidcLogin
 from ._principal import LocalUser, McpIdentity, TokenSubject, access_token
 
@@ -17,6 +17,7 @@ __all__ = [
     "McpIdentity",
     "OidcLogin",
     "PasswordLogin",
+    "Throttle",
     "TokenSubject",
     "access_token",
     "check_password",

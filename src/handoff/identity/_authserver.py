@@ -25,7 +25,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from mcp.server.auth.provider import (
@@ -44,6 +44,7 @@ from pydantic import AnyUrl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._entries import FOREVER, Entries, MemoryEntries
 from .._errors import ConfigError
@@ -503,6 +504,41 @@ class AuthServer(PasswordLogin):
             str(params.redirect_uri), code=code, state=params.state, iss=self._issuer
         )
         return RedirectResponse(target, status_code=303)
+
+
+class PublicClientRevocation:
+    """ASGI middleware for the SDK's `/revoke`: RFC 7009 lets a public client send only its `client_id`,
+    but the SDK's form model requires a `client_secret` field; an absent one is passed on as empty (a
+    confidential client that leaves it out still fails client authentication)."""
+
+    def __init__(self, app: ASGIApp, path: str = "/revoke") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        if "client_secret" not in parse_qs(body.decode("latin-1")):
+            body += b"&client_secret=" if body else b"client_secret="
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app({**scope, "headers": headers}, replay, send)
 
 
 def _expired(web: Web) -> Response:
