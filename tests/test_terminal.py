@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 HERE = Path(__file__).parent
@@ -21,6 +23,12 @@ class Terminal:
     def __init__(self, socket: str, session: str) -> None:
         self.socket = socket
         self.session = session
+        self.command = ""
+
+    def start(self, command: str) -> None:
+        """Run `command` in the session; its screen stays readable after it exits."""
+        self.tmux("new-session", "-d", "-s", self.session, "-x", "150", "-y", "60", command)
+        self.tmux("set-option", "-w", "-t", self.session, "remain-on-exit", "on")
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
@@ -54,6 +62,7 @@ def terminal(running, tmp_path, request) -> Iterator[tuple[Terminal, Path]]:
         "FAKE_USER": "alice",
         "FAKE_SECRET": KEY,
         "FAKE_LOG": str(log),
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
         "PYTHONPATH": str(HERE),
         "TERM": "xterm-256color",
         "COLUMNS": "150",
@@ -65,7 +74,8 @@ def terminal(running, tmp_path, request) -> Iterator[tuple[Terminal, Path]]:
     command = f"env {command} {shlex.quote(str(handoff))} connect --protocol {protocol} {running.mcp_url}"
     socket = f"handoff-test-{os.getpid()}-{time.monotonic_ns()}"
     term = Terminal(socket, "client")
-    term.tmux("new-session", "-d", "-s", "client", "-x", "150", "-y", "60", command)
+    term.start(command)
+    term.command = command
     try:
         yield term, log
     finally:
@@ -146,3 +156,34 @@ def test_terminal_cancel_while_waiting_for_the_browser(terminal):
     term.wait_for("Cancelled.")
     term.type("tools")  # the connection is still usable
     term.wait_for("list_notes")
+
+
+def test_terminal_keeps_the_sign_in_and_logout_revokes_it(terminal, running, tmp_path):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    assert log.read_text().count("authorized") == 1
+    tokens = tmp_path / "tokens.json"
+    saved = json.loads(tokens.read_text())["servers"][running.mcp_url]
+    term.type("quit")
+
+    again = Terminal(term.socket, "again")  # the next run signs in with the stored tokens
+    again.start(term.command)
+    screen = again.wait_for("Type help for commands", timeout=60)
+    assert log.read_text().count("authorized") == 1 and "Waiting for you to sign in" not in screen
+    again.type("help")
+    again.wait_for("sign out (revoke and forget this server's tokens)")
+    again.type("logout")
+    screen = again.wait_for("revoked at")
+    assert f"signed out of {running.mcp_url}: refresh token and access token revoked at" in screen
+    assert json.loads(tokens.read_text())["servers"] == {}
+    assert saved["tokens"]["refresh_token"] not in screen
+    refused = httpx2.post(
+        f"{running.origin}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": saved["tokens"]["refresh_token"],
+            "client_id": saved["client"]["client_id"],
+            "client_secret": saved["client"].get("client_secret", ""),
+        },
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

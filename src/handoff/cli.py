@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import socket
 import sqlite3
 import sys
@@ -155,14 +157,45 @@ _protocol = click.option(
 )
 
 
+_no_store = click.option(
+    "--no-store",
+    is_flag=True,
+    help="Sign in for this run only: neither use nor keep tokens in the token file.",
+)
+_sign_in_timeout = click.option(
+    "--sign-in-timeout",
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for you to sign in in the browser.",
+)
+
+
+def _quiet_sdk_logs() -> None:
+    """The SDK logs a failed sign-in with its whole traceback; these commands say it in one line."""
+    sdk = logging.getLogger("mcp.client.auth")
+    sdk.addHandler(logging.NullHandler())
+    sdk.propagate = False
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("server", nargs=-1, required=True)
 @_protocol
-def connect(server: tuple[str, ...], protocol: str) -> None:
-    """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively."""
+@_no_store
+@_sign_in_timeout
+def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_timeout: float) -> None:
+    """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively.
+
+    A URL server that asks for sign-in opens your browser once; the tokens are kept in the token
+    file (see `handoff logout`) unless --no-store."""
     from .client._terminal import run_terminal
 
-    anyio.run(run_terminal, list(server), protocol)
+    _quiet_sdk_logs()
+    code = anyio.run(
+        functools.partial(
+            run_terminal, list(server), protocol, store=not no_store, sign_in_timeout=sign_in_timeout
+        )
+    )
+    sys.exit(code)
 
 
 @main.command()
@@ -184,6 +217,8 @@ def connect(server: tuple[str, ...], protocol: str) -> None:
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
 @_protocol
+@_no_store
+@_sign_in_timeout
 def call(
     server: str,
     tool: str,
@@ -193,9 +228,14 @@ def call(
     print_url: bool,
     timeout: float,
     protocol: str,
+    no_store: bool,
+    sign_in_timeout: float,
 ) -> None:
     """Call one tool non-interactively. SERVER is a URL or a quoted command. Exit 0 ok, 1 tool error,
-    2 not run (a browser step was declined, blocked or timed out)."""
+    2 not run (sign-in failed, or a browser step was declined, blocked or timed out).
+
+    A URL server that asks for sign-in opens your browser the first time; later runs use the
+    tokens kept in the token file (see `handoff logout`) unless --no-store."""
     from .client._script import run_call
 
     try:
@@ -204,8 +244,49 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
     if not isinstance(arguments, dict):
         raise click.BadParameter('must be a JSON object, like \'{"city": "Oslo"}\'', param_hint="--args")
-    code = anyio.run(run_call, server, tool, arguments, fmt, accept, print_url, timeout, protocol)
-    sys.exit(code)
+    _quiet_sdk_logs()
+    run = functools.partial(
+        run_call,
+        server,
+        tool,
+        arguments,
+        fmt,
+        accept,
+        print_url,
+        timeout,
+        protocol,
+        store=not no_store,
+        sign_in_timeout=sign_in_timeout,
+    )
+    sys.exit(anyio.run(run))
+
+
+@main.command()
+@click.argument("server", required=False)
+def logout(server: str | None) -> None:
+    """Sign out of SERVER (an MCP URL), or of every server without one: revoke its tokens where the
+    server offers revocation, and delete them from the token file ($HANDOFF_TOKENS, else
+    $XDG_CONFIG_HOME/handoff/tokens.json). Exit 1 if a server refused or could not be reached."""
+    from .client import FileTokens, SignIn
+
+    store = FileTokens()
+    sign_in = SignIn(store)
+
+    async def sign_out() -> int:
+        servers = [server] if server else await store.servers()
+        if not servers:
+            click.echo(f"no sign-ins are stored in {store.path}")
+        failed = False
+        for url in servers:
+            done = await sign_in.sign_out(url)
+            if done is None:
+                known = ", ".join(await store.servers()) or "none"
+                raise click.ClickException(f"no sign-in is stored for {url} (stored: {known})")
+            click.echo(done.describe(), err=done.problem is not None)
+            failed = failed or done.failed
+        return 1 if failed else 0
+
+    sys.exit(_run(sign_out))
 
 
 @main.command()

@@ -1,15 +1,21 @@
-"""The client side of URL mode elicitation: check, consent, open, track, retry.
+"""The client side of URL mode elicitation: check, consent, open, track, retry; and signing in.
 
 elicitations = Elicitations(PolicyConsent("ok"), server="demo")
-async with HandoffClient(url, elicitations=elicitations) as client:
+async with HandoffClient(url, elicitations=elicitations, auth=SignIn(FileTokens())) as client:
     result = await client.call_tool("forecast", {"city": "Oslo"})
+
+`auth=SignIn(...)` signs in with OAuth in the browser when the server asks (`SignInFailed` when it
+cannot); `FileTokens()` keeps the sign-in for the next run, `SignIn.sign_out(url)` revokes it.
 """
 
 from ._consent import Consent, ConsentRequest, Decision, PolicyConsent, plain
 from ._elicitations import Elicitations, Mode, Outcome, Waiter
 from ._opener import Opener, print_only, system_browser
 from ._retry import ElicitationFailed, retry_after_elicitation
+from ._revocation import SignedOut
 from ._session import HandoffClient
+from ._signin import SignIn, SignInFailed
+from ._tokens import FileTokens, MemoryTokens, SavedSignIn, TokenFileError, TokenStore, default_token_file
 from ._urlcheck import Reason, UrlReport, Verdict, check_url
 
 __all__ = [
@@ -18,16 +24,25 @@ __all__ = [
     "Decision",
     "ElicitationFailed",
     "Elicitations",
+    "FileTokens",
     "HandoffClient",
+    "MemoryTokens",
     "Mode",
     "Opener",
     "Outcome",
     "PolicyConsent",
     "Reason",
+    "SavedSignIn",
+    "SignIn",
+    "SignInFailed",
+    "SignedOut",
+    "TokenFileError",
+    "TokenStore",
     "UrlReport",
     "Verdict",
     "Waiter",
     "check_url",
+    "default_token_file",
     "plain",
     "print_only",
     "retry_after_elicitation",

@@ -162,14 +162,16 @@ class TerminalUI:
             self._status.start()
 
 
-async def repl(client: Any, ui: TerminalUI, server: str) -> None:
-    """`tools`, `call NAME {json}`, `help`, `quit`."""
+async def repl(
+    client: Any, ui: TerminalUI, server: str, *, signed_in: bool = False
+) -> Literal["quit", "logout"]:
+    """`tools`, `call NAME {json}`, `logout` (when `signed_in`), `help`, `quit`; says how it ended."""
     console = ui.console
     console.print(f"Connected to [bold]{server}[/bold]. Type [bold]help[/bold] for commands.")
     while True:
         line = await ui.readline("handoff> ")
         if line is None or line.strip() in ("quit", "exit"):
-            return
+            return "quit"
         words = line.strip().split(maxsplit=2)
         if not words:
             continue
@@ -177,8 +179,13 @@ async def repl(client: Any, ui: TerminalUI, server: str) -> None:
             console.print(
                 "tools                      list the server's tools\n"
                 'call NAME [JSON-ARGUMENTS]  call a tool, e.g. call forecast {"city": "Oslo"}\n'
+                "logout                     sign out (revoke and forget this server's tokens) and leave\n"
                 "quit                       leave"
             )
+        elif words[0] == "logout":
+            if signed_in:
+                return "logout"
+            console.print("This server runs as a command here: there is no sign-in to end.")
         elif words[0] == "tools":
             table = Table("tool", "description")
             for tool in (await client.list_tools()).tools:
@@ -217,22 +224,28 @@ async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
         console.print(Text(getattr(block, "text", str(block)), style=style))
 
 
-async def run_terminal(spec: list[str], protocol: str) -> None:
-    """`handoff connect`: sign in if needed, then the command loop."""
+async def run_terminal(
+    spec: list[str], protocol: str, *, store: bool = True, sign_in_timeout: float = 300.0
+) -> int:
+    """`handoff connect`: sign in if needed (stored sign-ins first), then the command loop.
+
+    Returns the exit code: 0, 2 when signing in failed, 1 when the server could not be reached.
+    """
+    from .._errors import HandoffError
     from ._connect import connect, is_url
     from ._elicitations import Elicitations
-    from ._opener import system_browser
-    from ._urlcheck import check_url
+    from ._signin import SignIn
+    from ._tokens import FileTokens, MemoryTokens
 
     ui = TerminalUI()
     server = spec[0] if is_url(spec) else " ".join(spec)
 
-    async def sign_in(url: str) -> None:
-        report = check_url(url)
-        ui.console.print(f"Signing in to [bold]{report.host_unicode or report.host}[/bold] in your browser…")
-        await system_browser(url)
+    def notify(line: str) -> None:
+        ui.console.print(line, markup=False, highlight=False)
 
+    sign_in = SignIn(FileTokens() if store else MemoryTokens(), timeout=sign_in_timeout, notify=notify)
     elicitations = Elicitations(ui, server=server)
+    ended, code = "quit", 0
     async with ui.reading():
         try:
             async with connect(
@@ -240,7 +253,19 @@ async def run_terminal(spec: list[str], protocol: str) -> None:
             ) as client:
                 name = client.server_info.name if client.server_info else server
                 elicitations.server = name
-                await repl(client, ui, name)
-        except* Exception as group:
-            for exc in group.exceptions:
+                ended = await repl(client, ui, name, signed_in=is_url(spec))
+        except* HandoffError as group:
+            for failure in group.exceptions:
+                ui.console.print(Text(f"Not signed in: {failure}", style="red"))
+            code = 2
+        except* Exception as other:
+            for exc in other.exceptions:
                 ui.console.print(f"[red]Could not talk to {server}:[/red] {exc}")
+            code = code or 1
+    if ended == "logout" and code == 0:  # after the connection closed: nothing more goes out with them
+        done = await sign_in.sign_out(server)
+        if done is None:
+            ui.console.print("No sign-in was stored for this server.")
+        else:
+            ui.console.print(Text(done.describe(), style="yellow" if done.problem else "green"))
+    return code

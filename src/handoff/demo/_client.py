@@ -14,7 +14,7 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
 )
 
-from ..client._connect import MemoryTokens
+from ..client._tokens import MemoryTokens, ServerTokens
 from ._browser import ScriptedBrowser
 
 REDIRECT_URI = "http://127.0.0.1:1/callback"
@@ -42,7 +42,7 @@ def signed_in_http(
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
         ),
-        storage=MemoryTokens(),
+        storage=ServerTokens(MemoryTokens(), mcp_url),
         redirect_handler=redirect,
         callback_handler=callback,
     )
