@@ -10,26 +10,17 @@ from __future__ import annotations
 import os
 import sys
 
+from _chromium import CHROMIUM, FLAGS
 from playwright.sync_api import sync_playwright
 
 from handoff.demo import DEMO_USERS
-
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def main(url: str) -> list[str]:
     user = os.environ.get("CHROMIUM_USER", "alice")
     seen: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page()
         page.on("console", lambda m: seen.append(f"console: {m.text}"))
         page.goto(url)

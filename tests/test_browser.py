@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _chromium import CHROMIUM, FLAGS
 from _mcp import text_of, user_client
 from mcp import MCPError
 from playwright.async_api import Browser, Page, async_playwright
@@ -16,17 +17,6 @@ from playwright.async_api import Browser, Page, async_playwright
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
@@ -227,13 +217,19 @@ async def test_an_mcp_client_signs_in_at_the_built_in_server_in_chromium(running
     storage = _Storage()
     try:
         consoles: list[str] = []
-        seen: list[str] = []
-        context = await chromium.new_context()
-        async with await _signed_in_client(
-            running, await context.new_page(), storage, callback, screens, consoles, seen
-        ) as c:
-            assert text_of(await c.call_tool("whoami", {})) == "You are alice."
-        await context.close()
+
+        async def sign_in_once() -> list[str]:
+            seen: list[str] = []
+            context = await chromium.new_context()
+            page = await context.new_page()
+            async with await _signed_in_client(
+                running, page, storage, callback, screens, consoles, seen
+            ) as c:
+                assert text_of(await c.call_tool("whoami", {})) == "You are alice."
+            await context.close()
+            return seen
+
+        seen = await sign_in_once()
         assert len(seen) == 2  # sign-in, then consent
         consent = seen[1]
         assert "Allow chromium test app to act as you?" in consent
@@ -243,13 +239,7 @@ async def test_an_mcp_client_signs_in_at_the_built_in_server_in_chromium(running
         # Later, in a fresh browser, the same app signs in again: consent is remembered, so the sign-in
         # form's own redirect chain ends at the app's loopback callback.
         storage.tokens = None
-        seen.clear()
-        context = await chromium.new_context()
-        async with await _signed_in_client(
-            running, await context.new_page(), storage, callback, screens, consoles, seen
-        ) as c:
-            assert text_of(await c.call_tool("whoami", {})) == "You are alice."
-        await context.close()
+        seen = await sign_in_once()
         assert len(seen) == 1 and "Sign in" in seen[0]
         assert not [m for m in consoles if CSP_REFUSAL in m]
     finally:

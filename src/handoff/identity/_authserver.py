@@ -44,11 +44,11 @@ from pydantic import AnyUrl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._entries import FOREVER, Entries, MemoryEntries
 from .._errors import ConfigError
-from .._web import Web, content_security_policy, message, render
+from .._web import Web, content_security_policy, message, read_body, render, replaying
 from ._login import PasswordLogin, Throttle
 from ._redirects import destination, form_target, redirect_problem, same_redirect
 
@@ -519,26 +519,12 @@ class PublicClientRevocation:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
+        body = await read_body(receive) or b""
         if "client_secret" not in parse_qs(body.decode("latin-1")):
             body += b"&client_secret=" if body else b"client_secret="
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app({**scope, "headers": headers}, replay, send)
+        await self.app({**scope, "headers": headers}, replaying(body, receive), send)
 
 
 def _expired(web: Web) -> Response:
