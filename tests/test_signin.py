@@ -387,3 +387,18 @@ def test_logout_notes_a_server_without_revocation(tmp_path):
         f"signed out of {url} here only: it publishes no OAuth authorization server metadata"
     )
     assert json.loads(path.read_text())["servers"] == {}
+
+
+def test_connect_says_in_one_line_when_the_sign_in_does_not_happen(running, cli_env):
+    command = Path(sys.executable).parent / "handoff"
+    done = subprocess.run(
+        [str(command), "connect", "--sign-in-timeout", "1", running.mcp_url],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **cli_env, "BROWSER": "true %s", "COLUMNS": "300"},
+    )
+    assert done.returncode == 2
+    assert "Not signed in: no sign-in from your browser within 1 s" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -40,7 +40,7 @@ class SignIn:
         sign_in = SignIn(FileTokens())  # keep sign-ins between runs; SignIn() keeps them in memory
         async with HandoffClient("https://mcp.example.com/mcp", auth=sign_in) as client:
             ...
-        print((await sign_in.sign_out("https://mcp.example.com/mcp")).describe())
+        await sign_in.sign_out("https://mcp.example.com/mcp")  # revoke at the server, forget here
 
     Stored tokens are used first and an expired access token is refreshed (the rotated refresh token
     saved). Only when the server still answers 401 does `opener` (the system browser) open its

@@ -63,11 +63,13 @@ class SavedSignIn:
 
 
 class TokenStore(Protocol):
-    """Keeps one `SavedSignIn` per server URL for `SignIn`."""
+    """Keeps one `SavedSignIn` per server URL for `SignIn`; implement it to keep them elsewhere."""
 
     async def load(self, server: str) -> SavedSignIn | None: ...
 
-    async def save(self, server: str, saved: SavedSignIn) -> None: ...
+    async def save(self, server: str, saved: SavedSignIn) -> None:
+        """Replace the server's entry as a whole (registration, tokens and expiry belong together)."""
+        ...
 
     async def delete(self, server: str) -> bool:
         """Forget the server's sign-in; False when there was none."""
