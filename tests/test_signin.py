@@ -232,11 +232,12 @@ async def test_the_callback_waits_for_its_own_state_only():
     async def browser() -> None:
         async with httpx2.AsyncClient() as http:
             answers.append((await http.get(callback.url, params={"code": "x", "state": "other"})).status_code)
+            answers.append((await http.get(callback.url, params={"code": "x", "state": "mïne"})).status_code)
             answers.append((await http.get(callback.url, params={"code": "c1", "state": "mine"})).status_code)
             answers.append((await http.get(callback.url, params={"code": "c2", "state": "mine"})).status_code)
 
     got = await callback.receive("mine", 10, browser)
-    assert got is not None and got.code == "c1" and answers == [400, 200, 400]
+    assert got is not None and got.code == "c1" and answers == [400, 400, 200, 400]
     assert "c1" not in repr(got)
     assert callback.is_free()  # listening ended with the sign-in
     assert await callback.receive("mine", 0.2, anyio.lowlevel.checkpoint) is None

@@ -91,7 +91,9 @@ class LoopbackCallback:
 
         async def callback(request: Request) -> HTMLResponse:
             query = request.query_params
-            if arrived.is_set() or not secrets.compare_digest(query.get("state", ""), state):
+            if arrived.is_set() or not secrets.compare_digest(
+                query.get("state", "").encode(), state.encode()
+            ):
                 return _page("This is not the sign-in this program is waiting for. Close this tab.", 400)
             got.append(
                 Redirect(
