@@ -1,0 +1,128 @@
+"""Every Python block in the README is an example file, and every example runs as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from _mcp import text_of, user_client
+from _server import free_port
+from mcp import MCPError
+
+from handoff import generate_key, hash_password
+from handoff.demo import DEMO_USERS, ScriptedBrowser
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).parent.parent
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def test_every_python_block_in_the_readme_is_an_example_file_verbatim():
+    blocks = BLOCK.findall((ROOT / "README.md").read_text())
+    assert blocks
+    for block in blocks:
+        first = block.splitlines()[0]
+        match = re.match(r"# (examples/[\w/]+\.py)", first)
+        assert match, f"README block does not start with its example file's name: {first!r}"
+        assert (ROOT / match.group(1)).read_text() == block, f"{match.group(1)} differs from the README"
+
+
+@pytest.fixture
+def example_server(tmp_path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PORT": str(port),
+        "SERVER_SECRET": generate_key(),
+        "HANDOFF_VAULT_KEYS": generate_key(),
+        "ALICE_PASSWORD_HASH": hash_password(DEMO_USERS["alice"]),
+        "HANDOFF_OAUTH_GITHUB_CLIENT_ID": "example-client-id",
+        "HANDOFF_OAUTH_GITHUB_CLIENT_SECRET": "example-client-secret",
+        "HANDOFF_DB": str(tmp_path / "handoff.db"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "server.py")], env=env, stderr=subprocess.PIPE, text=True
+    )
+    origin = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx2.get(f"{origin}/.well-known/oauth-authorization-server", timeout=1)
+            break
+        except httpx2.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"examples/server.py did not start: {process.stderr.read()}") from None
+            time.sleep(0.1)
+    try:
+        yield origin
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_the_server_example_asks_for_a_key_a_connection_and_an_approval(example_server):
+    browser = ScriptedBrowser(example_server)
+    async with user_client(f"{example_server}/mcp", browser, "alice") as (client, notices):
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("forecast", {"city": "Oslo"})
+        elicitation = caught.value.data["elicitations"][0]
+        page = await browser.open(elicitation["url"])
+        assert page.title == "Weather API key"
+        refused = await browser.submit(page, {"value": "not-a-key", "action": "save"})
+        assert not isinstance(refused, str) and "start with wk_" in refused.text
+        saved = await browser.submit(page, {"value": "wk_example_1234", "action": "save"})
+        assert not isinstance(saved, str) and saved.title == "Saved"
+        assert await notices.wait_for(elicitation["elicitationId"])
+        assert text_of(await client.call_tool("forecast", {"city": "Oslo"})).endswith("…1234)")
+
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("list_issues", {"repo": "octo/cat"})
+        page = await browser.open(caught.value.data["elicitations"][0]["url"])
+        assert "GitHub" in page.text and "repo" in page.text
+
+        payment = {"amount": "12.00", "currency": "EUR", "payee": "Ink Ltd"}
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("send_payment", payment)
+        approval = caught.value.data["elicitations"][0]
+        page = await browser.open(approval["url"])
+        assert "12.00 EUR" in page.text and "Ink Ltd" in page.text
+        await browser.submit(page, {"action": "approve"})
+        assert await notices.wait_for(approval["elicitationId"])
+        assert text_of(await client.call_tool("send_payment", payment)) == "Paid 12.00 EUR to Ink Ltd."
+    await browser.http.aclose()
+
+
+def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(example_server, tmp_path):
+    here = Path(__file__).parent
+    log = tmp_path / "browser.log"
+    env = {
+        **os.environ,
+        "BROWSER": f"{sys.executable} {here / 'fake_browser.py'} %s",
+        "FAKE_USER": "alice",
+        "FAKE_SECRET": "wk_from_the_client_example",
+        "FAKE_LOG": str(log),
+        "PYTHONPATH": str(here),
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
+    }
+    command = [sys.executable, str(ROOT / "examples" / "client.py"), f"{example_server}/mcp"]
+    first = subprocess.run(command, env=env, input="y\n", capture_output=True, text=True, timeout=90)
+    assert first.returncode == 0, first.stderr
+    assert "asks you to open http://127.0.0.1:" in first.stdout and "link check: warn" in first.stdout
+    assert first.stdout.strip().endswith("Sunny in Oslo (fetched with the key ending …mple)")
+    browser = log.read_text()
+    assert browser.count("authorized") == 1 and "entered secret: Saved" in browser
+
+    again = subprocess.run(command, env=env, input="", capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "Sunny in Oslo" in again.stdout and "asks you to open" not in again.stdout
+    assert log.read_text() == browser  # signed in from the token file: no browser at all
