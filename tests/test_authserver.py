@@ -344,13 +344,18 @@ async def test_revocation_ends_the_grant(running, peer, browsers):
 
 async def test_the_authorization_servers_state_survives_a_restart(running, peer, browsers):
     client = await peer.client()
-    grant = await peer.sign_in(browsers(), client)
+    browser = browsers()
+    grant = await peer.sign_in(browser, client)
     running.stop()
     running.start()
     assert await peer.mcp_status(grant.access_token) == 200
     rotated = await peer.refresh(client, grant.refresh_token)
     assert rotated.status_code == 200
     assert await peer.mcp_status(rotated.json()["access_token"]) == 200
+    # Still signed in, consent still remembered: the authorize link leads straight back to the app.
+    url, _ = peer.authorize_url(client, LOOPBACK)
+    consent = (await browser.http.get(url)).headers["location"]
+    assert (await browser.http.get(consent)).headers["location"].startswith(LOOPBACK + "?code=")
 
 
 # Bounds

@@ -27,11 +27,12 @@ from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
 from .identity import (
-    AuthServer,
     BrowserIdentity,
     LocalIdentity,
     LocalUser,
     McpIdentity,
+    OidcLogin,
+    PasswordLogin,
     TokenSubject,
     is_loopback,
 )
@@ -114,7 +115,7 @@ class Handoff:
         self.vault = vault
         self.entries: Entries = entries or MemoryEntries()
         self.browser = browser
-        if isinstance(browser, AuthServer):
+        if isinstance(browser, PasswordLogin | OidcLogin):  # AuthServer too: its sessions and grants
             browser.keep_in(self.entries)
         self._identity_assumed = mcp_identity is None
         self.mcp_identity: McpIdentity = mcp_identity or (

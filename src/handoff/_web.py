@@ -101,6 +101,9 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+_DRAIN_LIMIT = 1024 * 1024
+
+
 class BodyLimit:
     """ASGI middleware that refuses request bodies over `max_bytes` with 413, before the app reads them.
 
@@ -128,6 +131,14 @@ class BodyLimit:
         await self.app(scope, replaying(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Read (and drop) what a client is still sending, up to a bound, so that it reads the answer
+        # instead of a connection reset; beyond the bound the connection is closed mid-upload.
+        drained = 0
+        while drained <= _DRAIN_LIMIT:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
         limit = f"{self.max_bytes // 1024} KiB"
         response = HTMLResponse(
             f"<!doctype html><title>Too large</title><h1>Too large</h1>"

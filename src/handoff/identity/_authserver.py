@@ -157,7 +157,8 @@ class AuthServer(PasswordLogin):
         return self._store
 
     def keep_in(self, store: Entries) -> None:
-        """Keep state in `store` unless a store was given: `Handoff` calls this with its own."""
+        """Keep state (and browser sessions) in `store` unless given one: `Handoff` calls this."""
+        super().keep_in(store)
         if self._store is None:
             self._store = store
 

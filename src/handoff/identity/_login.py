@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .._entries import Entries
 from .._errors import ConfigError
 from .._web import Web, content_security_policy, message, render, safe_next
 from ._sessions import BrowserSessions
@@ -122,7 +123,11 @@ class PasswordLogin:
         return cls({user: hash_password(pw) for user, pw in passwords.items()})
 
     async def current(self, request: Request) -> str | None:
-        return self.sessions.user(request)
+        return await self.sessions.user(request)
+
+    def keep_in(self, store: Entries) -> None:
+        """Keep browser sessions in `store` unless given one: `Handoff` calls this with its own."""
+        self.sessions.keep_in(store)
 
     async def form_targets(self, next_path: str) -> tuple[str, ...]:
         """Where, besides this app, the sign-in form's redirect may lead for `next_path` (nowhere here)."""
@@ -174,10 +179,10 @@ class PasswordLogin:
                 request, web, next_path, error="Wrong user name or password.", status=401
             )
         self.throttle.succeeded(user, remote)
-        self.sessions.end(web.browser_id(request))
+        await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.
-        web.cookie.issue(response, self.sessions.start(user))
+        web.cookie.issue(response, await self.sessions.start(user))
         return response
 
     async def _logout(self, request: Request) -> Response:
@@ -185,7 +190,7 @@ class PasswordLogin:
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
             return message(web.root, 400, title="Form expired", text="Please reload the page and try again.")
-        self.sessions.end(web.browser_id(request))
+        await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(f"{web.root}/login", status_code=303)
         web.cookie.issue(response)
         return response

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .._entries import Entries
 from .._errors import ConfigError
 from .._onetime import OneTimeStore
 from .._web import Web, message, safe_next
@@ -124,7 +125,11 @@ class OidcLogin:
         self.sessions = BrowserSessions()
 
     async def current(self, request: Request) -> str | None:
-        return self.sessions.user(request)
+        return await self.sessions.user(request)
+
+    def keep_in(self, store: Entries) -> None:
+        """Keep browser sessions in `store` unless given one: `Handoff` calls this with its own."""
+        self.sessions.keep_in(store)
 
     def login_url(self, request: Request, next_path: str) -> str | None:
         return f"{Web.of(request).root}/oidc/login?{urlencode({'next': next_path})}"
@@ -191,7 +196,7 @@ class OidcLogin:
         if claims.get("nonce") != login.nonce:
             return message(web.root, 400, title="Not signed in", text="The sign-in did not match. Try again.")
         response = RedirectResponse(login.next_path, status_code=303)
-        self.sessions.end(web.browser_id(request))
+        await self.sessions.end(web.browser_id(request))
         # A new browser id at sign-in, as with password login.
-        web.cookie.issue(response, self.sessions.start(str(claims["sub"])))
+        web.cookie.issue(response, await self.sessions.start(str(claims["sub"])))
         return response

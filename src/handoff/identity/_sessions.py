@@ -1,37 +1,57 @@
-"""Server-side browser sessions: the browser cookie's id maps to a signed-in user, for a while."""
+"""Server-side browser sessions: the browser cookie's id maps to a signed-in user, for a while.
+
+Sessions live in the store (by default the `Handoff`'s), under a digest of the browser id, so a
+restart signs nobody out and every process on the same database knows every session.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
 from starlette.requests import Request
 
+from .._entries import Entries, MemoryEntries
 from .._web import Web
 
 SESSION_LIFE = 12 * 3600.0
+_SPACE = "browser.session"
+
+
+def _key(browser_id: str) -> str:
+    return hashlib.sha256(browser_id.encode()).hexdigest()
 
 
 class BrowserSessions:
     """Who each browser is signed in as. A sign-in always gets a fresh id (no session fixation)."""
 
-    def __init__(self, life: float = SESSION_LIFE) -> None:
+    def __init__(self, life: float = SESSION_LIFE, store: Entries | None = None) -> None:
         self.life = life
-        self._users: dict[str, tuple[str, float]] = {}
+        self._store = store
 
-    def start(self, user: str) -> str:
+    @property
+    def store(self) -> Entries:
+        if self._store is None:
+            self._store = MemoryEntries()
+        return self._store
+
+    def keep_in(self, store: Entries) -> None:
+        """Keep sessions in `store` unless one was given (and none were started yet)."""
+        if self._store is None:
+            self._store = store
+
+    async def start(self, user: str) -> str:
         """A new browser id signed in as `user`; set it as the browser cookie."""
         browser_id = secrets.token_urlsafe(32)
-        self._users[browser_id] = (user, time.time() + self.life)
+        await self.store.put(_SPACE, _key(browser_id), {"user": user}, expires_at=time.time() + self.life)
         return browser_id
 
-    def user(self, request: Request) -> str | None:
+    async def user(self, request: Request) -> str | None:
         browser_id = Web.of(request).browser_id(request)
-        session = self._users.get(browser_id) if browser_id else None
-        if session is None or session[1] < time.time():
-            return None
-        return session[0]
+        session = await self.store.get(_SPACE, _key(browser_id)) if browser_id else None
+        return str(session["user"]) if session else None
 
-    def end(self, browser_id: str | None) -> None:
+    async def end(self, browser_id: str | None) -> None:
         if browser_id:
-            self._users.pop(browser_id, None)
+            await self.store.delete(_SPACE, _key(browser_id))
