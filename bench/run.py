@@ -1,12 +1,13 @@
 """handoff benchmarks: each figure is compared, in the same run, with a baseline.
 
-    python bench/run.py            # all three
-    python bench/run.py ledger     # any of: gate, notice, retry, ledger
+    python bench/run.py            # all of them
+    python bench/run.py ledger     # any of: gate, notice, retry, ledger, tokens
 
 Figures (targets from the design notes):
 - gate: gated tool call with the secret present ÷ the same tool without handoff (≤ 1.05)
 - notice: browser completion POST → client holds notifications/elicitation/complete (p99 ≤ 10 ms)
 - ledger: SQLite create+complete per second, empty and with 100k pending (≥ 2,000/s, flat)
+- tokens: the built-in authorization server's access-token check, with and without the grant lookup
 - retry: 2026-07-28, completion → the retried call returns, held retry vs the SDK's polling backoff
   (at least 5 times sooner, ≤ 10 ms)
 """
@@ -268,6 +269,50 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
     return {"memory_per_s": memory, "sqlite_empty_per_s": empty, "sqlite_100k_pending_per_s": full}
 
 
+async def bench_tokens(n: int = 5000, grants: int = 100_000) -> dict[str, object]:
+    """The built-in authorization server's access-token check: signature and claims alone (the
+    baseline), then with the grant lookup that makes revocation and replay detection work."""
+    import jwt
+
+    from handoff import AuthServer, SQLiteEntries, hash_password
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(Path(tmp) / "auth.db")
+        auth = AuthServer(
+            {"alice": hash_password("pw")},
+            signing_key=b"k" * 32,
+            issuer="http://127.0.0.1:1",
+            pages_url="http://127.0.0.1:1/handoff",
+            store=SQLiteEntries(db),
+        )
+        now = time.time()
+        db.call(
+            lambda c: c.executemany(
+                "INSERT INTO entries VALUES ('as.grant', ?, '{}', ?)",
+                [(f"g{i}", now + 3600) for i in range(grants)],
+            )
+        )
+        token = (await auth._issue("g-bench", "alice", "bench-client", [])).access_token
+
+        def decode() -> None:
+            jwt.decode(token, b"k" * 32, algorithms=["HS256"], issuer=auth._issuer, audience=auth.resource)
+
+        plain, full = [], []
+        for _ in range(n):
+            t = time.perf_counter()
+            decode()
+            plain.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            assert await auth.load_access_token(token) is not None
+            full.append(time.perf_counter() - t)
+    a, b = summary(plain), summary(full)
+    print(f"access-token check ({grants:,} live grants in SQLite):")
+    show("signature + claims (baseline)", a)
+    show("+ grant lookup (revocable)", b)
+    print(f"  added per MCP request: {(b['median_ms'] - a['median_ms']) * 1000:.0f} µs median")
+    return {"jwt_only": a, "with_grant": b}
+
+
 async def main(which: list[str]) -> None:
     print(f"machine: {machine()}\n")
     results: dict[str, object] = {"machine": machine()}
@@ -291,6 +336,9 @@ async def main(which: list[str]) -> None:
                 server.stop()
     if "ledger" in which:
         results["ledger"] = await bench_ledger()
+        print()
+    if "tokens" in which:
+        results["tokens"] = await bench_tokens()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -300,4 +348,4 @@ if __name__ == "__main__":
     import logging
 
     logging.disable(logging.WARNING)
-    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "ledger"])
+    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "ledger", "tokens"])
