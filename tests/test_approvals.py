@@ -117,3 +117,60 @@ async def test_another_user_cannot_approve(running, browsers):
     assert post.status_code == 403
     record = await running.demo.handoff.ledger.get(elicitation["elicitationId"])
     assert record.status is Status.PENDING
+
+
+def _second_payment_tool(running, name: str = "send_payment_twin", **options) -> None:
+    """Another tool on the same server declaring the same approval, as a second author might."""
+    from handoff.demo._server import describe_payment
+
+    handoff = running.demo.handoff
+
+    @running.demo.mcp.tool(name=name)
+    @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment, **options)
+    async def twin(amount: str, currency: str, payee: str, description: str = "") -> str:
+        return f"{name} paid {amount} {currency} to {payee}."
+
+
+async def test_an_approval_for_one_tool_never_runs_another(running, browsers):
+    _second_payment_tool(running)
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
+        elicitation = await _ask(client, "legacy", PAYMENT)
+        page = await browser.open(elicitation["url"])
+        assert "send_payment" in page.text and "send_payment_twin" not in page.text
+        await browser.submit(page, {"action": "approve"})
+        assert await notices.wait_for(elicitation["elicitationId"])
+        with pytest.raises(MCPError) as caught:  # the same approval name and arguments, another tool
+            await client.call_tool("send_payment_twin", PAYMENT)
+        twin = caught.value.data["elicitations"][0]
+        assert twin["url"] != elicitation["url"]
+        assert "send_payment_twin" in (await browser.open(twin["url"])).text
+        assert (
+            text_of(await client.call_tool("send_payment", PAYMENT)) == "Paid 120.00 EUR to ACME Tools Ltd."
+        )
+
+
+async def test_an_approval_lapses_after_its_lifetime(running, browsers):
+    import anyio
+
+    _second_payment_tool(running, "quick_payment", lifetime=0.5)
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice") as (client, notices):
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("quick_payment", PAYMENT)
+        elicitation = caught.value.data["elicitations"][0]
+        page = await browser.open(elicitation["url"])
+        assert "for one run of this tool, within a minute" in page.text
+        await browser.submit(page, {"action": "approve"})
+        assert await notices.wait_for(elicitation["elicitationId"])
+        await anyio.sleep(0.7)
+        with pytest.raises(MCPError) as caught:  # given too long ago: asked again, nothing paid
+            await client.call_tool("quick_payment", PAYMENT)
+        assert caught.value.data["elicitations"][0]["url"] != elicitation["url"]
+
+
+async def test_arguments_too_large_to_check_are_a_clear_tool_error(running, browsers):
+    async with user_client(running.mcp_url, browsers(), "alice") as (client, _):
+        result = await client.call_tool("send_payment", {**PAYMENT, "payee": "x" * 100_000})
+    assert result.is_error and "more than a person can check" in text_of(result)
+    assert await running.demo.handoff.ledger.latest("alice", "approval:payment") is None

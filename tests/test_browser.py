@@ -313,3 +313,65 @@ def test_handoff_connect_signs_in_through_chromium(running, tmp_path):
         term.wait_for("You are alice.")
     finally:
         term.tmux("kill-server")
+
+
+# What a person approves is what runs: hostile values, as Chromium renders them.
+
+HOSTILE = [
+    # (amount, payee, what the page must say for the payee or amount row, a note that must show)
+    (
+        "1\u202e00.0\u202c",
+        "Ink Ltd",
+        "1⟦U+202E RIGHT-TO-LEFT OVERRIDE⟧00.0⟦U+202C POP DIRECTIONAL FORMATTING⟧ EUR",
+        "invisible",
+    ),
+    ("5.00", "\u202eLtd Ink", "⟦U+202E RIGHT-TO-LEFT OVERRIDE⟧Ltd Ink", "direction-changing"),
+    ("5.00", "Pay\u200bPal", "Pay⟦U+200B ZERO WIDTH SPACE⟧Pal", "invisible"),
+    ("5.00", "P\u0430yPal", "P⟦U+0430 CYRILLIC SMALL LETTER A⟧yPal", "mixes Latin letters with Cyrillic"),
+    (
+        "5.00",
+        "\u0440\u0430\u0443\u0440\u0430\u04cf",
+        "\u0440\u0430\u0443\u0440\u0430\u04cf",
+        "written in Cyrillic letters",
+    ),
+    ("5.00", "Pay\u00a0Pal", "Pay⟦U+00A0 NO-BREAK SPACE⟧Pal", "unusual space"),
+    ("5.00", "Mu\u0308ller", "Mu⟦U+0308 COMBINING DIAERESIS⟧ller", "accent marks"),
+    ("5.00", "\uff30ay", "⟦U+FF30 FULLWIDTH LATIN CAPITAL LETTER P⟧ay", "full-width"),
+    (
+        "5.00",
+        "Pay⟦U+200B ZERO WIDTH SPACE⟧Pal",
+        "Pay⟦U+27E6 MATHEMATICAL LEFT WHITE SQUARE BRACKET⟧U+200B ZERO WIDTH SPACE"
+        "⟦U+27E7 MATHEMATICAL RIGHT WHITE SQUARE BRACKET⟧Pal",
+        "brackets this page uses",
+    ),
+]
+
+
+async def test_approval_pages_show_hostile_values_exactly_as_they_will_run(
+    world, world_browsers, chromium: Browser, screens: Path
+):
+    server = world.server
+    context = await chromium.new_context()
+    page = await context.new_page()
+    await page.goto(f"{server.origin}/handoff/login")
+    await page.fill("input[name=username]", "alice")
+    await page.fill("input[name=password]", DEMO_USERS["alice"])
+    await page.click("button[type=submit]")
+    rendered: list[str] = []
+    async with user_client(server.mcp_url, world_browsers(), "alice") as (client, _):
+        for amount, payee, expected, note in [("5.00", "Ink Ltd", "Ink Ltd", None), *HOSTILE]:
+            arguments = {"amount": amount, "currency": "EUR", "payee": payee}
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("send_payment", arguments)
+            await page.goto(caught.value.data["elicitations"][0]["url"])
+            cells = await page.locator("table.summary td").all_inner_texts()
+            assert expected in cells, (payee, cells)
+            caution = page.locator(".caution")
+            if note is None:
+                assert await caution.count() == 0
+            else:
+                assert note in await caution.inner_text(), (payee, await caution.inner_text())
+            rendered.append(" | ".join(cells))
+        await shot(page, screens, "approval-hostile")
+    assert len(set(rendered)) == len(rendered)  # different arguments never look the same
+    await context.close()

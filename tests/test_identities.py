@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 
 from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, TokenSubject, generate_key
+from handoff._need import Invocation
 from handoff.demo import ScriptedBrowser
 from handoff.ledger import Draft, Status
 
@@ -91,7 +92,11 @@ async def test_custom_identity_hook_decides_who_the_browser_user_is():
     server = ServerThread(handoff.app(mcp), port).start()
     try:
         record = await handoff.ledger.create(
-            Draft(principal="alice", kind="secret", params=handoff.needs["secret:k"].params("tool", {}))
+            Draft(
+                principal="alice",
+                kind="secret",
+                params=handoff.needs["secret:k"].params(Invocation("custom", "tool", {})),
+            )
         )
         url = handoff.url_for(record.id)
         async with httpx2.AsyncClient() as http:

@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 
+from ._need import Invocation
 from .eras import Call, era_for
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ class Secrets:
                 f"@handoff.{decorator}({name!r}, ...)"
             )
         return values[ref]
+
+
+def server_name(ctx: Any) -> str:
+    """The name of the MCP server a call reached: approvals given on one server never run on another."""
+    server = getattr(ctx, "mcp_server", None)
+    return str(getattr(server, "name", "") or "")
 
 
 def gate(handoff: Handoff, need: Need, delivery: Delivery) -> Callable[[F], F]:
@@ -91,11 +98,12 @@ async def fetch(
             "Connect with an access token from this server's sign-in."
         )
     params = getattr(request_context, "params", None) or {}
-    arguments = params.get("arguments") or {}
+    tool = str(params.get("name") or fallback_name)
+    invocation = Invocation(server_name(ctx), tool, params.get("arguments") or {})
     values: dict[str, Any] = {}
     missing: list[Need] = []
     for need in needs:
-        value = await need.peek(handoff, principal, arguments)
+        value = await need.peek(handoff, principal, invocation)
         if value is None:
             missing.append(need)
         elif not need.single_use:
@@ -106,7 +114,7 @@ async def fetch(
             ctx=ctx,
             principal=principal,
             client_id=handoff.mcp_identity.client_id(request_context),
-            tool=str(params.get("name") or fallback_name),
+            invocation=invocation,
             delivery=delivery,
         )
         # A retry's state is verified (and consumed) even when nothing is missing any more.
@@ -116,7 +124,7 @@ async def fetch(
     for need in needs:
         if need.ref in values:
             continue
-        value = await need.take(handoff, principal, arguments)
+        value = await need.take(handoff, principal, invocation)
         if value is None:
             raise ToolError(
                 f"{need.label} is not there yet (or was already used). "

@@ -20,7 +20,16 @@ from ._db import Database
 from ._entries import Entries, MemoryEntries, SQLiteEntries
 from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
 from ._gate import Secrets, gate
-from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
+from ._need import (
+    APPROVAL_LIFE,
+    ApprovalNeed,
+    ConnectionNeed,
+    Delivery,
+    Describer,
+    Need,
+    SecretNeed,
+    Validator,
+)
 from ._notifier import Notifier
 from ._web import BodyLimit, BrowserCookie, Web
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
@@ -226,13 +235,17 @@ class Handoff:
         describe: Describer | None = None,
         message: str | None = None,
         delivery: Delivery = "error",
+        lifetime: float = APPROVAL_LIFE,
     ) -> Callable[[F], F]:
         """Declare that each call of a tool needs a person's approval, given for exactly its arguments.
 
         The approval page shows `describe(arguments)` (for a payment: amount, currency,
-        payee, description). An approval is used by one run; other arguments need another.
+        payee, description), every character as it will be used. An approval is bound
+        to this server, this tool and these arguments, is used by one run, and lapses
+        `lifetime` seconds (ten minutes) after it was given; other arguments need another.
         """
-        return gate(self, self._declare(ApprovalNeed(name, label, describe, message)), delivery)
+        need = ApprovalNeed(name, label, describe, message, lifetime)
+        return gate(self, self._declare(need), delivery)
 
     def requires_connection(
         self,
@@ -295,7 +308,7 @@ class Handoff:
     async def open(self, call: Call, need: Need) -> tuple[Record, str]:
         """The pending record for this need of this call (reused while one is pending), and its URL."""
         principal, client_id, tool, remote = call.principal, call.client_id, call.tool, call.remote
-        key = need.key(call.arguments)
+        key = need.key(call.invocation)
         record = await self.ledger.latest(principal, key)
         if record is None or not record.pending:
             try:
@@ -303,7 +316,7 @@ class Handoff:
                     Draft(
                         principal=principal,
                         kind=need.kind,
-                        params=need.params(tool, call.arguments),
+                        params=need.params(call.invocation),
                         client_id=client_id,
                         key=key,
                     )

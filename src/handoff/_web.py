@@ -12,11 +12,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._exact import exact
+
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("handoff", "templates"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     undefined=jinja2.StrictUndefined,
 )
+_templates.filters["exact"] = exact
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:

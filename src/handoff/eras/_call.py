@@ -11,7 +11,7 @@ from ..ledger import Record, Status
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
-    from .._need import Delivery, Need
+    from .._need import Delivery, Invocation, Need
 
 
 @dataclass
@@ -23,8 +23,12 @@ class Call:
     """The SDK's `Context` for this call."""
     principal: str
     client_id: str | None
-    tool: str
+    invocation: Invocation
     delivery: Delivery
+
+    @property
+    def tool(self) -> str:
+        return self.invocation.tool
 
     @property
     def params(self) -> dict[str, Any]:
@@ -33,7 +37,7 @@ class Call:
 
     @property
     def arguments(self) -> dict[str, Any]:
-        return dict(self.params.get("arguments") or {})
+        return dict(self.invocation.arguments)
 
     @property
     def remote(self) -> str | None:
@@ -49,7 +53,7 @@ class Call:
     async def report_refusal(self, need: Need) -> None:
         """Turn a recent decline or cancel of this need into one clear tool error."""
         ledger = self.handoff.ledger
-        latest = await ledger.latest(self.principal, need.key(self.arguments))
+        latest = await ledger.latest(self.principal, need.key(self.invocation))
         if latest is None or latest.status not in (Status.DECLINED, Status.CANCELLED, Status.FAILED):
             return
         if await ledger.acknowledge(latest.id):

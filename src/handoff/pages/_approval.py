@@ -8,6 +8,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._exact import show
+from .._need import APPROVAL_LIFE, ApprovalNeed
 from .._web import Web, render, signed_in
 from ..ledger import Record, Status
 from ._flow import conclude
@@ -18,13 +20,23 @@ if TYPE_CHECKING:
 
 class ApprovalFlow:
     async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
+        rows, notes = [], []
+        for key, value in record.params.get("summary", []):
+            label, shown = show(key), show(value)
+            rows.append((label.html, shown.html))
+            notes += [(label.html, note) for note in label.notes + shown.notes]
+        need = handoff.needs.get(f"approval:{record.params['name']}")
+        lifetime = need.lifetime if isinstance(need, ApprovalNeed) else APPROVAL_LIFE
         return render(
             "approval.html",
             root=Web.of(request).root,
             record_id=record.id,
             label=record.params["label"],
             tool=record.params.get("tool", ""),
-            summary=record.params.get("summary", []),
+            server=record.params.get("server", ""),
+            rows=rows,
+            notes=notes,
+            lifetime=_duration(lifetime),
             digest=record.params.get("digest", "")[:16],
             csrf=csrf,
             signed_in=signed_in(request),
@@ -38,3 +50,8 @@ class ApprovalFlow:
             return await conclude(handoff, request, record, Status.COMPLETED, "Approved", text)
         text = "Denied. Nothing will run. You can close this tab."
         return await conclude(handoff, request, record, Status.DECLINED, "Denied", text)
+
+
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
