@@ -108,6 +108,24 @@ async def test_completion_notice_reaches_only_the_initiating_session(running, br
         ).content
 
 
+async def test_every_session_handed_the_id_is_told_and_no_other(running, browsers):
+    first, second, bob_browser = browsers(), browsers(), browsers()
+    async with (
+        user_client(running.mcp_url, first, "alice") as (laptop, laptop_notices),
+        user_client(running.mcp_url, second, "alice") as (phone, phone_notices),
+        user_client(running.mcp_url, bob_browser, "bob") as (bob, bob_notices),
+    ):
+        a = await _needs_key(laptop)
+        b = await _needs_key(phone)  # the same pending need: the same record, the same id
+        assert a["elicitationId"] == b["elicitationId"]
+        await _needs_key(bob)
+        await _enter(first, a["url"])
+        assert await laptop_notices.wait_for(a["elicitationId"])
+        assert await phone_notices.wait_for(a["elicitationId"])
+        await anyio.sleep(0.3)
+        assert bob_notices.ids == []
+
+
 @ERAS
 async def test_another_user_is_refused_and_the_record_stays_pending(running, browsers, era):
     alice_browser, bob_browser = browsers(), browsers()

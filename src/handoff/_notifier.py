@@ -14,28 +14,36 @@ _NOTIFY = (Status.COMPLETED, Status.DECLINED)
 
 
 class Notifier:
-    """Remembers which session is waiting on which record; sends the notice on a finish event.
+    """Remembers which sessions wait on which record; sends each of them the notice on a finish event.
 
-    Entries live until the record finishes or its expiry passes; a session that
-    vanished in between is harmless (sending is best effort, the client can retry).
+    One person's sessions can share a pending record (the same need, asked from two
+    connections): every session that was handed its id is told, and no other. Entries
+    live until the record finishes or its expiry passes; a session that vanished in
+    between is harmless (sending is best effort, the client can retry).
     """
 
+    MAX_SESSIONS = 32
+    """Sessions told about one record at most (one person's connections)."""
+
     def __init__(self) -> None:
-        self._watching: dict[str, tuple[Any, float]] = {}
+        self._watching: dict[str, tuple[list[Any], float]] = {}
 
     def watch(self, record_id: str, session: Any, *, until: float | None = None) -> None:
         self._prune()
-        self._watching[record_id] = (session, until or time.time() + 3600)
+        sessions, _ = self._watching.get(record_id, ([], 0.0))
+        if not any(known is session for known in sessions):
+            sessions = [*sessions, session][-self.MAX_SESSIONS :]
+        self._watching[record_id] = (sessions, until or time.time() + 3600)
 
     async def on_record(self, record: Record) -> None:
         entry = self._watching.pop(record.id, None)
         if entry is None or record.status not in _NOTIFY:
             return
-        session, _ = entry
-        try:
-            await session.send_elicit_complete(record.id)
-        except Exception:  # the client may be gone; it can still retry on its own
-            logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        for session in entry[0]:
+            try:
+                await session.send_elicit_complete(record.id)
+            except Exception:  # the client may be gone; it can still retry on its own
+                logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
 
     def _prune(self) -> None:
         now = time.time()
