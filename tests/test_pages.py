@@ -126,34 +126,63 @@ def test_local_identity_refuses_non_loopback_peers():
     assert anyio.run(identity.current, request("10.0.0.2")) is None
 
 
-async def test_password_guessing_is_slowed_down(running, browsers):
-    browser = browsers()
-    page = await browser.open(running.origin + "/handoff/login")
+async def test_password_guessing_is_slowed_down_but_the_person_still_gets_in(running, browsers):
+    alice = browsers()
+    await alice.sign_in(await alice.open(running.origin + "/handoff/login"), "alice", DEMO_USERS["alice"])
+    stranger = browsers()  # same address (loopback), never signed in as alice
+    page = await stranger.open(running.origin + "/handoff/login")
     for _ in range(5):
-        wrong = await browser.submit(page, {"username": "alice", "password": "guess"})
+        wrong = await stranger.submit(page, {"username": "alice", "password": "guess"})
         assert not isinstance(wrong, str) and wrong.status == 401
         page = wrong
-    blocked = await browser.submit(page, {"username": "alice", "password": DEMO_USERS["alice"]})
+    blocked = await stranger.submit(page, {"username": "alice", "password": DEMO_USERS["alice"]})
     assert (
         not isinstance(blocked, str) and blocked.status == 429 and "Too many failed sign-ins" in blocked.text
     )
+    # Alice's own browser signed in as her before: the stranger's guesses do not lock her out.
+    again = await alice.open(running.origin + "/handoff/login")
+    signed_in = await alice.sign_in(again, "alice", DEMO_USERS["alice"])
+    assert signed_in.status == 200 and "/login" not in signed_in.url
 
 
-def test_throttle_window_and_success_reset():
-    from handoff.identity._login import Throttle
+def test_a_strangers_failures_never_lock_the_person_out_from_elsewhere():
+    from handoff.identity import Throttle
 
-    throttle = Throttle(limit=2, window=0.2)
-    throttle.failed("alice", "10.0.0.1")
-    assert throttle.wait("alice", "10.0.0.2") == 0
-    throttle.failed("alice", "10.0.0.2")
-    assert throttle.wait("alice", "10.0.0.3") > 0  # two failures for the user name
-    import time
+    throttle = Throttle(free=5, untrusted_limit=1000, address_limit=1000)
+    for _ in range(8):
+        throttle.failed("alice", "203.0.113.66")
+    assert throttle.wait("alice", "203.0.113.66") > 0  # the guesser waits
+    assert throttle.wait("alice", "198.51.100.7") == 0  # alice, from her own address, does not
 
-    time.sleep(0.25)
-    assert throttle.wait("alice", "10.0.0.3") == 0
-    throttle.failed("bob", "10.0.0.9")
-    throttle.failed("carol", "10.0.0.9")
-    assert throttle.wait("dave", "10.0.0.9") > 0  # two failures from one address
-    throttle.failed("erin", "10.0.0.5")
-    throttle.succeeded("erin", "10.0.0.5")
-    assert throttle.wait("erin", "10.0.0.6") == 0
+
+def test_guessing_from_one_source_backs_off_exponentially_and_success_resets_it():
+    from handoff.identity import Throttle
+
+    throttle = Throttle(free=2, max_wait=60)
+    waits = []
+    for _ in range(5):
+        throttle.failed("alice", "203.0.113.66")
+        waits.append(throttle.wait("alice", "203.0.113.66"))
+    assert waits[0] == 0 and 0.5 < waits[1] <= 1 and 1.5 < waits[2] <= 2 and 3.5 < waits[3] <= 4
+    throttle.succeeded("alice", "203.0.113.66")
+    assert throttle.wait("alice", "203.0.113.66") == 0
+
+
+def test_many_addresses_slow_strangers_but_not_a_browser_that_signed_in_before():
+    from handoff.identity import Throttle
+
+    throttle = Throttle(untrusted_limit=3, address_limit=1000)
+    for n in range(3):
+        throttle.failed("alice", f"203.0.113.{n}")
+    assert throttle.wait("alice", "203.0.113.99") > 0  # a fourth stranger waits
+    assert throttle.wait("alice", "203.0.113.99", device=True) == 0  # alice's own browser does not
+
+
+def test_one_address_spraying_many_names_is_slowed():
+    from handoff.identity import Throttle
+
+    throttle = Throttle(address_limit=3)
+    for user in ("bob", "carol", "dave"):
+        throttle.failed(user, "203.0.113.9")
+    assert throttle.wait("erin", "203.0.113.9") > 0
+    assert throttle.wait("erin", "198.51.100.1") == 0

@@ -53,18 +53,45 @@ _DUMMY_HASH = hash_password("not a password")
 
 
 class Throttle:
-    """Slows password guessing: after `limit` failures for a user name, or from one address, within
-    `window` seconds, further sign-ins there wait until the oldest failure ages out.
+    """Slows password guessing without letting a stranger lock anyone out.
 
-    At most `max_keys` names and addresses are tracked (the least recently failed are forgotten first),
-    so a flood of made-up names cannot grow memory without bound.
+    The scheme is OWASP's "slow down online guessing attacks with device cookies":
+
+    - failures for one user from one source back off exponentially after `free` tries (1 s, 2 s,
+      4 s, … up to `max_wait`); the source is the browser when it has signed in as that user before
+      (its device cookie), else the address;
+    - failures for one user from sources that never signed in as them share one budget
+      (`untrusted_limit` within `window`); once it is spent, only such sources wait: the person's
+      own browser still gets in with the right password;
+    - failures from one address across all users (`address_limit` within `window`) slow that address
+      down (password spraying).
+
+    At most `max_keys` counters are kept (the least recently failed are forgotten first), so a flood of
+    made-up names cannot grow memory without bound.
     """
 
-    def __init__(self, limit: int = 5, window: float = 300.0, *, max_keys: int = 10_000) -> None:
-        self.limit = limit
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        max_wait: float = 300.0,
+        untrusted_limit: int = 50,
+        address_limit: int = 100,
+        window: float = 900.0,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.free = free
+        self.max_wait = max_wait
+        self.untrusted_limit = untrusted_limit
+        self.address_limit = address_limit
         self.window = window
         self.max_keys = max_keys
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    @staticmethod
+    def _keys(user: str, address: str, device: bool) -> tuple[str, str | None, str]:
+        source = f"src:{user}\0{'device' if device else address}"
+        return source, None if device else f"user:{user}", f"addr:{address}"
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.get(key) or deque()
@@ -72,32 +99,39 @@ class Throttle:
             times.popleft()
         return times
 
-    def _record(self, key: str, now: float) -> None:
+    def _record(self, key: str, now: float, keep: int) -> None:
         times = self._recent(key, now)
         times.append(now)
-        while len(times) > self.limit:
+        while len(times) > keep:
             times.popleft()
         self._failures[key] = times
         self._failures.move_to_end(key)
         while len(self._failures) > self.max_keys:
             self._failures.popitem(last=False)
 
-    def wait(self, user: str, remote: str) -> float:
+    def wait(self, user: str, address: str, *, device: bool = False) -> float:
+        """Seconds this sign-in must wait before a password is even checked (0 when it may go on)."""
         now = time.monotonic()
-        waits = [
-            times[0] + self.window - now
-            for key in (f"user:{user}", f"addr:{remote}")
-            if len(times := self._recent(key, now)) >= self.limit
-        ]
-        return max(waits, default=0.0)
+        source, untrusted, spray = self._keys(user, address, device)
+        waits = []
+        tries = self._recent(source, now)
+        if len(tries) >= self.free:
+            waits.append(tries[-1] + min(self.max_wait, 2.0 ** (len(tries) - self.free)) - now)
+        for key, limit in ((untrusted, self.untrusted_limit), (spray, self.address_limit)):
+            if key is not None and len(times := self._recent(key, now)) >= limit:
+                waits.append(times[0] + self.window - now)
+        return max([0.0, *waits])
 
-    def failed(self, user: str, remote: str) -> None:
+    def failed(self, user: str, address: str, *, device: bool = False) -> None:
         now = time.monotonic()
-        for key in (f"user:{user}", f"addr:{remote}"):
-            self._record(key, now)
+        source, untrusted, spray = self._keys(user, address, device)
+        self._record(source, now, self.free + 16)
+        if untrusted is not None:
+            self._record(untrusted, now, self.untrusted_limit)
+        self._record(spray, now, self.address_limit)
 
-    def succeeded(self, user: str, remote: str) -> None:
-        self._failures.pop(f"user:{user}", None)
+    def succeeded(self, user: str, address: str, *, device: bool = False) -> None:
+        self._failures.pop(self._keys(user, address, device)[0], None)
 
 
 class PasswordLogin:
@@ -164,25 +198,27 @@ class PasswordLogin:
             )
         user, password = str(form.get("username", "")), str(form.get("password", ""))
         remote = request.client.host if request.client else ""
-        wait = self.throttle.wait(user, remote)
+        device = web.cookie.is_device_of(request, user)
+        wait = self.throttle.wait(user, remote, device=device)
         if wait:
             return await self._login_page(
                 request,
                 web,
                 next_path,
                 status=429,
-                error=f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} minute(s).",
+                error=f"Too many failed sign-ins. Try again in {_duration(wait)}.",
             )
         if not self.verify(user, password):
-            self.throttle.failed(user, remote)
+            self.throttle.failed(user, remote, device=device)
             return await self._login_page(
                 request, web, next_path, error="Wrong user name or password.", status=401
             )
-        self.throttle.succeeded(user, remote)
+        self.throttle.succeeded(user, remote, device=device)
         await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.
         web.cookie.issue(response, await self.sessions.start(user))
+        web.cookie.issue_device(response, user)
         return response
 
     async def _logout(self, request: Request) -> Response:
@@ -215,3 +251,9 @@ class PasswordLogin:
         if fresh:
             web.cookie.issue(response, browser_id)
         return response
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, int(seconds + 0.999))} second(s)"
+    return f"{int(seconds // 60) + 1} minute(s)"
