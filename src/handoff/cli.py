@@ -80,7 +80,8 @@ To see the whole story without a client:
 Audit log: handoff audit --db {Path(data_dir) / "handoff.db"}
 Press Ctrl-C to stop.
 """)
-    uvicorn.run(app.app, host=host, port=port, log_level="warning")
+    # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
+    uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @main.command()
