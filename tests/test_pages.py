@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx2
 import pytest
+from starlette.requests import Request
 
 from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, generate_key
 from handoff._web import safe_next
@@ -186,3 +190,70 @@ def test_one_address_spraying_many_names_is_slowed():
         throttle.failed(user, "203.0.113.9")
     assert throttle.wait("erin", "203.0.113.9") > 0
     assert throttle.wait("erin", "198.51.100.1") == 0
+
+
+async def test_redirects_are_built_from_the_public_url_never_the_host_header(running):
+    async with httpx2.AsyncClient() as http:
+        for path, target in (("/handoff", "/handoff/"), ("/mcp/", "/mcp")):
+            answer = await http.get(f"{running.origin}{path}", headers={"host": "evil.example"})
+            assert answer.status_code == 307 and answer.headers["location"] == f"{running.origin}{target}"
+        inner = await http.get(f"{running.origin}/handoff/login/", headers={"host": "evil.example"})
+        assert "evil.example" not in inner.headers.get("location", "")
+
+
+def test_forwarded_headers_from_a_local_caller_are_not_believed_by_the_demo(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from _server import free_port
+
+    port = free_port()
+    handoff = Path(sys.executable).parent / "handoff"
+    demo = subprocess.Popen(
+        [str(handoff), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        with httpx2.Client(base_url=origin, timeout=10) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    page = http.get("/handoff/login")
+                    break
+                except httpx2.TransportError:
+                    assert time.monotonic() < deadline, "handoff demo did not start"
+                    time.sleep(0.1)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            codes = []
+            for n in range(8):  # a guesser who claims a new address every time
+                answer = http.post(
+                    "/handoff/login",
+                    data={"csrf": csrf, "username": "alice", "password": "guess", "next": "/handoff/"},
+                    headers={"x-forwarded-for": f"198.51.100.{n}"},
+                )
+                codes.append(answer.status_code)
+            assert codes[:5] == [401] * 5 and 429 in codes[5:]  # still one address: throttled
+    finally:
+        demo.terminate()
+        demo.wait(timeout=10)
+    from handoff._db import Database
+
+    rows = Database(tmp_path / "demo" / "handoff.db").call(
+        lambda c: c.execute("SELECT remote FROM audit").fetchall()
+    )
+    assert all(remote in (None, "127.0.0.1") for (remote,) in rows)
+
+
+def test_text_that_is_not_an_address_never_becomes_one():
+    from handoff._web import remote_address
+
+    def request(host: str) -> Request:
+        return Request({"type": "http", "client": (host, 1), "headers": [], "method": "GET", "path": "/"})
+
+    assert remote_address(request("127.0.0.1")) == "127.0.0.1"
+    assert remote_address(request("::ffff:10.0.0.1")) == "::ffff:a00:1"
+    assert remote_address(request("1.2.3.4, <script>evil</script>")) is None

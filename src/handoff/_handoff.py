@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from ._db import Database
 from ._entries import Entries, MemoryEntries, SQLiteEntries
@@ -57,6 +59,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_BODY_LIMIT = 16 * 1024
 _AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
+
+
+def _redirect(path: str, target: str) -> Route:
+    async def redirect(request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(target + query, status_code=307)
+
+    return Route(path, redirect, methods=["GET", "HEAD", "POST", "DELETE"])
 
 
 def check_public_url(url: str) -> str:
@@ -434,6 +444,7 @@ class Handoff:
         self._check_verified_users(mcp_server)
         app: Starlette = mcp_server.streamable_http_app(**streamable_http)
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        self._redirect_slashes(app)
         # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
         app.add_middleware(PublicClientRevocation)
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
@@ -446,6 +457,19 @@ class Handoff:
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
+
+    def _redirect_slashes(self, app: Starlette) -> None:
+        """`/handoff` → `/handoff/` and `/mcp/` → `/mcp`, built from the public URL: Starlette's own
+        slash redirects would echo the request's Host header."""
+        app.router.redirect_slashes = False
+        extra: list[BaseRoute] = []
+        for route in app.router.routes:
+            path = getattr(route, "path", "")
+            if isinstance(route, Mount) and path:
+                extra.append(_redirect(path, f"{self.public_url}{path}/"))
+            elif isinstance(route, Route) and path and not path.endswith("/") and "{" not in path:
+                extra.append(_redirect(f"{path}/", f"{self.public_url}{path}"))
+        app.router.routes.extend(extra)
 
     def _check_verified_users(self, mcp_server: Any) -> None:
         """Handoff binds records to the verified `sub` of each call: an MCP server without the SDK's auth

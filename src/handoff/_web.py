@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from typing import Any
 
@@ -227,6 +228,20 @@ class BrowserCookie:
         if not browser_id or not isinstance(submitted, str):
             return False
         return hmac.compare_digest(self.csrf_token(browser_id, purpose), submitted)
+
+
+def remote_address(request: Request) -> str | None:
+    """The peer's IP address as the server saw it, normalized; None when it is not an address.
+
+    Whatever a proxy header claims only counts if the ASGI server was told to trust that proxy
+    (uvicorn's `--forwarded-allow-ips`); even then, text that is not an address never reaches an
+    audit line or a throttle key.
+    """
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def safe_next(value: str | None, root: str) -> str:

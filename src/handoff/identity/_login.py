@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from .._entries import Entries
 from .._errors import ConfigError
-from .._web import Web, content_security_policy, message, render, safe_next
+from .._web import Web, content_security_policy, message, remote_address, render, safe_next
 from ._sessions import BrowserSessions
 
 
@@ -197,7 +197,7 @@ class PasswordLogin:
                 request, web, next_path, error="Your form expired. Please try again.", status=400
             )
         user, password = str(form.get("username", "")), str(form.get("password", ""))
-        remote = request.client.host if request.client else ""
+        remote = remote_address(request) or ""
         device = web.cookie.is_device_of(request, user)
         wait = self.throttle.wait(user, remote, device=device)
         if wait:

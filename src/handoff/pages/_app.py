@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._errors import RecordNotFound
-from .._web import BodyLimit, SecurityHeaders, Web, message, render
+from .._web import BodyLimit, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
 from ..ledger import Record
 from ._connect import callback as connect_callback
@@ -46,7 +46,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             principal=record.principal,
             client_id=record.client_id,
             record_id=record.id,
-            remote=_remote(request),
+            remote=remote_address(request),
         )
         return await handoff.flows[record.kind].show(handoff, request, record, flow_csrf)
 
@@ -61,7 +61,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
                 Event.REJECTED,
                 principal=record.principal,
                 record_id=record.id,
-                remote=_remote(request),
+                remote=remote_address(request),
                 detail="csrf token missing or wrong",
             )
             return message(
@@ -75,7 +75,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
     async def _verified(request: Request) -> tuple[Record, str] | Response:
         """Identity before anything: unknown ids, anonymous and other users see no record details."""
         record_id = request.path_params["record_id"]
-        remote = _remote(request)
+        remote = remote_address(request)
         if not _ID.fullmatch(record_id):
             await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
             return _unknown(web.root)
@@ -134,12 +134,11 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             Middleware(_EnsureBrowserCookie, web=web),
         ],
     )
+    app.router.redirect_slashes = False  # its redirects would echo the Host header
     app.state.web = web
     return app
 
 
-def _remote(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _unknown(root: str) -> Response:

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .._errors import RecordNotFound, TransitionRefused
 from .._onetime import OneTimeStore
-from .._web import Web, content_security_policy, message, render, signed_in
+from .._web import Web, content_security_policy, message, remote_address, render, signed_in
 from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
@@ -91,7 +91,7 @@ class ConnectFlow:
 async def callback(handoff: Handoff, request: Request) -> Response:
     """The provider sends the browser back here, and only here; nothing in the query can redirect."""
     web = Web.of(request)
-    remote = request.client.host if request.client else None
+    remote = remote_address(request)
     state = request.query_params.get("state", "")
     pending = handoff.oauth_states.take(state) if state else None
     if pending is None:

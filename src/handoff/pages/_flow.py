@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import TransitionRefused
-from .._web import Web, message, render
+from .._web import Web, message, remote_address, render
 from ..ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ async def conclude(
 ) -> Response:
     """End the record with the person's choice and say so; a record that already ended says that."""
     try:
-        await handoff.finish(record.id, status, remote=request.client.host if request.client else None)
+        await handoff.finish(record.id, status, remote=remote_address(request))
     except TransitionRefused as refused:
         return ended(request, refused.status)
     return render("done.html", title=title, root=Web.of(request).root, text=text)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from .._errors import TransitionRefused
 from .._need import SecretNeed
-from .._web import Web, render, signed_in
+from .._web import Web, remote_address, render, signed_in
 from ..ledger import Record, Status
 from ._flow import conclude, ended
 
@@ -27,7 +27,7 @@ class SecretFlow:
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
-        remote = request.client.host if request.client else None
+        remote = remote_address(request)
         if form.get("action") == "decline":
             text = f"You declined to provide your {record.params['label']}. You can close this tab."
             return await conclude(handoff, request, record, Status.DECLINED, "Declined", text)
