@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, generate_key
 from handoff._web import safe_next
-from handoff.demo import DEMO_USERS
+from handoff.demo import DEMO_USERS, ScriptedBrowser
 
 pytestmark = pytest.mark.anyio
 
@@ -42,8 +42,8 @@ async def test_browser_cookie_attributes(running, browsers):
     response = await browsers().http.get(running.origin + "/handoff/login")
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
-    # plain http on loopback: no Secure, so no __Host- prefix (browsers would drop it)
-    assert cookie.startswith("handoff=")
+    # plain http on loopback: no Secure, so no __Host- prefix (browsers would drop it); the port in the name
+    assert cookie.startswith(f"handoff-{running.port}=")
 
 
 def test_https_pages_use_host_prefixed_secure_cookies():
@@ -257,3 +257,30 @@ def test_text_that_is_not_an_address_never_becomes_one():
     assert remote_address(request("127.0.0.1")) == "127.0.0.1"
     assert remote_address(request("::ffff:10.0.0.1")) == "::ffff:a00:1"
     assert remote_address(request("1.2.3.4, <script>evil</script>")) is None
+
+
+async def test_loopback_servers_on_other_ports_never_share_or_plant_a_session(tmp_path):
+    """Browsers send a cookie for 127.0.0.1 to every port: two local servers must still keep apart."""
+    from conftest import Running
+
+    one, two = Running(tmp_path / "one").start(), Running(tmp_path / "two").start()
+    try:
+        browser = ScriptedBrowser(one.origin)  # one cookie jar for both, as a real browser has
+        await browser.sign_in(await browser.open(f"{one.origin}/handoff/login"), "alice", DEMO_USERS["alice"])
+        cookies = {c.name: c.value for c in browser.http.cookies.jar}
+        assert f"handoff-{one.port}" in cookies and f"handoff-{two.port}" not in cookies
+        assert "alice" in (await browser.http.get(f"{one.origin}/handoff/")).text
+        index = await browser.http.get(f"{two.origin}/handoff/")
+        assert "alice" not in index.text  # not signed in on the other server
+        # The other server plants the first one's session under its own cookie name: refused.
+        browser.http.cookies.set(f"handoff-{two.port}", cookies[f"handoff-{one.port}"], domain="127.0.0.1")
+        index = await browser.http.get(f"{two.origin}/handoff/")
+        assert "alice" not in index.text
+        # And a bare id without this server's MAC is no session either.
+        bare = cookies[f"handoff-{one.port}"].partition(".")[0]
+        browser.http.cookies.set(f"handoff-{one.port}", bare, domain="127.0.0.1")
+        assert "alice" not in (await browser.http.get(f"{one.origin}/handoff/")).text
+        await browser.http.aclose()
+    finally:
+        one.stop()
+        two.stop()

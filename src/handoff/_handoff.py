@@ -161,7 +161,7 @@ class Handoff:
             "connection": ConnectFlow(),
         }
         self.web = Web(
-            BrowserCookie(secret_key, secure=self.public_url.startswith("https:")),
+            BrowserCookie(secret_key, secure=self.public_url.startswith("https:"), origin=self.public_url),
             pages_path,
             self.public_url,
         )

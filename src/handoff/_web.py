@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -172,23 +174,40 @@ class BrowserCookie:
     """A random per-browser id in an HttpOnly, SameSite=Lax cookie; CSRF tokens are derived from it.
 
     On https the cookie is `__Host-` prefixed and Secure; plain http is only
-    allowed for loopback development, where browsers refuse both.
+    allowed for loopback development, where browsers refuse both and send a
+    cookie for 127.0.0.1 to every port. There the name carries the port, and on
+    every scheme the value carries a MAC over this server's origin: a cookie set
+    by another local server (another port, another key) is never taken for one
+    of ours.
     """
 
-    def __init__(self, key: bytes, *, secure: bool) -> None:
+    def __init__(self, key: bytes, *, secure: bool, origin: str = "") -> None:
         self._key = key
         self.secure = secure
-        self.name = "__Host-handoff" if secure else "handoff"
+        self.origin = origin.rstrip("/")
+        port = urlsplit(self.origin).port if self.origin else None
+        self.name = "__Host-handoff" if secure else f"handoff-{port}" if port else "handoff"
+
+    def _mac(self, browser_id: str) -> str:
+        mac = hmac.new(self._key, f"browser\0{self.origin}\0{browser_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
+
+    def value(self, browser_id: str) -> str:
+        """What the cookie holds for `browser_id`: the id and its MAC."""
+        return f"{browser_id}.{self._mac(browser_id)}"
 
     def read(self, request: Request) -> str | None:
-        value = request.cookies.get(self.name)
-        return value if value and len(value) <= 64 else None
+        """The browser id, if the cookie is one this server set; None otherwise."""
+        browser_id, _, mac = (request.cookies.get(self.name) or "").partition(".")
+        if not browser_id or len(browser_id) > 64 or not hmac.compare_digest(mac, self._mac(browser_id)):
+            return None
+        return browser_id
 
     def issue(self, response: Response, browser_id: str | None = None) -> str:
         browser_id = browser_id or secrets.token_urlsafe(32)
         response.set_cookie(
             self.name,
-            browser_id,
+            self.value(browser_id),
             httponly=True,
             samesite="lax",
             secure=self.secure,
@@ -201,7 +220,7 @@ class BrowserCookie:
         return f"{self.name}-device"
 
     def _device_token(self, user: str) -> str:
-        return hmac.new(self._key, f"device\0{user}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, f"device\0{self.origin}\0{user}".encode(), hashlib.sha256).hexdigest()
 
     def issue_device(self, response: Response, user: str) -> None:
         """Mark this browser as one that signed in as `user` (the sign-in throttle trusts it more)."""

@@ -158,14 +158,15 @@ class _EnsureBrowserCookie:
         self.web = web
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.web.cookie.name in Request(scope).cookies:
+        if scope["type"] != "http" or self.web.cookie.read(Request(scope)) is not None:
             await self.app(scope, receive, send)
             return
         browser_id = secrets.token_urlsafe(32)
         # Make the new id visible to this request's handlers, as if the cookie had been sent.
         headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
         cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
-        cookie = (cookie + b"; " if cookie else b"") + f"{self.web.cookie.name}={browser_id}".encode()
+        fresh = f"{self.web.cookie.name}={self.web.cookie.value(browser_id)}".encode()
+        cookie = (cookie + b"; " if cookie else b"") + fresh
         scope = {**scope, "headers": [*headers, (b"cookie", cookie)]}
         holder = Response()
         self.web.cookie.issue(holder, browser_id)
