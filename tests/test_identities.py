@@ -9,7 +9,16 @@ from mcp import Client, MCPError
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 
-from handoff import ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, TokenSubject, generate_key
+from handoff import (
+    ConfigError,
+    CustomIdentity,
+    Handoff,
+    Keyring,
+    LocalIdentity,
+    TokenSubject,
+    generate_key,
+    hash_password,
+)
 from handoff._need import Invocation
 from handoff.demo import ScriptedBrowser
 from handoff.ledger import Draft, Status
@@ -17,10 +26,14 @@ from handoff.ledger import Draft, Status
 pytestmark = pytest.mark.anyio
 
 
+PASSPHRASE = "correct horse battery staple"
+LOCAL = LocalIdentity(hash_password(PASSPHRASE))
+
+
 def _local(port: int) -> tuple[Handoff, MCPServer]:
     handoff = Handoff.in_memory(
         public_url=f"http://127.0.0.1:{port}",
-        browser=LocalIdentity(),
+        browser=LocalIdentity(LOCAL.users["local"]),
         secret_key=b"s" * 32,
         keyring=Keyring.parse(generate_key()),
     )
@@ -31,10 +44,15 @@ def _local(port: int) -> tuple[Handoff, MCPServer]:
     async def use_token() -> str:
         return f"token has {len(handoff.secret('token'))} characters"
 
+    @mcp.tool()
+    @handoff.requires_approval("payment", label="Send a payment")
+    async def pay(amount: str) -> str:
+        return f"paid {amount}"
+
     return handoff, mcp
 
 
-async def test_local_mode_story_without_any_login():
+async def test_local_mode_story_with_the_persons_passphrase():
     port = free_port()
     handoff, mcp = _local(port)
     server = ServerThread(handoff.app(mcp), port).start()
@@ -53,6 +71,8 @@ async def test_local_mode_story_without_any_login():
             assert record.principal == "local"
             async with ScriptedBrowser(f"http://127.0.0.1:{port}") as browser:
                 page = await browser.open(url)
+                assert page.title == "Sign in" and "passphrase" in page.text and "User name" not in page.text
+                page = await browser.sign_in(page, "local", PASSPHRASE)
                 assert page.status == 200 and page.title == "Token"
                 done = await browser.submit(page, {"value": "abcdef", "action": "save"})
                 assert not isinstance(done, str) and done.title == "Saved"
@@ -62,6 +82,52 @@ async def test_local_mode_story_without_any_login():
         server.stop()
 
 
+async def test_with_local_identity_another_local_program_cannot_approve_or_enter_anything():
+    """The AI agent's shell is a local process too: without the passphrase, no page does anything."""
+    port = free_port()
+    handoff, mcp = _local(port)
+    server = ServerThread(handoff.app(mcp), port).start()
+    try:
+
+        async def elicit(*_: object) -> None:
+            raise AssertionError("unexpected elicitation/create")
+
+        async with Client(
+            f"http://127.0.0.1:{port}/mcp", mode="legacy", elicitation_callback=elicit
+        ) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("pay", {"amount": "1000"})
+        url = caught.value.data["elicitations"][0]["url"]
+        async with ScriptedBrowser(f"http://127.0.0.1:{port}") as agent:
+            page = await agent.open(url)
+            assert page.title == "Sign in" and "1000" not in page.text
+            posted = await agent.http.post(url, data={"action": "approve", "csrf": page.csrf or ""})
+            assert posted.status_code == 303 and "/login" in posted.headers["location"]
+            for guess in ("local", "password", "", "1234"):
+                wrong = await agent.submit(page, {"username": "local", "password": guess, "next": page.url})
+                assert not isinstance(wrong, str) and wrong.status in (401, 429)
+        record = await handoff.ledger.get(caught.value.data["elicitations"][0]["elicitationId"])
+        assert record.pending
+    finally:
+        server.stop()
+
+
+def test_local_identity_needs_a_passphrase_hash_and_reads_it_from_a_private_file(tmp_path):
+    with pytest.raises(ConfigError, match="hash of the person's passphrase"):
+        LocalIdentity(PASSPHRASE)
+    from handoff.identity import write_passphrase
+
+    path = write_passphrase(tmp_path / "keys" / "passphrase", PASSPHRASE)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        LocalIdentity.from_file(path)
+    path.chmod(0o600)
+    assert LocalIdentity.from_file(path).verify("local", PASSPHRASE)
+    with pytest.raises(ConfigError, match="handoff passphrase"):
+        LocalIdentity.from_file(tmp_path / "missing")
+
+
 def test_local_mode_refuses_to_bind_beyond_loopback():
     handoff, mcp = _local(9)
     with pytest.raises(ConfigError, match="loopback"):
@@ -69,7 +135,7 @@ def test_local_mode_refuses_to_bind_beyond_loopback():
     with pytest.raises(ConfigError, match="loopback"):
         Handoff.in_memory(
             public_url="https://mcp.example.com",
-            browser=LocalIdentity(),
+            browser=LOCAL,
             secret_key=b"s" * 32,
             keyring=Keyring.parse(generate_key()),
         )

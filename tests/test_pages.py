@@ -116,18 +116,36 @@ async def test_templates_escape_what_they_show(running, browsers):
     assert "<script>" not in page.text and "&#34;&gt;&lt;script&gt;" in page.text
 
 
-def test_local_identity_refuses_non_loopback_peers():
+def test_local_identity_refuses_non_loopback_peers_and_browsers_without_the_passphrase():
     import anyio
-    from starlette.requests import Request
 
-    identity = LocalIdentity()
+    from handoff import hash_password
 
-    def request(host: str) -> Request:
-        return Request({"type": "http", "client": (host, 1), "headers": [], "method": "GET", "path": "/"})
+    identity = LocalIdentity(hash_password("a passphrase"))
+    browser_id = anyio.run(identity.sessions.start, "local")
+    web = Handoff.in_memory(
+        public_url="http://127.0.0.1:9",
+        browser=identity,
+        secret_key=b"k" * 32,
+        keyring=Keyring.parse(generate_key()),
+    ).web
+
+    def request(host: str, signed_in: bool = True) -> Request:
+        cookie = f"{web.cookie.name}={web.cookie.value(browser_id)}".encode() if signed_in else b""
+        scope = {
+            "type": "http",
+            "client": (host, 1),
+            "headers": [(b"cookie", cookie)],
+            "method": "GET",
+            "path": "/",
+        }
+        scope["app"] = type("App", (), {"state": type("State", (), {"web": web})()})()
+        return Request(scope)
 
     assert anyio.run(identity.current, request("127.0.0.1")) == "local"
     assert anyio.run(identity.current, request("::1")) == "local"
     assert anyio.run(identity.current, request("10.0.0.2")) is None
+    assert anyio.run(identity.current, request("127.0.0.1", signed_in=False)) is None
 
 
 async def test_password_guessing_is_slowed_down_but_the_person_still_gets_in(running, browsers):

@@ -1,7 +1,8 @@
 """Identity: who calls on the MCP side, and who is in the browser."""
 
 from ._authserver import AuthServer
-from ._browser import BrowserIdentity, CustomIdentity, LocalIdentity, is_loopback
+from ._browser import BrowserIdentity, CustomIdentity, is_loopback
+from ._local import LocalIdentity, write_passphrase
 from ._login import PasswordLogin, Throttle, check_password, hash_password
 from ._oidc import Discovery, JwtVerifier, OidcLogin
 from ._principal import LocalUser, McpIdentity, TokenSubject, access_token
@@ -23,4 +24,5 @@ __all__ = [
     "check_password",
     "hash_password",
     "is_loopback",
+    "write_passphrase",
 ]

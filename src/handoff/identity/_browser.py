@@ -58,26 +58,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class LocalIdentity:
-    """Single-user, loopback-only: a browser on this machine is the local principal.
-
-    Requests from any non-loopback peer are refused, and `handoff` refuses to
-    start a server with this identity on a non-loopback address.
-    """
-
-    loopback_only = True
-
-    def __init__(self, name: str = "local") -> None:
-        self.name = name
-
-    async def current(self, request: Request) -> str | None:
-        peer = request.client.host if request.client else ""
-        return self.name if is_loopback(peer) else None
-
-    def login_url(self, request: Request, next_path: str) -> str | None:
-        return None
-
-    def routes(self) -> list[BaseRoute]:
-        return []

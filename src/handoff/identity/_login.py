@@ -149,6 +149,8 @@ class PasswordLogin:
                     "or use PasswordLogin.with_passwords({user: password}) for a quick start"
                 )
         self.users = dict(users)
+        self.fixed_user: str | None = None
+        """The one user name a single-user login asks no name for."""
         self.throttle = throttle or Throttle()
         self.sessions = BrowserSessions()
 
@@ -196,7 +198,8 @@ class PasswordLogin:
             return await self._login_page(
                 request, web, next_path, error="Your form expired. Please try again.", status=400
             )
-        user, password = str(form.get("username", "")), str(form.get("password", ""))
+        user = self.fixed_user or str(form.get("username", ""))
+        password = str(form.get("password", ""))
         remote = remote_address(request) or ""
         device = web.cookie.is_device_of(request, user)
         wait = self.throttle.wait(user, remote, device=device)
@@ -243,6 +246,7 @@ class PasswordLogin:
             root=web.root,
             next_path=next_path,
             error=error,
+            fixed_user=self.fixed_user,
             csrf=web.cookie.csrf_token(browser_id, "login"),
         )
         if targets := await self.form_targets(next_path):
