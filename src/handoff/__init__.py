@@ -9,7 +9,15 @@ what must never pass through the MCP client. Client authors start at
 """
 
 from ._entries import Entries, MemoryEntries, SQLiteEntries
-from ._errors import ConfigError, HandoffError, RateLimited, RecordNotFound, TransitionRefused, VaultError
+from ._errors import (
+    ConfigError,
+    HandoffError,
+    RateLimited,
+    RecordNotFound,
+    StorageUnavailable,
+    TransitionRefused,
+    VaultError,
+)
 from ._handoff import Handoff, check_public_url
 from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
 from .audit import AuditLog, Entry, Event, MemoryAudit, SQLiteAudit
@@ -72,6 +80,7 @@ __all__ = [
     "SQLiteVault",
     "SecretNeed",
     "Status",
+    "StorageUnavailable",
     "TokenSubject",
     "TransitionRefused",
     "Validator",

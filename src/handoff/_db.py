@@ -10,15 +10,17 @@ one transaction, so nothing is ever half-written.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ._errors import ConfigError
+from ._errors import ConfigError, StorageUnavailable
 
 T = TypeVar("T")
+logger = logging.getLogger("handoff.db")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -72,6 +74,25 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+_UNAVAILABLE = (
+    "full",
+    "readonly",
+    "read-only",
+    "disk i/o",
+    "unable to open",
+    "locked",
+    "closed database",
+    "malformed",
+    "not a database",
+)
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    """Whether `exc` says the database cannot be used now, rather than that a statement is wrong."""
+    text = str(exc).lower()
+    return any(sign in text for sign in _UNAVAILABLE)
+
+
 class Database:
     """A SQLite file opened once, used from one worker thread at a time."""
 
@@ -95,9 +116,19 @@ class Database:
         self._lock = threading.Lock()
 
     def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the connection, synchronously, holding the connection lock."""
+        """Run `fn` on the connection, synchronously, holding the connection lock.
+
+        A database that cannot be written or reached (disk full, read-only, I/O error, gone)
+        raises `StorageUnavailable`; a broken statement or constraint stays the error it is.
+        """
         with self._lock:
-            return fn(self._conn)
+            try:
+                return fn(self._conn)
+            except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
+                if not _unavailable(exc):
+                    raise
+                logger.error("database %s cannot be used right now: %s", self.path, exc)
+                raise StorageUnavailable(f"database {self.path} cannot be used right now: {exc}") from exc
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the connection. Async so a backend that does wait can share the interface."""
@@ -110,10 +141,11 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back on its own (a full disk does)
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
             return result
 
         return wrapped

@@ -38,3 +38,13 @@ class RateLimited(HandoffError):
 
 class VaultError(HandoffError):
     """A stored secret cannot be read: wrong key, or the row was tampered with or moved."""
+
+
+class StorageUnavailable(HandoffError):
+    """The store cannot be written or read right now (disk full, read-only, unreachable).
+
+    Nothing was changed: every state change is one transaction. Say so to the person and let them
+    try again later; the operator finds the cause in the message and the log.
+    """
+
+    PERSON = "The server cannot save right now, so nothing was changed. Please try again in a few minutes."

@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 
+from ._errors import StorageUnavailable
 from ._need import Invocation
 from .eras import Call, era_for
 
@@ -65,7 +66,11 @@ def gate(handoff: Handoff, need: Need, delivery: Delivery) -> Callable[[F], F]:
         @functools.wraps(body)
         async def gated(*args: Any, **kwargs: Any) -> Any:
             ctx = kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name]
-            values = await fetch(handoff, ctx, body.__name__, needs, delivery)
+            try:
+                values = await fetch(handoff, ctx, body.__name__, needs, delivery)
+            except StorageUnavailable:
+                await handoff.note_storage_failure(detail=f"tool {body.__name__}")
+                raise ToolError(StorageUnavailable.PERSON) from None
             if not isinstance(values, dict):
                 return values  # the era's answer for "not yet" (an InputRequiredResult)
             token = _values.set({**_values.get(), **values})

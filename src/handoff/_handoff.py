@@ -15,12 +15,13 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._db import Database
 from ._entries import Entries, MemoryEntries, SQLiteEntries
-from ._errors import ConfigError, RateLimited, TransitionRefused, VaultError
+from ._errors import ConfigError, RateLimited, StorageUnavailable, TransitionRefused, VaultError
 from ._gate import Secrets, gate
 from ._need import (
     APPROVAL_LIFE,
@@ -33,7 +34,7 @@ from ._need import (
     Validator,
 )
 from ._notifier import Notifier
-from ._web import BodyLimit, BrowserCookie, Web
+from ._web import BodyLimit, BrowserCookie, Web, remote_address
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
@@ -59,6 +60,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_BODY_LIMIT = 16 * 1024
 _AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
+
+
+class StorageGuard:
+    """ASGI middleware: while the store cannot be used, the OAuth and MCP endpoints answer 503 with a
+    message to try again later, instead of a bare 500."""
+
+    def __init__(self, app: ASGIApp, handoff: Handoff) -> None:
+        self.app = app
+        self.handoff = handoff
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except StorageUnavailable:
+            if scope["type"] != "http" or started:
+                raise
+            request = Request(scope)
+            await self.handoff.note_storage_failure(detail=request.url.path, remote=remote_address(request))
+            response = JSONResponse(
+                {"error": "temporarily_unavailable", "error_description": StorageUnavailable.PERSON},
+                status_code=503,
+                headers={"retry-after": "60", "cache-control": "no-store"},
+            )
+            await response(scope, receive, send)
 
 
 def _redirect(path: str, target: str) -> Route:
@@ -445,6 +477,8 @@ class Handoff:
         app: Starlette = mcp_server.streamable_http_app(**streamable_http)
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         self._redirect_slashes(app)
+        # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
+        app.add_middleware(StorageGuard, handoff=self)
         # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
         app.add_middleware(PublicClientRevocation)
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
@@ -457,6 +491,13 @@ class Handoff:
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
+
+    async def note_storage_failure(self, *, detail: str, remote: str | None = None) -> None:
+        """Audit that the store failed a person, when the store lets us (it may be what is failing)."""
+        try:
+            await self.audit.write(Event.STORAGE_FAILED, remote=remote, detail=detail)
+        except StorageUnavailable:
+            logger.warning("could not audit a storage failure (%s): the store is unavailable", detail)
 
     def _redirect_slashes(self, app: Starlette) -> None:
         """`/handoff` → `/handoff/` and `/mcp/` → `/mcp`, built from the public URL: Starlette's own

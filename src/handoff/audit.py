@@ -26,6 +26,7 @@ class Event(enum.StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     RATE_LIMITED = "rate_limited"
+    STORAGE_FAILED = "storage_failed"
 
 
 @dataclass(frozen=True)

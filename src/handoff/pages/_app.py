@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._errors import RecordNotFound
+from .._errors import RecordNotFound, StorageUnavailable
 from .._web import BodyLimit, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
 from ..ledger import Record
@@ -134,11 +134,17 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             Middleware(_EnsureBrowserCookie, web=web),
         ],
     )
+
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
+        await handoff.note_storage_failure(detail=request.url.path, remote=remote_address(request))
+        page = message(web.root, 503, title="Cannot save right now", text=StorageUnavailable.PERSON)
+        page.headers["retry-after"] = "60"
+        return page
+
+    app.add_exception_handler(StorageUnavailable, storage_unavailable)
     app.router.redirect_slashes = False  # its redirects would echo the Host header
     app.state.web = web
     return app
-
-
 
 
 def _unknown(root: str) -> Response:
