@@ -114,3 +114,42 @@ async def test_read_copy_is_encrypted_local_writes_show_at_once_others_within_th
     uncached = SQLiteVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0)
     await uncached.put("bob", "k", "b1")
     assert await uncached.get("bob", "k") == "b1" and uncached._rows == {}
+
+
+def _make_key(path: str, keys) -> None:  # runs in another process
+    from handoff.vault import dev_key
+
+    keys.put(dev_key(path))
+
+
+def test_dev_key_files_are_created_whole_once_even_by_processes_starting_together(tmp_path):
+    import multiprocessing
+
+    from handoff.vault import dev_key
+
+    for trial in range(3):
+        path = tmp_path / f"t{trial}" / "vault.key"
+        keys = multiprocessing.Queue()
+        starting = [multiprocessing.Process(target=_make_key, args=(str(path), keys)) for _ in range(4)]
+        for process in starting:
+            process.start()
+        for process in starting:
+            process.join(timeout=30)
+            assert process.exitcode == 0
+        won = {keys.get(timeout=5) for _ in starting}
+        assert len(won) == 1 and dev_key(path) in won  # one key won, and every process uses it
+        assert [p.name for p in path.parent.iterdir()] == ["vault.key"]  # no temporary file left
+        assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_empty_dev_key_file_is_named_as_the_problem(tmp_path):
+    import pytest
+
+    from handoff import ConfigError
+    from handoff.vault import dev_key
+
+    path = tmp_path / "pages.key"
+    path.write_text("")
+    path.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"pages\.key does not hold a key"):
+        dev_key(path)

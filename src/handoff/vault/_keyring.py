@@ -40,21 +40,48 @@ def _decode(text: str, position: int) -> bytes:
 
 
 def dev_key(path: str | Path) -> bytes:
-    """A 32-byte key read from `path`, or created there with mode 0600 (dev mode only)."""
+    """A 32-byte key read from `path`, or created there with mode 0600 (dev mode only).
+
+    A new key is written to a temporary file, flushed to disk, and linked into place only if no key
+    is there yet: a crash never leaves an empty key file, and of two processes starting at once one
+    key wins and both use it.
+    """
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "w") as f:
                 f.write(generate_key() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(temporary, path)  # atomic, and fails if another process got there first
+            except FileExistsError:
+                pass
+            _fsync_folder(path.parent)
+        finally:
+            temporary.unlink(missing_ok=True)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(f"dev key file {path} is readable by others (mode {mode:o}); run chmod 600 on it")
-    return _decode(path.read_text(), 0)
+    text = path.read_text()
+    try:
+        return _decode(text, 0)
+    except ConfigError:
+        raise ConfigError(
+            f"dev key file {path} does not hold a key (it is empty or damaged); delete it to create a "
+            "new one, knowing that what was encrypted with the old key cannot be read any more"
+        ) from None
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @functools.lru_cache(maxsize=4096)
