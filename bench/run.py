@@ -1,12 +1,13 @@
 """handoff benchmarks: each figure is compared, in the same run, with a baseline.
 
     python bench/run.py            # all of them
-    python bench/run.py ledger     # any of: gate, notice, retry, ledger, tokens
+    python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, tokens
 
 Figures (targets from the design notes):
 - gate: gated tool call with the secret present ÷ the same tool without handoff (≤ 1.05)
 - notice: browser completion POST → client holds notifications/elicitation/complete (p99 ≤ 10 ms)
 - ledger: SQLite create+complete per second, empty and with 100k pending (≥ 2,000/s, flat)
+- signin: tool-call latency during a storm of sign-ins (password hashing off the event loop)
 - tokens: the built-in authorization server's access-token check, with and without the grant lookup
 - retry: 2026-07-28, completion → the retried call returns, held retry vs the SDK's polling backoff
   (at least 5 times sooner, ≤ 10 ms)
@@ -36,7 +37,7 @@ from mcp import MCPError
 
 from handoff import Limits
 from handoff._db import Database
-from handoff.demo import ScriptedBrowser
+from handoff.demo import DEMO_USERS, ScriptedBrowser
 from handoff.ledger import Draft, MemoryLedger, SQLiteLedger, Status, new_record_id
 
 
@@ -119,6 +120,45 @@ async def bench_gate(server: Server, rounds: int = 1500) -> dict[str, object]:
         f"  median paired difference {paired * 1e6:.0f} µs → ratio {1 + paired * 1000 / p['median_ms']:.3f}"
     )
     return {"plain": p, "gated": g, "ratio": ratio, "paired_difference_us": paired * 1e6}
+
+
+async def bench_signin_storm(server: Server, rounds: int = 300, guessers: int = 4) -> dict[str, object]:
+    """Tool-call latency while `guessers` browsers post sign-ins non-stop, against the same calls idle:
+    password hashing (scrypt) must not hold up the rest of the server."""
+
+    async def calls(client: Any, n: int) -> list[float]:
+        samples = []
+        for _ in range(n):
+            t = time.perf_counter()
+            await client.call_tool("forecast_plain", {"city": "x"})
+            samples.append(time.perf_counter() - t)
+        return samples
+
+    async def guess(stop: anyio.Event, made: list[int]) -> None:
+        async with ScriptedBrowser(server.url) as browser:
+            while not stop.is_set():  # right passwords: every one is hashed, none is throttled
+                page = await browser.open(f"{server.url}/handoff/login")
+                signed_in = await browser.sign_in(page, "bob", DEMO_USERS["bob"])
+                assert signed_in.status == 200
+                made[0] += 1
+
+    async with ScriptedBrowser(server.url) as browser:
+        async with user_client(server.mcp_url, browser, "alice") as (client, _):
+            await calls(client, 30)
+            idle = await calls(client, rounds)
+            stop, made = anyio.Event(), [0]
+            async with anyio.create_task_group() as tg:
+                for _ in range(guessers):
+                    tg.start_soon(guess, stop, made)
+                await anyio.sleep(0.5)
+                storm = await calls(client, rounds)
+                stop.set()
+    a, b = summary(idle), summary(storm)
+    print(f"tool call during a sign-in storm ({guessers} browsers signing in, {made[0]} sign-ins):")
+    show("idle (baseline)", a)
+    show("during the storm", b)
+    print(f"  ratio of medians: {b['median_ms'] / a['median_ms']:.2f}")
+    return {"idle": a, "storm": b, "sign_ins": made[0]}
 
 
 async def bench_notice(server: Server, flows: int = 250) -> dict[str, object]:
@@ -319,13 +359,16 @@ async def main(which: list[str]) -> None:
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as other:
         servers: list[Server] = []
         try:
-            if {"gate", "notice", "retry"} & set(which):
+            if {"gate", "notice", "retry", "signin"} & set(which):
                 servers.append(Server(data))
             if "gate" in which:
                 results["gate"] = await bench_gate(servers[0])
                 print()
             if "notice" in which:
                 results["notice"] = await bench_notice(servers[0])
+                print()
+            if "signin" in which:
+                results["signin"] = await bench_signin_storm(servers[0])
                 print()
             if "retry" in which:
                 servers.append(Server(other, retry_wait=0.0))
@@ -348,4 +391,4 @@ if __name__ == "__main__":
     import logging
 
     logging.disable(logging.WARNING)
-    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "ledger", "tokens"])
+    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "signin", "ledger", "tokens"])

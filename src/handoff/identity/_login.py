@@ -8,6 +8,7 @@ person who authorized the client is the person the pages check against.
 from __future__ import annotations
 
 import hashlib
+import os
 import hmac
 import re
 import secrets
@@ -16,6 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -50,6 +52,9 @@ def check_password(password: str, stored: str) -> bool:
 
 
 _DUMMY_HASH = hash_password("not a password")
+HASHES_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+"""Password checks that may run at the same time (each holds a core and 16 MiB): half the cores, so
+the event loop keeps one for everything else."""
 
 
 class Throttle:
@@ -149,6 +154,7 @@ class PasswordLogin:
                     "or use PasswordLogin.with_passwords({user: password}) for a quick start"
                 )
         self.users = dict(users)
+        self._hashing: anyio.CapacityLimiter | None = None
         self.fixed_user: str | None = None
         """The one user name a single-user login asks no name for."""
         self.throttle = throttle or Throttle()
@@ -179,6 +185,13 @@ class PasswordLogin:
             Route("/login", self._login, methods=["POST"]),
             Route("/logout", self._logout, methods=["POST"]),
         ]
+
+    async def _verify_off_the_loop(self, user: str, password: str) -> bool:
+        """`verify` in a worker thread (scrypt takes tens of milliseconds), a few at a time: a storm of
+        sign-ins slows sign-ins, not every other request of the server."""
+        if self._hashing is None:
+            self._hashing = anyio.CapacityLimiter(HASHES_AT_ONCE)
+        return await anyio.to_thread.run_sync(self.verify, user, password, limiter=self._hashing)
 
     def verify(self, user: str, password: str) -> bool:
         stored = self.users.get(user)
@@ -211,7 +224,7 @@ class PasswordLogin:
                 status=429,
                 error=f"Too many failed sign-ins. Try again in {_duration(wait)}.",
             )
-        if not self.verify(user, password):
+        if not await self._verify_off_the_loop(user, password):
             self.throttle.failed(user, remote, device=device)
             return await self._login_page(
                 request, web, next_path, error="Wrong user name or password.", status=401
