@@ -8,8 +8,8 @@ person who authorized the client is the person the pages check against.
 from __future__ import annotations
 
 import hashlib
-import os
 import hmac
+import os
 import re
 import secrets
 import time
