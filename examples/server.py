@@ -31,6 +31,7 @@ handoff = Handoff.embedded(
 )
 mcp = MCPServer(
     "weather-and-payments",
+    request_state_security=handoff.request_state_security(),  # 2026 retries survive restarts
     auth_server_provider=auth,
     auth=AuthSettings(
         issuer_url=PUBLIC_URL,

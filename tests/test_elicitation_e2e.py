@@ -318,6 +318,30 @@ async def test_restart_with_a_pending_record_then_completion_works(tmp_path, era
             server.stop()
 
 
+async def test_a_2026_retry_minted_before_a_restart_goes_on_after_it(tmp_path):
+    """Stateless by design: a request state sealed before a restart (or by another process with the same
+    keys) opens after it; the sign-in, the record and both layers of sealing survive."""
+    from conftest import Running
+
+    from handoff.demo import ScriptedBrowser
+
+    server = Running(tmp_path / "data").start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            async with user_client(server.mcp_url, browser, "alice", mode="2026-07-28") as (client, notices):
+                elicitation = await _ask(client, "2026-07-28")
+                port = server.port
+                server.stop()
+                server.port = port
+                server.start()
+                done = await _enter(browser, elicitation["url"])
+                assert not isinstance(done, str) and done.title == "Saved"
+                result = await _finish(client, "2026-07-28", elicitation, notices)
+                assert not result.is_error and "Oslo" in text_of(result)
+    finally:
+        server.stop()
+
+
 async def test_no_url_mode_request_to_a_client_that_did_not_declare_it(running, browsers):
     for capabilities in ({}, {"elicitation": {}}, {"elicitation": {"form": {}}}):
         http = signed_in_http(running.mcp_url, browsers(), "alice", DEMO_USERS["alice"])

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -160,6 +161,7 @@ class Handoff:
                 f"pages_path {pages_path!r} must start with '/' and not end with one, like '/handoff'"
             )
         self.public_url = check_public_url(public_url)
+        self._secret_key = secret_key
         if isinstance(browser, LocalIdentity) and not is_loopback(urlsplit(self.public_url).hostname or ""):
             raise ConfigError("LocalIdentity is for loopback-only servers: use a 127.0.0.1 or localhost URL")
         self.ledger = ledger
@@ -498,6 +500,13 @@ class Handoff:
             await self.audit.write(Event.STORAGE_FAILED, remote=remote, detail=detail)
         except StorageUnavailable:
             logger.warning("could not audit a storage failure (%s): the store is unavailable", detail)
+
+    def request_state_security(self) -> RequestStateSecurity:
+        """The SDK's own sealing of 2026-07-28 request states, under a key derived from `secret_key`:
+        pass it as `MCPServer(..., request_state_security=...)`. Without it the SDK seals under a key
+        of this process only, and a retry that crosses a restart (or reaches another replica) fails."""
+        key = hmac.new(self._secret_key, b"handoff/sdk-request-state", "sha256").digest()
+        return RequestStateSecurity(keys=[key], ttl=self.ledger.ttl)
 
     def _redirect_slashes(self, app: Starlette) -> None:
         """`/handoff` → `/handoff/` and `/mcp/` → `/mcp`, built from the public URL: Starlette's own

@@ -121,6 +121,7 @@ def build_demo(
     )
     mcp = MCPServer(
         "handoff-demo",
+        request_state_security=handoff.request_state_security(),
         log_level="WARNING",
         instructions="Demo tools that need a user's API keys, entered in the user's own browser.",
         auth_server_provider=auth,
