@@ -172,8 +172,9 @@ _sign_in_timeout = click.option(
 
 
 def _quiet_sdk_logs() -> None:
-    """The SDK logs a failed sign-in with its whole traceback; these commands say it in one line."""
-    sdk = logging.getLogger("mcp.client.auth")
+    """The SDK logs some failures (a failed sign-in, a line a stdio server should not have printed)
+    with their whole traceback; these commands say what failed in one line instead."""
+    sdk = logging.getLogger("mcp")
     sdk.addHandler(logging.NullHandler())
     sdk.propagate = False
 
@@ -217,6 +218,14 @@ def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_time
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
+@click.option(
+    "--connect-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds to connect to a server at a URL and for it to answer the handshake "
+    "(each later answer then has 30 s to start).",
+)
+@click.option("--debug", is_flag=True, help="On a failure, print the traceback too.")
 @_protocol
 @_no_store
 @_sign_in_timeout
@@ -228,12 +237,15 @@ def call(
     accept: str,
     print_url: bool,
     timeout: float,
+    connect_timeout: float,
+    debug: bool,
     protocol: str,
     no_store: bool,
     sign_in_timeout: float,
 ) -> None:
-    """Call one tool non-interactively. SERVER is a URL or a quoted command. Exit 0 ok, 1 tool error,
-    2 not run (sign-in failed, or a browser step was declined, blocked or timed out).
+    """Call one tool non-interactively. SERVER is a URL or a quoted command. Exit 0 ok, 1 the tool
+    returned an error, 2 not run (the server could not be reached or gave an unusable answer, the
+    sign-in failed, or a browser step was declined, blocked or timed out): one line says which.
 
     A URL server that asks for sign-in opens your browser the first time; later runs use the
     tokens kept in the token file (see `handoff logout`) unless --no-store."""
@@ -245,7 +257,8 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
     if not isinstance(arguments, dict):
         raise click.BadParameter('must be a JSON object, like \'{"city": "Oslo"}\'', param_hint="--args")
-    _quiet_sdk_logs()
+    if not debug:
+        _quiet_sdk_logs()
     run = functools.partial(
         run_call,
         server,
@@ -258,6 +271,8 @@ def call(
         protocol,
         store=not no_store,
         sign_in_timeout=sign_in_timeout,
+        connect_timeout=connect_timeout,
+        debug=debug,
     )
     sys.exit(anyio.run(run))
 

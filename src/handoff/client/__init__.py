@@ -5,11 +5,13 @@ async with HandoffClient(url, elicitations=elicitations, auth=SignIn(FileTokens(
     result = await client.call_tool("forecast", {"city": "Oslo"})
 
 `auth=SignIn(...)` signs in with OAuth in the browser when the server asks (`SignInFailed` when it
-cannot); `FileTokens()` keeps the sign-in for the next run, `SignIn.sign_out(url)` revokes it.
+cannot); `FileTokens()` keeps the sign-in for the next run, `SignIn.sign_out(url)` revokes it. A
+server that cannot be reached or stops answering raises `ServerUnreachable`, in one line too.
 """
 
 from ._consent import Consent, ConsentRequest, Decision, PolicyConsent, plain
 from ._elicitations import Elicitations, Mode, Outcome, Waiter
+from ._failures import ServerUnreachable
 from ._opener import Opener, print_only, system_browser
 from ._retry import ElicitationFailed, retry_after_elicitation
 from ._revocation import SignedOut
@@ -33,6 +35,7 @@ __all__ = [
     "PolicyConsent",
     "Reason",
     "SavedSignIn",
+    "ServerUnreachable",
     "SignIn",
     "SignInFailed",
     "SignedOut",

@@ -26,6 +26,7 @@ async def connect(
     sign_in: SignIn,
     waiter: Waiter | None = None,
     wait_timeout: float = 600.0,
+    connect_timeout: float = 10.0,
 ) -> AsyncIterator[HandoffClient]:
     """A connected `HandoffClient` for a URL (signing in through `sign_in`) or a stdio command."""
     options: dict[str, Any] = {
@@ -33,6 +34,7 @@ async def connect(
         "elicitations": elicitations,
         "waiter": waiter,
         "wait_timeout": wait_timeout,
+        "connect_timeout": connect_timeout,
     }
     if is_url(spec):
         client = HandoffClient(spec[0], auth=sign_in, **options)

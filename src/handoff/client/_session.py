@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import shlex
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client._transport import TransportStreams
 from mcp.client.auth import OAuthFlowError
 from mcp.client.client import _connect_transport
 from mcp.client.session import ClientSession, IncomingMessage
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ClientCapabilities
+from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
 
 from .._errors import HandoffError
 from ._elicitations import Elicitations, Waiter
+from ._failures import HttpRefusal, ServerUnreachable, leaves, unreachable
 from ._retry import retry_after_elicitation
 from ._signin import SignIn, SignInFailed
+from ._timeouts import AnswerDeadline, http_timeouts
 
 
 @dataclass
@@ -35,6 +38,12 @@ class HandoffClient(Client):
     With `auth=SignIn(...)` and a server URL, it signs in when the server answers 401 (see
     `SignIn`). Whenever signing in is what stands in the way (no `auth` for a server that needs
     it, declined, timed out), entering it or calling a tool raises `SignInFailed`, one line.
+
+    Waiting is bounded: `connect_timeout` to connect, the handshake's answers included;
+    `answer_timeout` for each later answer to start; and inside an answer already under way (which
+    may wait for a person in the browser) `wait_timeout` plus a minute. When the server cannot be
+    reached, stops answering, closes the connection or answers HTTP errors instead of MCP, entering
+    it or calling a tool raises `ServerUnreachable`, one line.
     """
 
     auth: SignIn | None = field(default=None, kw_only=True)
@@ -44,8 +53,19 @@ class HandoffClient(Client):
     """Lets a person say "done" or cancel while a call waits for the browser."""
     wait_timeout: float = field(default=600.0, kw_only=True)
     max_rounds: int = field(default=3, kw_only=True)
+    connect_timeout: float = field(default=10.0, kw_only=True)
+    """Seconds to connect to a server at a URL: to open a connection or send a request, and, until
+    the handshake is done, for each answer to start (a sign-in in the browser does not count)."""
+    answer_timeout: float = field(default=30.0, kw_only=True)
+    """Seconds for each answer after the handshake to start: more than a 2026-07-28 retry is held
+    before its answer starts (at most 25 s on a handoff server). A stdio server has this long for
+    each answer, its start included, and a tool call `wait_timeout` plus a minute, unless
+    `read_timeout_seconds` says otherwise."""
     _refused: bool = field(init=False, default=False, repr=False, compare=False)
     """The MCP endpoint's last answer was 401."""
+    _http_refusal: HttpRefusal | None = field(init=False, default=None, repr=False, compare=False)
+    """The MCP endpoint's last answer to a POST was an HTTP error without a JSON-RPC error."""
+    _deadline: AnswerDeadline | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.elicitations is not None:
@@ -59,6 +79,8 @@ class HandoffClient(Client):
                     await user_handler(message)
 
             self.message_handler = on_message
+        if isinstance(self.server, StdioServerParameters) and self.read_timeout_seconds is None:
+            self.read_timeout_seconds = self.answer_timeout
         super().__post_init__()
         if isinstance(self.server, str):
             # The SDK would build a plain client for the URL; this one signs in (given `auth`) and
@@ -69,17 +91,32 @@ class HandoffClient(Client):
 
     @contextlib.asynccontextmanager
     async def _http_transport(self, url: str) -> AsyncIterator[TransportStreams]:
-        timeout = httpx2.Timeout(30, read=max(300.0, self.wait_timeout + 60))
+        timeout = http_timeouts(self.connect_timeout, self.answer_timeout, self.wait_timeout)
+        transport = self._deadline = AnswerDeadline(self.connect_timeout)
 
         async def watch(response: httpx2.Response) -> None:
-            if response.request.url == url:
-                self._refused = response.status_code == 401
+            if response.request.url != url:
+                return
+            self._refused = response.status_code == 401
+            if response.request.method == "POST":
+                plain_error = response.status_code >= 400 and not response.headers.get(
+                    "content-type", ""
+                ).startswith("application/json")
+                self._http_refusal = (
+                    HttpRefusal(response.status_code, response.reason_phrase)
+                    if plain_error and response.status_code != 401
+                    else None
+                )
 
         async with contextlib.AsyncExitStack() as stack:
             if self.auth is not None:
-                http = await stack.enter_async_context(self.auth.http(url, timeout=timeout))
+                http = await stack.enter_async_context(
+                    self.auth.http(url, timeout=timeout, transport=transport)
+                )
             else:
-                http = await stack.enter_async_context(httpx2.AsyncClient(timeout=timeout))
+                http = await stack.enter_async_context(
+                    httpx2.AsyncClient(timeout=timeout, transport=transport)
+                )
             http.event_hooks = {"response": [watch]}
             yield await stack.enter_async_context(streamable_http_client(url, http_client=http))
 
@@ -87,31 +124,41 @@ class HandoffClient(Client):
         try:
             await super().__aenter__()
         except BaseException as exc:
-            failure = self._sign_in_failure(exc)
+            failure = self._failure(exc, handshake=True)
             if failure is None:
                 raise
             raise failure from None
+        if self._deadline is not None:
+            self._deadline.seconds = self.answer_timeout
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         try:
             await super().__aexit__(*exc_info)
         except BaseException as exc:
-            failure = self._sign_in_failure(exc)
+            failure = self._failure(exc)
             if failure is None:
                 raise
             raise failure from None
 
-    def _sign_in_failure(self, exc: BaseException) -> HandoffError | None:
-        """The one error to show when signing in is what failed, else None (the error stands)."""
-        leaves = list(_leaves(exc))
-        for leaf in leaves:
+    @property
+    def _where(self) -> str:
+        """The server as a person knows it: its URL, or the command that runs it."""
+        if isinstance(self.server, StdioServerParameters):
+            return shlex.join([self.server.command, *self.server.args])
+        return self.server if isinstance(self.server, str) else type(self.server).__name__
+
+    def _failure(self, exc: BaseException, *, handshake: bool = False) -> HandoffError | None:
+        """The one error to show when signing in or reaching the server is what failed, else None
+        (the error stands: an answer from the server, or a fault in the caller's code)."""
+        found = list(leaves(exc))
+        for leaf in found:
             if isinstance(leaf, HandoffError):
                 return leaf
-        for leaf in leaves:
+        for leaf in found:
             if isinstance(leaf, OAuthFlowError):
                 return SignInFailed(f"could not sign in to {self.server}: {leaf}")
-        if self._refused and any(isinstance(leaf, MCPError | httpx2.HTTPError) for leaf in leaves):
+        if self._refused and any(isinstance(leaf, MCPError | httpx2.HTTPError) for leaf in found):
             if self.auth is None:
                 return SignInFailed(
                     f"{self.server} asks you to sign in (HTTP 401 Unauthorized); "
@@ -121,7 +168,19 @@ class HandoffClient(Client):
                 f"{self.server} still refuses this client after signing in (HTTP 401 Unauthorized); "
                 "sign out to forget the stored sign-in, then sign in again"
             )
-        return None
+        stdio = isinstance(self.server, StdioServerParameters)
+        if handshake and stdio and any(isinstance(e, MCPError) and e.code == REQUEST_TIMEOUT for e in found):
+            return ServerUnreachable(
+                f"{self._where} started but did not answer within {self.read_timeout_seconds:g} s; "
+                "is it an MCP server on stdio?"
+            )
+        return unreachable(
+            exc,
+            self._where,
+            connect_timeout=self.connect_timeout,
+            http_refusal=self._http_refusal,
+            handshake=handshake,
+        )
 
     async def _build_session(self, exit_stack: AsyncExitStack) -> ClientSession:
         session = await super()._build_session(exit_stack)
@@ -139,6 +198,8 @@ class HandoffClient(Client):
         self, name: str, arguments: dict[str, Any] | None = None, *args: Any, **kwargs: Any
     ) -> Any:
         """`Client.call_tool`, retried after -32042 once the person finished in the browser."""
+        if isinstance(self.server, StdioServerParameters) and not args:
+            kwargs.setdefault("read_timeout_seconds", max(self.answer_timeout, self.wait_timeout + 60.0))
 
         async def call() -> Any:
             return await Client.call_tool(self, name, arguments, *args, **kwargs)
@@ -154,15 +215,7 @@ class HandoffClient(Client):
                 max_rounds=self.max_rounds,
             )
         except Exception as exc:
-            failure = self._sign_in_failure(exc)
+            failure = self._failure(exc)
             if failure is None or failure is exc:
                 raise
             raise failure from None
-
-
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc

@@ -89,11 +89,17 @@ class SignIn:
 
     @contextlib.asynccontextmanager
     async def http(
-        self, server: str, *, timeout: httpx2.Timeout | None = None
+        self,
+        server: str,
+        *,
+        timeout: httpx2.Timeout | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> AsyncIterator[httpx2.AsyncClient]:
         """An HTTP client that signs in to `server` when it answers 401, for `streamable_http_client`."""
         auth = await self.provider(server)
-        async with httpx2.AsyncClient(auth=auth, timeout=timeout or httpx2.Timeout(30, read=300)) as http:
+        async with httpx2.AsyncClient(
+            auth=auth, timeout=timeout or httpx2.Timeout(30, read=300), transport=transport
+        ) as http:
             yield http
 
     async def sign_out(self, server: str) -> SignedOut | None:

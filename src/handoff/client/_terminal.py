@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._consent import ConsentRequest, Decision
+from ._failures import leaves, one_line
 from ._retry import ElicitationFailed
 from ._urlcheck import UrlReport
 
@@ -211,10 +212,10 @@ async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
         try:
             result = await client.call_tool(name, arguments)
         except ElicitationFailed as exc:
-            console.print(f"[yellow]Not run:[/yellow] {exc}")
+            console.print(Text("Not run: ", style="yellow") + Text(str(exc)))
             return
-        except Exception as exc:  # the server's error, shown to the person
-            console.print(f"[red]Error:[/red] {exc}")
+        except Exception as exc:  # the server's error or an unusable answer, in one line
+            console.print(Text("Error: ", style="red") + Text(one_line(exc, "the server")))
             return
     if scope.cancelled_caught:
         console.print("[yellow]Cancelled.[/yellow]")
@@ -229,12 +230,12 @@ async def run_terminal(
 ) -> int:
     """`handoff connect`: sign in if needed (stored sign-ins first), then the command loop.
 
-    Returns the exit code: 0, 2 when signing in failed, 1 when the server could not be reached.
+    Returns the exit code: 0, or 2 when the connection failed (the sign-in, the server could not be
+    reached, or it broke off), said in one line.
     """
-    from .._errors import HandoffError
     from ._connect import connect, is_url
     from ._elicitations import Elicitations
-    from ._signin import SignIn
+    from ._signin import SignIn, SignInFailed
     from ._tokens import FileTokens, MemoryTokens
 
     ui = TerminalUI()
@@ -254,14 +255,11 @@ async def run_terminal(
                 name = client.server_info.name if client.server_info else server
                 elicitations.server = name
                 ended = await repl(client, ui, name, signed_in=is_url(spec))
-        except* HandoffError as group:
-            for failure in group.exceptions:
-                ui.console.print(Text(f"Not signed in: {failure}", style="red"))
+        except Exception as exc:
+            signing_in = any(isinstance(leaf, SignInFailed) for leaf in leaves(exc))
+            said = f"Not signed in: {one_line(exc, server)}" if signing_in else one_line(exc, server)
+            ui.console.print(Text(said, style="red"))
             code = 2
-        except* Exception as other:
-            for exc in other.exceptions:
-                ui.console.print(f"[red]Could not talk to {server}:[/red] {exc}")
-            code = code or 1
     if ended == "logout" and code == 0:  # after the connection closed: nothing more goes out with them
         done = await sign_in.sign_out(server)
         if done is None:
