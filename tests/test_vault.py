@@ -153,3 +153,49 @@ def test_an_empty_dev_key_file_is_named_as_the_problem(tmp_path):
     path.chmod(0o600)
     with pytest.raises(ConfigError, match=r"pages\.key does not hold a key"):
         dev_key(path)
+
+
+async def test_a_server_refuses_to_start_on_a_key_that_cannot_open_its_vault(tmp_path):
+    import pytest
+
+    from handoff import ConfigError, Handoff, Keyring, LocalIdentity, generate_key, hash_password
+
+    old, new = generate_key(), generate_key()
+
+    def start(keys: str) -> Handoff:
+        return Handoff.embedded(
+            public_url="http://127.0.0.1:9",
+            db_path=tmp_path / "handoff.db",
+            browser=LocalIdentity(hash_password("a passphrase")),
+            secret_key=b"k" * 32,
+            keyring=Keyring.parse(keys),
+        )
+
+    await start(old).vault.put("alice", "api_key", "sk-alice-123")
+    with pytest.raises(ConfigError) as refused:
+        start(new)  # the wrong key: refused at startup, nobody is asked again, nothing overwritten
+    assert Keyring.parse(old).key_ids[0] in str(refused.value) and "wrong or missing" in str(refused.value)
+    assert "sk-alice" not in str(refused.value)
+    rotated = start(f"{new},{old}")  # the right way: new first, old still there
+    assert await rotated.vault.rotate() == 1
+    assert await start(new).vault.get("alice", "api_key") == "sk-alice-123"
+
+
+async def test_rotation_names_every_unreadable_row_and_changes_nothing_unless_told(tmp_path):
+    import pytest
+
+    from handoff import Keyring, SQLiteVault, VaultError, generate_key
+    from handoff._db import Database
+
+    db = Database(tmp_path / "v.db")
+    lost, kept, new = generate_key(), generate_key(), generate_key()
+    await SQLiteVault(db, Keyring.parse(lost)).put("bob", "token", "bob-secret")
+    await SQLiteVault(db, Keyring.parse(kept)).put("alice", "token", "alice-secret")
+    vault = SQLiteVault(db, Keyring.parse(f"{new},{kept}"))
+    with pytest.raises(VaultError) as stopped:
+        await vault.rotate()
+    assert "'token' of bob" in str(stopped.value) and "nothing was changed" in str(stopped.value)
+    assert await vault.get("alice", "token") == "alice-secret"  # still under the kept key
+    assert await vault.rotate(drop_unreadable=True) == 1
+    assert await SQLiteVault(db, Keyring.parse(new)).get("alice", "token") == "alice-secret"
+    assert await vault.names("bob") == []

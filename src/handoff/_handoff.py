@@ -218,10 +218,12 @@ class Handoff:
         HANDOFF_VAULT_KEYS."""
         db = db_path if isinstance(db_path, Database) else Database(db_path)
         keyring = keyring or Keyring.from_env()
+        vault = SQLiteVault(db, keyring)
+        vault.check_keys()
         return cls(
             public_url=public_url,
             ledger=SQLiteLedger(db, ttl=ttl, limits=limits),
-            vault=SQLiteVault(db, keyring),
+            vault=vault,
             audit=SQLiteAudit(db),
             entries=SQLiteEntries(db),
             browser=browser,

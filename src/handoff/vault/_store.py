@@ -7,6 +7,7 @@ import time
 from typing import Protocol
 
 from .._db import Database
+from .._errors import ConfigError, VaultError
 from ._keyring import Keyring, Sealed
 
 
@@ -23,7 +24,7 @@ class Vault(Protocol):
 
     async def names(self, principal: str) -> list[str]: ...
 
-    async def rotate(self) -> int: ...
+    async def rotate(self, *, drop_unreadable: bool = False) -> int: ...
 
 
 class MemoryVault:
@@ -46,12 +47,19 @@ class MemoryVault:
     async def names(self, principal: str) -> list[str]:
         return sorted(n for p, n in self._rows if p == principal)
 
-    async def rotate(self) -> int:
-        fresh = {
-            (p, n): self.keyring.seal(p, n, self.keyring.open(p, n, sealed))
-            for (p, n), sealed in self._rows.items()
-            if sealed.key_id != self.keyring.current
-        }
+    async def rotate(self, *, drop_unreadable: bool = False) -> int:
+        fresh, unreadable = {}, []
+        for (p, n), sealed in self._rows.items():
+            if sealed.key_id == self.keyring.current:
+                continue
+            try:
+                fresh[(p, n)] = self.keyring.seal(p, n, self.keyring.open(p, n, sealed))
+            except VaultError:
+                unreadable.append((p, n))
+        if unreadable and not drop_unreadable:
+            raise VaultError(f"nothing was changed: {len(unreadable)} secret(s) cannot be opened")
+        for row in unreadable:
+            del self._rows[row]
         self._rows.update(fresh)
         return len(fresh)
 
@@ -134,8 +142,28 @@ class SQLiteVault:
 
         return await self.db.run(read)
 
-    async def rotate(self) -> int:
-        """Re-encrypt every secret under the newest key, in one transaction."""
+    def check_keys(self) -> None:
+        """Refuse to start on a keyring that cannot open what the vault holds.
+
+        A wrong or missing key would otherwise look like "no secret stored" to every user, and each
+        would be asked again and their old value overwritten.
+        """
+        held = {row[0] for row in self.db.call(lambda c: c.execute("SELECT DISTINCT key_id FROM secrets"))}
+        missing = sorted(held - set(self.keyring.key_ids))
+        if missing:
+            raise ConfigError(
+                f"the vault holds secrets encrypted with key id {', '.join(missing)}, but the configured "
+                f"keys are {', '.join(self.keyring.key_ids)}: the key is wrong or missing. Put that key "
+                "back in HANDOFF_VAULT_KEYS (after a new one, to rotate), or, to give those secrets up "
+                "for good, run `handoff vault rotate --drop-unreadable`"
+            )
+
+    async def rotate(self, *, drop_unreadable: bool = False) -> int:
+        """Re-encrypt every secret under the newest key, in one transaction.
+
+        Rows that no configured key opens stop the rotation before anything changes, with every such
+        row named (whose, which secret, which key); `drop_unreadable=True` deletes them instead.
+        """
         keyring = self.keyring
 
         def reseal(conn: sqlite3.Connection) -> int:
@@ -143,15 +171,30 @@ class SQLiteVault:
                 "SELECT principal, name, key_id, nonce, ciphertext FROM secrets WHERE key_id != ?",
                 (keyring.current,),
             ).fetchall()
+            opened, unreadable = [], []
             for principal, name, key_id, nonce, ct in rows:
-                plain = keyring.open(principal, name, Sealed(key_id, nonce, ct))
+                try:
+                    opened.append((principal, name, keyring.open(principal, name, Sealed(key_id, nonce, ct))))
+                except VaultError:
+                    unreadable.append((principal, name, key_id))
+            if unreadable and not drop_unreadable:
+                listed = "; ".join(
+                    f"{name!r} of {principal} (key {key_id})" for principal, name, key_id in unreadable
+                )
+                raise VaultError(
+                    f"nothing was changed: {len(unreadable)} secret(s) cannot be opened with the configured "
+                    f"keys: {listed}. Add their key back, or pass --drop-unreadable to delete them"
+                )
+            for principal, name, _ in unreadable:
+                conn.execute("DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name))
+            for principal, name, plain in opened:
                 fresh = keyring.seal(principal, name, plain)
                 conn.execute(
                     "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? "
                     "WHERE principal = ? AND name = ?",
                     (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name),
                 )
-            return len(rows)
+            return len(opened)
 
         self._rows.clear()
         return await self.db.run(self.db.transaction(reseal))
