@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from handoff.client import (
     ConsentRequest,
+    Considered,
     Decision,
     ElicitationFailed,
     Elicitations,
@@ -153,7 +154,8 @@ async def test_blocked_urls_are_never_opened_even_if_accepted():
     consent = Always(Decision.ACCEPT)
     elicitations = Elicitations(consent, opener=opener)
     for url in ("javascript:alert(1)", "http://evil.example/", "data:text/html,x", "file:///etc/passwd"):
-        assert await elicitations.consider(url, "m", "id") is Decision.DECLINE
+        considered = await elicitations.consider(url, "m", "id")
+        assert considered.decision is Decision.DECLINE and considered.because == "blocked"
     assert opened == [] and len(consent.asked) == 4 and not consent.asked[0].may_accept
 
 
@@ -168,7 +170,7 @@ async def test_identical_concurrent_requests_prompt_once_and_floods_are_limited(
     answers: list[Decision] = []
 
     async def ask(url: str) -> None:
-        answers.append(await elicitations.consider(url, "same message", None))
+        answers.append((await elicitations.consider(url, "same message", None)).decision)
 
     async with anyio.create_task_group() as tg:
         for _ in range(5):
@@ -255,13 +257,35 @@ async def test_peer_form_request_gets_32602_from_a_url_only_client(peer):
     assert text_of(result) == "form refused with code -32602"
 
 
-async def test_peer_flood_is_refused_without_prompting(peer):
+async def test_one_limit_for_the_links_of_one_32042(peer):
+    """25 links in one -32042: the first five are considered and opened, like five separate
+    requests; the sixth is over the limit, declined unseen, and the call stops there."""
+    consent = PolicyConsent("warn")
+    client, elicitations, opened = peer_client(peer, consent)
+    told: list[Considered] = []
+    elicitations.on_link = told.append
+    async with client:
+        with pytest.raises(ElicitationFailed) as failed:
+            await client.call_tool("peer_flood", {})
+    assert str(failed.value) == (
+        "the server asked for 25 browser steps at once; 5 were opened, then the limit of 5 links per "
+        "60 s was reached, so the rest were declined and the tool was not run"
+    )
+    assert len(consent.asked) == 5 and opened == [f"{peer}/step/flood-{i}" for i in range(5)]
+    assert [(c.decision, c.because) for c in told] == [(Decision.ACCEPT, "consent")] * 5 + [
+        (Decision.DECLINE, "limit")
+    ]
+    assert elicitations.refused_for_flooding == 1
+
+
+async def test_one_limit_for_many_elicitation_create_requests(peer):
+    """Eight elicitation/create requests at once: the same five are opened, three declined unseen."""
     consent = PolicyConsent("warn")
     client, elicitations, opened = peer_client(peer, consent)
     async with client:
-        with pytest.raises(ElicitationFailed, match="25 browser steps"):
-            await client.call_tool("peer_flood", {})
-    assert consent.asked == [] and opened == [] and elicitations.refused_for_flooding == 1
+        result = await client.call_tool("peer_requests", {"n": 8})
+    assert sorted(text_of(result).split(",")) == ["accept"] * 5 + ["decline"] * 3
+    assert len(consent.asked) == 5 and len(opened) == 5 and elicitations.refused_for_flooding == 3
 
 
 async def test_peer_unknown_and_repeated_notices_are_ignored(peer):
@@ -298,19 +322,13 @@ def test_call_command_runs_the_story_for_scripts(peer):
     assert as_json.returncode == 0 and json.loads(as_json.stdout)["content"][0]["text"] == "peer ran for cli"
 
 
-def test_call_command_policy_declines_and_print_url_opens_nothing(peer):
-    strict = _handoff_call(
-        peer, "peer_error", "--args", '{"key": "strict"}', "--accept", "ok", "--format", "json"
-    )
-    assert strict.returncode == 2 and json.loads(strict.stdout) == {
-        "error": "the browser step was declined, so the tool was not run",
-        "ran": False,
-    }
+def test_call_command_says_the_verdict_of_every_link(peer):
+    lookalike = "https://\u0430pple.com/signin"  # a Cyrillic "a"
     printed = _handoff_call(
         peer,
-        "peer_error",
+        "peer_link",
         "--args",
-        '{"key": "printed"}',
+        json.dumps({"url": lookalike}),
         "--accept",
         "warn",
         "--print-url",
@@ -319,7 +337,30 @@ def test_call_command_policy_declines_and_print_url_opens_nothing(peer):
         browser="false",
     )
     assert printed.returncode == 2
-    assert f"{peer}/step/peer-printed" in printed.stderr and "no word from the server" in printed.stderr
+    assert "WARNING: https://xn--pple-43d.com/signin" in printed.stderr
+    assert "registered domain:  xn--pple-43d.com  <- who you are really dealing with" in printed.stderr
+    assert "'\u0430pple' mixes writing systems (Cyrillic, Latin)" in printed.stderr
+    assert "-> printed below for you to open: --accept warn opens links with warnings" in printed.stderr
+    assert "Open this link in your browser:\n  https://xn--pple-43d.com/signin" in printed.stderr
+    assert printed.stderr.strip().endswith("call the tool again when it is done")
+
+    elsewhere = f"http://127.0.0.1:{free_port()}/step/elsewhere"  # loopback, but not this server
+    strict = _handoff_call(
+        peer, "peer_link", "--args", json.dumps({"url": elsewhere}), "--accept", "ok", "--format", "json"
+    )
+    assert strict.returncode == 2
+    assert "The link uses the unusual port" in strict.stderr and "a bare IP address" in strict.stderr
+    reason = (
+        "--accept ok opens only links with nothing suspicious; --accept warn would open one with warnings"
+    )
+    assert f"-> declined: {reason}" in strict.stderr
+    said = json.loads(strict.stdout)
+    assert said["error"] == "the browser step was declined, so the tool was not run" and not said["ran"]
+    (link,) = said["links"]
+    assert link["action"] == "declined" and link["why"] == reason
+    assert link["check"]["verdict"] == "warn" and link["check"]["href"] == elsewhere
+    assert {r["code"] for r in link["check"]["reasons"]} == {"port", "ip-host"}
+
     bad = _handoff_call(peer, "peer_error", "--args", "[1]")
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
 

@@ -18,7 +18,6 @@ import click
 from ._errors import HandoffError
 
 if TYPE_CHECKING:
-    from .client import UrlReport
     from .vault import SQLiteVault
 
 T = TypeVar("T")
@@ -127,26 +126,8 @@ def check_url_command(url: str, fmt: str, no_http_loopback: bool) -> None:
     if fmt == "json":
         click.echo(report.as_json())
     else:
-        click.echo(_describe(report))
+        click.echo(report.as_text())
     sys.exit({"ok": 0, "warn": 1, "block": 2}[report.verdict])
-
-
-def _describe(report: UrlReport) -> str:
-    marks = {"ok": "OK", "warn": "WARNING", "block": "BLOCKED"}
-    lines = [f"{marks[report.verdict]}: {report.url}"]
-    if report.host:
-        shown = report.host_unicode or report.host
-        lines.append(
-            f"  site:               {shown}" + (f"  ({report.host})" if shown != report.host else "")
-        )
-    if report.registrable_domain:
-        lines.append(f"  registered domain:  {report.registrable_domain}  <- who you are really dealing with")
-    lines += [f"  - {reason.text}" for reason in report.reasons]
-    if report.verdict == "ok":
-        lines.append(
-            "  Nothing suspicious found. Still check that the registered domain is the one you expect."
-        )
-    return "\n".join(lines)
 
 
 _protocol = click.option(
@@ -247,8 +228,10 @@ def call(
     returned an error, 2 not run (the server could not be reached or gave an unusable answer, the
     sign-in failed, or a browser step was declined, blocked or timed out): one line says which.
 
-    A URL server that asks for sign-in opens your browser the first time; later runs use the
-    tokens kept in the token file (see `handoff logout`) unless --no-store."""
+    Each link the server sends is described on stderr: the check's verdict and findings, and
+    whether it was opened, printed or declined, and why. A URL server that asks for sign-in opens
+    your browser the first time; later runs use the tokens kept in the token file (see
+    `handoff logout`) unless --no-store."""
     from .client._script import run_call
 
     try:

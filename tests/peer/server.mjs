@@ -59,6 +59,28 @@ function buildServer() {
       throw new UrlElicitationRequiredError(items);
     });
 
+  server.registerTool("peer_requests", { description: "Asks with many elicitation/create (url) at once.",
+    inputSchema: { n: z.number() } },
+    async ({ n }) => {
+      count("peer_requests");
+      const answers = await Promise.all(Array.from({ length: n }, (_, i) => {
+        const id = `many-${i}-${randomUUID()}`;
+        owners[id] = server.server;
+        return server.server.elicitInput({
+          mode: "url", message: `Request ${i}`, url: `${base}/step/${id}`, elicitationId: id });
+      }));
+      return { content: [{ type: "text", text: answers.map((a) => a.action).join(",") }] };
+    });
+
+  server.registerTool("peer_link", { description: "Needs a browser step at a link given by the test (-32042).",
+    inputSchema: { url: z.string() } },
+    async ({ url }) => {
+      count("peer_link");
+      throw new UrlElicitationRequiredError([
+        { mode: "url", message: "Finish this step in your browser.", url, elicitationId: `link-${randomUUID()}` },
+      ]);
+    });
+
   server.registerTool("peer_counts", { description: "How often each tool ran.", inputSchema: {} },
     async () => ({ content: [{ type: "text", text: JSON.stringify(counts) }] }));
 

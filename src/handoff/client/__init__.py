@@ -10,7 +10,7 @@ server that cannot be reached or stops answering raises `ServerUnreachable`, in 
 """
 
 from ._consent import Consent, ConsentRequest, Decision, PolicyConsent, plain
-from ._elicitations import Elicitations, Mode, Outcome, Waiter
+from ._elicitations import Considered, Elicitations, Mode, Outcome, Waiter
 from ._failures import ServerUnreachable
 from ._opener import Opener, print_only, system_browser
 from ._retry import ElicitationFailed, retry_after_elicitation
@@ -23,6 +23,7 @@ from ._urlcheck import Reason, UrlReport, Verdict, check_url
 __all__ = [
     "Consent",
     "ConsentRequest",
+    "Considered",
     "Decision",
     "ElicitationFailed",
     "Elicitations",

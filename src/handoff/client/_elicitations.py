@@ -6,6 +6,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
@@ -22,7 +23,7 @@ from mcp_types import (
 
 from ._consent import Consent, ConsentRequest, Decision, plain
 from ._opener import Opener, system_browser
-from ._urlcheck import check_url
+from ._urlcheck import UrlReport, check_url
 
 logger = logging.getLogger("handoff.client")
 
@@ -30,14 +31,31 @@ Mode = Literal["url", "form"]
 Outcome = Literal["completed", "done", "cancelled", "timeout"]
 Waiter = Callable[[], Awaitable[Literal["done", "cancel"]]]
 """Resolves when the person says they are done in the browser, or cancels."""
+Because = Literal["consent", "blocked", "limit"]
+
+
+@dataclass(frozen=True)
+class Considered:
+    """What became of one link a server sent: where it goes, what the check found, what was decided."""
+
+    server: str
+    url: str
+    message: str
+    """The server's reason, as plain text."""
+    report: UrlReport
+    decision: Decision
+    because: Because
+    """Who decided: the consent (a person or a policy); the URL check (`blocked`: never opened,
+    whatever the consent said); or the limit on links (`limit`: too many, declined unseen)."""
+    elicitation_id: str | None = None
 
 
 class _Ask:
-    """One consent prompt in flight; identical requests wait for its decision."""
+    """One consent prompt in flight; identical requests wait for its outcome."""
 
     def __init__(self) -> None:
         self.done = anyio.Event()
-        self.decision = Decision.CANCEL
+        self.considered: Considered | None = None
 
 
 class Elicitations:
@@ -45,6 +63,12 @@ class Elicitations:
 
     Plug `handle_request` in as the SDK client's `elicitation_callback` and
     `on_message` as its `message_handler` (or use `HandoffClient`, which does).
+
+    One limit holds for links however they arrive (the entries of one -32042 error, the input
+    requests of one InputRequiredResult, separate `elicitation/create` requests): the first
+    `max_prompts` links within `per_seconds` go to the consent, in the order they come, and each
+    link beyond is declined without being shown, counted in `refused_for_flooding` and reported.
+    `on_link` hears about every link considered, before anything is opened.
     """
 
     def __init__(
@@ -57,6 +81,7 @@ class Elicitations:
         max_prompts: int = 5,
         per_seconds: float = 60.0,
         allow_http_loopback: bool = True,
+        on_link: Callable[[Considered], None] | None = None,
     ) -> None:
         self.consent = consent
         self.server = server
@@ -65,6 +90,7 @@ class Elicitations:
         self.max_prompts = max_prompts
         self.per_seconds = per_seconds
         self.allow_http_loopback = allow_http_loopback
+        self.on_link = on_link
         self._recent: deque[float] = deque()
         self._inflight: dict[tuple[str, str], _Ask] = {}
         self._pending: dict[str, anyio.Event] = {}
@@ -89,8 +115,8 @@ class Elicitations:
             return ErrorData(
                 code=INVALID_PARAMS, message=f"this client does not support {mode} mode elicitation"
             )
-        decision = await self.consider(params.url, params.message, params.elicitation_id)
-        return ElicitResult(action=decision.value)
+        considered = await self.consider(params.url, params.message, params.elicitation_id)
+        return ElicitResult(action=considered.decision.value)
 
     async def on_message(self, message: object) -> None:
         """Completion notices: wake whoever waits on that id; ignore unknown or repeated ids."""
@@ -107,35 +133,61 @@ class Elicitations:
 
     # What the retry wrapper and the terminal use
 
-    async def consider(self, url: str, message: str, elicitation_id: str | None) -> Decision:
-        """Ask for consent (once for identical concurrent requests), open the URL on accept."""
+    async def consider(self, url: str, message: str, elicitation_id: str | None) -> Considered:
+        """Check the link, ask for consent (once for identical concurrent requests), open it on accept."""
         key = (url, message)
         if key in self._inflight:
             same = self._inflight[key]
             await same.done.wait()
-            return same.decision
+            assert same.considered is not None
+            return same.considered
+        report = self.check(url)
         if not self._allow_prompt():
             self.refused_for_flooding += 1
-            logger.warning(
-                "declined a URL elicitation from %s: too many prompts in a short time", self.server
+            logger.log(  # a listener on `on_link` tells the person already
+                logging.DEBUG if self.on_link else logging.WARNING,
+                "declined a URL elicitation from %s: too many links in a short time",
+                self.server,
             )
-            return Decision.DECLINE
+            return self._told(url, message, report, Decision.DECLINE, "limit", elicitation_id)
         ask = self._inflight[key] = _Ask()
         try:
-            report = check_url(url, allow_http_loopback=self.allow_http_loopback)
             request = ConsentRequest(self.server, plain(message), url, report, elicitation_id)
             decision = await self.consent.ask(request)
-            if decision is Decision.ACCEPT and not request.may_accept:
-                decision = Decision.DECLINE  # a blocked URL is never opened, whatever the consent said
+            because: Because = "consent"
+            if not request.may_accept and decision is not Decision.CANCEL:
+                decision, because = Decision.DECLINE, "blocked"  # never opened, whatever was said
+            ask.considered = self._told(url, message, report, decision, because, elicitation_id)
             if decision is Decision.ACCEPT:
                 if elicitation_id:
                     self.track(elicitation_id)
                 await self.opener(report.href or url)
-            ask.decision = decision
-            return decision
+            return ask.considered
         finally:
+            if ask.considered is None:
+                ask.considered = Considered(
+                    self.server, url, plain(message), report, Decision.CANCEL, "consent", elicitation_id
+                )
             ask.done.set()
             del self._inflight[key]
+
+    def check(self, url: str) -> UrlReport:
+        """The URL check for a link from this server."""
+        return check_url(url, allow_http_loopback=self.allow_http_loopback)
+
+    def _told(
+        self,
+        url: str,
+        message: str,
+        report: UrlReport,
+        decision: Decision,
+        because: Because,
+        elicitation_id: str | None,
+    ) -> Considered:
+        considered = Considered(self.server, url, plain(message), report, decision, because, elicitation_id)
+        if self.on_link is not None:
+            self.on_link(considered)
+        return considered
 
     def track(self, elicitation_id: str) -> None:
         if elicitation_id not in self._pending:

@@ -10,7 +10,7 @@ from mcp_types import URL_ELICITATION_REQUIRED
 
 from .._errors import HandoffError
 from ._consent import Decision
-from ._elicitations import Elicitations, Waiter
+from ._elicitations import Considered, Elicitations, Waiter
 
 T = TypeVar("T")
 
@@ -29,8 +29,11 @@ async def retry_after_elicitation(
 ) -> T:
     """Run `call`; on -32042, get consent for each URL, wait for completion, and run it again.
 
-    The loop guard stops when the server asks again for an elicitation it
-    already asked for in this call; `max_rounds` bounds the retries.
+    The links of one -32042 go through `elicitations.consider` in order, under the same limit as
+    links that arrive any other way; the first one not accepted (declined, blocked, over the limit,
+    cancelled) stops the call, so no further link is shown for a call that cannot go on. The loop
+    guard stops when the server asks again for an elicitation it already asked for in this call;
+    `max_rounds` bounds the retries.
     """
     seen: set[str] = set()
     for round_number in range(max_rounds + 1):
@@ -44,26 +47,16 @@ async def retry_after_elicitation(
             raise ElicitationFailed(
                 f"the server still asked for browser steps after {max_rounds} rounds; stopped"
             )
-        if len(items) > elicitations.max_prompts:
-            elicitations.refused_for_flooding += 1
-            raise ElicitationFailed(
-                f"the server asked for {len(items)} browser steps at once; at most "
-                f"{elicitations.max_prompts} are shown, so nothing was opened"
-            )
         again = [i.elicitation_id for i in items if i.elicitation_id in seen]
         if again:
             raise ElicitationFailed(
                 "the server asked again for a browser step that was already opened "
                 f"({again[0][:12]}…): it is probably not finished yet. Finish it, then call the tool again"
             )
-        for item in items:
-            decision = await elicitations.consider(item.url, item.message, item.elicitation_id)
-            if decision is not Decision.ACCEPT:
-                raise ElicitationFailed(
-                    f"the browser step was {decision.value}d, so the tool was not run"
-                    if decision is Decision.DECLINE
-                    else "the browser step was cancelled, so the tool was not run"
-                )
+        for index, item in enumerate(items):
+            considered = await elicitations.consider(item.url, item.message, item.elicitation_id)
+            if considered.decision is not Decision.ACCEPT:
+                raise ElicitationFailed(_not_run(considered, elicitations, len(items), index))
             seen.add(item.elicitation_id)
         outcome = await elicitations.wait([i.elicitation_id for i in items], timeout, waiter)
         if outcome == "cancelled":
@@ -74,6 +67,28 @@ async def retry_after_elicitation(
                 "call the tool again when it is done"
             )
     raise AssertionError("unreachable")
+
+
+def _not_run(considered: Considered, elicitations: Elicitations, asked: int, opened: int) -> str:
+    """Why the call stops at this link, which was not accepted after `opened` links were."""
+    if considered.decision is Decision.CANCEL:
+        return "the browser step was cancelled, so the tool was not run"
+    if considered.because == "blocked":
+        problem = next((r.text for r in considered.report.reasons if r.severity == "block"), "")
+        return f"the link was blocked ({problem.rstrip('.')}), so the tool was not run"
+    if considered.because == "limit":
+        limit = f"{elicitations.max_prompts} links per {elicitations.per_seconds:g} s"
+        if opened == 0:
+            return f"too many links from {elicitations.server} in a short time (at most {limit}), so " + (
+                "the browser step was declined and the tool was not run"
+                if asked == 1
+                else f"the {asked} browser steps it asked for were declined and the tool was not run"
+            )
+        return (
+            f"the server asked for {asked} browser steps at once; {opened} were opened, then the limit of "
+            f"{limit} was reached, so the rest were declined and the tool was not run"
+        )
+    return "the browser step was declined, so the tool was not run"
 
 
 def _elicitations_of(error: MCPError) -> list[Any]:

@@ -1,6 +1,7 @@
 """`handoff call`: one tool call for scripts, with an explicit policy instead of questions.
 
-Every failure that is not the tool's own error ends in one line and exit 2.
+Every link a server sends is described on stderr (the check's verdict, each finding, and what was
+done with it, and why); every failure that is not the tool's own error ends in one line and exit 2.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any, Literal
 import click
 
 from ._connect import connect
-from ._consent import PolicyConsent
-from ._elicitations import Elicitations
+from ._consent import Decision, PolicyConsent
+from ._elicitations import Considered, Elicitations
 from ._failures import leaves, one_line
 from ._opener import print_only, system_browser
 from ._signin import SignIn, SignInFailed
@@ -43,6 +44,8 @@ async def run_call(
     opener = print_only if print_url else system_browser
     policy: Policy = accept  # type: ignore[assignment]
     elicitations = Elicitations(PolicyConsent(policy), server=server, opener=opener)
+    links = _Links(policy, print_url, elicitations)
+    elicitations.on_link = links.say
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), opener=opener, timeout=sign_in_timeout)
     result: Any = None
     try:
@@ -59,13 +62,14 @@ async def run_call(
         if debug:
             _print_traceback(exc)
         if result is None:
-            _fail(exc, server, fmt)
+            _fail(exc, server, fmt, links)
             return 2
         click.echo(
             f"handoff: the call ran, then closing the connection failed: {one_line(exc, server)}", err=True
         )
     if fmt == "json":
-        click.echo(json.dumps(result.model_dump(by_alias=True, mode="json", exclude_none=True)))
+        answer = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        click.echo(json.dumps({**answer, "links": links.seen} if links.seen else answer))
     else:
         for block in result.content:
             click.echo(getattr(block, "text", str(block)))
@@ -80,10 +84,47 @@ def _print_traceback(exc: BaseException) -> None:
         shown = shown.__context__ if shown.__suppress_context__ else None
 
 
-def _fail(exc: Exception, server: str, fmt: str) -> None:
+def _fail(exc: Exception, server: str, fmt: str, links: _Links) -> None:
     line = one_line(exc, server)
     signing_in = any(isinstance(leaf, SignInFailed) for leaf in leaves(exc))
     if fmt == "json":
-        click.echo(json.dumps({"error": f"not signed in: {line}" if signing_in else line, "ran": False}))
+        data: dict[str, Any] = {"error": f"not signed in: {line}" if signing_in else line, "ran": False}
+        click.echo(json.dumps({**data, "links": links.seen} if links.seen else data))
     else:
         click.echo(f"Not signed in: {line}" if signing_in else f"Not run: {line}", err=True)
+
+
+class _Links:
+    """Says on stderr what became of each link, and keeps the same for `--format json`."""
+
+    def __init__(self, policy: Policy, print_url: bool, elicitations: Elicitations) -> None:
+        self.policy = policy
+        self.print_url = print_url
+        self.limit = f"at most {elicitations.max_prompts} links per {elicitations.per_seconds:g} s"
+        self.seen: list[dict[str, Any]] = []
+
+    def say(self, link: Considered) -> None:
+        action, why = self._outcome(link)
+        said = {"opened": "opened in your browser", "printed": "printed below for you to open"}
+        lines = [f"{link.server} sent a link, saying: {link.message or '(nothing)'}", link.report.as_text()]
+        lines.append(f"  -> {said.get(action, action)}: {why}")
+        click.echo("\n".join(lines), err=True)
+        check = link.report.as_dict()
+        self.seen.append({"message": link.message, "check": check, "action": action, "why": why})
+
+    def _outcome(self, link: Considered) -> tuple[str, str]:
+        """What was done with the link (`opened`, `printed`, `declined`, `cancelled`), and why."""
+        if link.decision is Decision.ACCEPT:
+            such = "links with nothing suspicious" if link.report.verdict == "ok" else "links with warnings"
+            return "printed" if self.print_url else "opened", f"--accept {self.policy} opens {such}"
+        if link.decision is Decision.CANCEL:
+            return "cancelled", "the consent was cancelled"
+        if link.because == "blocked":
+            return "declined", "a blocked link is never opened"
+        if link.because == "limit":
+            return "declined", f"too many links from this server ({self.limit}); declined unseen"
+        if self.policy == "none":
+            return "declined", "--accept none opens no links"
+        return "declined", (
+            "--accept ok opens only links with nothing suspicious; --accept warn would open one with warnings"
+        )

@@ -234,7 +234,7 @@ async def run_terminal(
     reached, or it broke off), said in one line.
     """
     from ._connect import connect, is_url
-    from ._elicitations import Elicitations
+    from ._elicitations import Considered, Elicitations
     from ._signin import SignIn, SignInFailed
     from ._tokens import FileTokens, MemoryTokens
 
@@ -246,6 +246,14 @@ async def run_terminal(
 
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), timeout=sign_in_timeout, notify=notify)
     elicitations = Elicitations(ui, server=server)
+
+    def told(link: Considered) -> None:
+        if link.because == "limit":  # the consent screen never saw it
+            limit = f"at most {elicitations.max_prompts} links per {elicitations.per_seconds:g} s"
+            declined = f"Declined without asking you, too many links ({limit}): "
+            ui.console.print(Text(declined, style="yellow") + Text(link.report.href or link.url))
+
+    elicitations.on_link = told
     ended, code = "quit", 0
     async with ui.reading():
         try:

@@ -76,6 +76,30 @@ class UrlReport:
     def as_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False)
 
+    def as_text(self) -> str:
+        """For a person reading plain text: the verdict, the full URL, the site with its registered
+        domain marked (who the person really deals with), and every finding."""
+        marks = {"ok": "OK", "warn": "WARNING", "block": "BLOCKED"}
+        lines = [f"{marks[self.verdict]}: {self.href or self.url}"]
+        if self.host:
+            shown = self.host_unicode or self.host
+            also = f"  ({self.host})" if shown != self.host else ""
+            lines.append(f"  site:               {shown}{also}")
+        if self.registrable_domain:
+            domain = self.registrable_domain
+            lines.append(f"  registered domain:  {domain}  <- who you are really dealing with")
+        lines += [f"  - {r.text}" for r in self.reasons]
+        if self.verdict == "ok":
+            lines.append(
+                "  Nothing suspicious found."
+                + (
+                    " Still check that the registered domain is the one you expect."
+                    if self.registrable_domain
+                    else ""
+                )
+            )
+        return "\n".join(lines)
+
 
 @lru_cache(maxsize=1)
 def _psl() -> PublicSuffixList:
