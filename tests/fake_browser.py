@@ -1,8 +1,8 @@
 """Stands in for the system browser in terminal tests: `BROWSER="python fake_browser.py %s"`.
 
-It does what the person would do at the page it is given, as $FAKE_USER: sign in and allow an OAuth
-client, or enter $FAKE_SECRET on an elicitation page (only look at it when $FAKE_FINISH is 0). It
-logs what it did to $FAKE_LOG.
+It does what the person would do at the page it is given, as $FAKE_USER (with $FAKE_PASSWORD, else
+the demo's password): sign in and allow an OAuth client, or enter $FAKE_SECRET on an elicitation page
+(only look at it when $FAKE_FINISH is 0). It logs what it did to $FAKE_LOG.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def main(url: str) -> str:
             return "authorized"
         page = await browser.open(url)
         if "/login" in page.url:
-            page = await browser.sign_in(page, user, DEMO_USERS[user])
+            page = await browser.sign_in(page, user, os.environ.get("FAKE_PASSWORD") or DEMO_USERS[user])
         if os.environ.get("FAKE_FINISH", "1") == "0":
             what = f"only looked at {page.title}"
         else:

@@ -365,6 +365,16 @@ def test_call_command_says_the_verdict_of_every_link(peer):
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
 
 
+def test_call_command_opens_the_connected_loopback_servers_own_link_by_default(peer):
+    done = _handoff_call(peer, "peer_error", "--args", '{"key": "own"}')  # --accept ok
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "peer ran for own"
+    assert f"OK: {peer}/step/peer-own" in done.stderr
+    assert f"note: This is a page of the server you connected to, on this computer ({peer})" in done.stderr
+    assert "-> opened in your browser: --accept ok opens links with nothing suspicious" in done.stderr
+    assert "unusual port" not in done.stderr
+
+
 def test_call_command_over_stdio():
     handoff = Path(sys.executable).parent / "handoff"
     server = f"{sys.executable} {Path(__file__).parent / 'stdio_server.py'}"

@@ -23,7 +23,7 @@ from mcp_types import (
 
 from ._consent import Consent, ConsentRequest, Decision, plain
 from ._opener import Opener, system_browser
-from ._urlcheck import UrlReport, check_url
+from ._urlcheck import UrlReport, check_url, on_loopback_server
 
 logger = logging.getLogger("handoff.client")
 
@@ -68,7 +68,9 @@ class Elicitations:
     requests of one InputRequiredResult, separate `elicitation/create` requests): the first
     `max_prompts` links within `per_seconds` go to the consent, in the order they come, and each
     link beyond is declined without being shown, counted in `refused_for_flooding` and reported.
-    `on_link` hears about every link considered, before anything is opened.
+    `on_link` hears about every link considered, before anything is opened. `server_url` is the
+    MCP endpoint of this connection (`HandoffClient` sets it): when it is on loopback, links to that
+    same origin are the server's own pages, so their port and IP address are not held against them.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Elicitations:
         per_seconds: float = 60.0,
         allow_http_loopback: bool = True,
         on_link: Callable[[Considered], None] | None = None,
+        server_url: str | None = None,
     ) -> None:
         self.consent = consent
         self.server = server
@@ -91,6 +94,7 @@ class Elicitations:
         self.per_seconds = per_seconds
         self.allow_http_loopback = allow_http_loopback
         self.on_link = on_link
+        self.server_url = server_url
         self._recent: deque[float] = deque()
         self._inflight: dict[tuple[str, str], _Ask] = {}
         self._pending: dict[str, anyio.Event] = {}
@@ -172,8 +176,9 @@ class Elicitations:
             del self._inflight[key]
 
     def check(self, url: str) -> UrlReport:
-        """The URL check for a link from this server."""
-        return check_url(url, allow_http_loopback=self.allow_http_loopback)
+        """The URL check for a link from this server (its own loopback pages are not suspicious)."""
+        report = check_url(url, allow_http_loopback=self.allow_http_loopback)
+        return on_loopback_server(report, self.server_url) if self.server_url else report
 
     def _told(
         self,

@@ -79,6 +79,8 @@ class HandoffClient(Client):
                     await user_handler(message)
 
             self.message_handler = on_message
+            if self.elicitations.server_url is None and isinstance(self.server, str):
+                self.elicitations.server_url = self.server
         if isinstance(self.server, StdioServerParameters) and self.read_timeout_seconds is None:
             self.read_timeout_seconds = self.answer_timeout
         super().__post_init__()

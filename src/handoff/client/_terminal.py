@@ -23,6 +23,7 @@ from ._retry import ElicitationFailed
 from ._urlcheck import UrlReport
 
 _VERDICT_STYLE = {"ok": "green", "warn": "yellow", "block": "bold red"}
+_SEVERITY = {"block": ("BLOCKED", "bold red"), "warn": ("Warning", "yellow"), "note": ("Note", "dim")}
 
 
 def marked_url(report: UrlReport) -> Text:
@@ -54,10 +55,8 @@ def consent_panel(request: ConsentRequest) -> Panel:
         body.append("\nRegistered domain: ", style="dim")
         body.append(report.registrable_domain, style="bold")
     for reason in report.reasons:
-        body.append(
-            f"\n{'BLOCKED' if reason.severity == 'block' else 'Warning'}: ",
-            style=_VERDICT_STYLE["block" if reason.severity == "block" else "warn"],
-        )
+        label, style = _SEVERITY[reason.severity]
+        body.append(f"\n{label}: ", style=style)
         body.append(reason.text)
     verdict = report.verdict
     title = {

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -46,10 +46,13 @@ _DEFAULT_PORTS = {"https:": "443", "http:": "80"}
 
 @dataclass(frozen=True)
 class Reason:
-    """One finding: a stable `code`, its severity, and a sentence for a person."""
+    """One finding: a stable `code`, its severity, and a sentence for a person.
+
+    A `note` only explains (why a link that would look odd elsewhere is fine here); it never
+    changes the verdict."""
 
     code: str
-    severity: Literal["warn", "block"]
+    severity: Literal["warn", "block", "note"]
     text: str
 
 
@@ -88,7 +91,7 @@ class UrlReport:
         if self.registrable_domain:
             domain = self.registrable_domain
             lines.append(f"  registered domain:  {domain}  <- who you are really dealing with")
-        lines += [f"  - {r.text}" for r in self.reasons]
+        lines += [f"  {'note: ' if r.severity == 'note' else '- '}{r.text}" for r in self.reasons]
         if self.verdict == "ok":
             lines.append(
                 "  Nothing suspicious found."
@@ -145,10 +148,9 @@ def check_url(url: object, *, allow_http_loopback: bool = True) -> UrlReport:
         reasons += _host_findings(host, raw_host)
     host_unicode = _to_unicode(host)
     registrable = None if ip is not None else _psl().privatesuffix(host.rstrip(".").lower())
-    verdict: Verdict = "block" if any(r.severity == "block" for r in reasons) else "warn" if reasons else "ok"
     return UrlReport(
         url,
-        verdict,
+        _verdict(reasons),
         reasons,
         href=parts["href"],
         scheme=scheme.rstrip(":"),
@@ -157,6 +159,35 @@ def check_url(url: object, *, allow_http_loopback: bool = True) -> UrlReport:
         port=port or None,
         registrable_domain=registrable,
     )
+
+
+def on_loopback_server(report: UrlReport, server_url: str) -> UrlReport:
+    """`report` as it stands for a client connected to the MCP endpoint `server_url`.
+
+    When that endpoint is on loopback and the link has its exact origin (scheme, host and port),
+    the link is the server's own page on this computer: its port and IP address say nothing
+    suspicious there, so those two findings give way to a note. Every other finding stands, and any
+    other link (another port, another host, a server elsewhere) keeps its report unchanged.
+    """
+    try:
+        server = ada_url.parse_url(server_url)
+    except (ValueError, TypeError):
+        return report
+    host, scheme, port = server["hostname"], server["protocol"].rstrip(":"), server["port"] or None
+    if not host or not _is_loopback(host, _ip(host)):
+        return report
+    if (report.scheme, report.host, report.port) != (scheme, host, port):
+        return report
+    origin = f"{scheme}://{host}" + (f":{port}" if port else "")
+    reasons = [r for r in report.reasons if r.code not in ("port", "ip-host")]
+    here = f"This is a page of the server you connected to, on this computer ({origin})."
+    reasons.append(Reason("own-server", "note", here))
+    return replace(report, verdict=_verdict(reasons), reasons=reasons)
+
+
+def _verdict(reasons: list[Reason]) -> Verdict:
+    severities = {r.severity for r in reasons}
+    return "block" if "block" in severities else "warn" if "warn" in severities else "ok"
 
 
 def _text_findings(url: str) -> list[Reason]:
