@@ -213,9 +213,10 @@ async def test_expired_link_is_refused(tmp_path, era):
                 assert "expired" in result.text
                 assert (await browser.open(elicitation["url"])).status == 410
                 assert await server.demo.handoff.vault.get("alice", "weather_api_key") is None
-                expired = await server.demo.handoff.sweep()
-                assert [r.id for r in expired] == [elicitation["elicitationId"]]
-                audit = [e.event for e in await server.demo.handoff.audit.read(record_id=expired[0].id)]
+                assert await server.demo.handoff.sweep() == 1
+                record_id = elicitation["elicitationId"]
+                assert (await server.demo.handoff.ledger.get(record_id)).status.value == "expired"
+                audit = [e.event for e in await server.demo.handoff.audit.read(record_id=record_id)]
                 assert "expired" in audit
     finally:
         server.stop()

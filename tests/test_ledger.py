@@ -134,3 +134,38 @@ async def test_sqlite_pending_count_is_indexed(tmp_path: Path):
         ).fetchall()
     )
     assert "records_by_principal" in str(plan)
+
+
+async def test_a_large_sweep_goes_in_bounded_batches_and_audits_every_record(tmp_path):
+    import time
+
+    from handoff import Handoff, Keyring, LocalIdentity, generate_key, hash_password
+    from handoff._handoff import SWEEP_BATCH
+
+    handoff = Handoff.embedded(
+        public_url="http://127.0.0.1:9",
+        db_path=tmp_path / "h.db",
+        browser=LocalIdentity(hash_password("a passphrase")),
+        secret_key=b"k" * 32,
+        keyring=Keyring.parse(generate_key()),
+    )
+    n = SWEEP_BATCH * 2 + 17
+    past = time.time() - 1
+    rows = [
+        (f"r{i:030d}", f"u{i}", None, "secret", "{}", "pending", past - 5, past, None, "k", 0)
+        for i in range(n)
+    ]
+    handoff.ledger.db.call(
+        lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    )
+    assert len(await handoff.ledger.expire_due(SWEEP_BATCH)) == SWEEP_BATCH  # one batch at most
+    assert await handoff.sweep() == n - SWEEP_BATCH
+    assert await handoff.sweep() == 0
+    (expired,) = handoff.ledger.db.call(
+        lambda c: c.execute("SELECT COUNT(*) FROM audit WHERE event = 'expired'").fetchone()
+    )
+    assert expired == n - SWEEP_BATCH  # the first batch was taken by hand, without the audit
+    (pending,) = handoff.ledger.db.call(
+        lambda c: c.execute("SELECT COUNT(*) FROM records WHERE status = 'pending'").fetchone()
+    )
+    assert pending == 0

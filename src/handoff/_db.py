@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import anyio
+
 from ._errors import ConfigError, StorageUnavailable
 
 T = TypeVar("T")
@@ -138,6 +140,10 @@ class Database:
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the connection. Async so a backend that does wait can share the interface."""
         return self.call(fn)
+
+    async def run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a worker thread: for bulk work (a sweep batch) that must not hold up the loop."""
+        return await anyio.to_thread.run_sync(self.call, fn)
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
         """Wrap `fn` in BEGIN IMMEDIATE … COMMIT, rolling back on any exception."""

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
@@ -60,6 +61,8 @@ logger = logging.getLogger("handoff")
 F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_BODY_LIMIT = 16 * 1024
+SWEEP_BATCH = 500
+"""Records expired per transaction: each batch takes a few milliseconds, in a worker thread."""
 _AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
 
 
@@ -452,16 +455,25 @@ class Handoff:
             logger.warning("stored secret %r of %s is unreadable, asking again: %s", name, principal, exc)
             return None
 
-    async def sweep(self) -> list[Record]:
-        """Expire overdue records (audit each, wake whoever waits on them) and forget expired entries."""
+    async def sweep(self) -> int:
+        """Expire overdue records (audit each, wake whoever waits on them) and forget expired entries;
+        returns how many records expired. Batches of `SWEEP_BATCH`, each in a worker thread."""
         await self.entries.purge()
-        expired = await self.ledger.expire_due()
-        for record in expired:
-            await self.audit.write(
-                Event.EXPIRED, principal=record.principal, client_id=record.client_id, record_id=record.id
+        swept = 0
+        while batch := await self.ledger.expire_due(SWEEP_BATCH):
+            await self.audit.write_many(
+                [
+                    (Event.EXPIRED, {"principal": r.principal, "client_id": r.client_id, "record_id": r.id})
+                    for r in batch
+                ]
             )
-            await self.bus.publish(record)
-        return expired
+            for record in batch:
+                await self.bus.publish(record)
+            swept += len(batch)
+            if len(batch) < SWEEP_BATCH:
+                break
+            await anyio.lowlevel.checkpoint()  # let calls and pages in between batches
+        return swept
 
     # Serving
 

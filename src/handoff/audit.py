@@ -63,6 +63,17 @@ class AuditLog(abc.ABC):
         logger.info("%s", entry.as_json())
         return entry
 
+    async def write_many(self, entries: list[tuple[Event, dict[str, str | None]]]) -> None:
+        """Several lines at once (a sweep's expiries): one write to the store where it can."""
+        kept = [Entry(time.time(), event.value, **fields) for event, fields in entries]
+        await self._keep_all(kept)
+        for entry in kept:
+            logger.info("%s", entry.as_json())
+
+    async def _keep_all(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            await self._keep(entry)
+
     @abc.abstractmethod
     async def _keep(self, entry: Entry) -> None: ...
 
@@ -114,6 +125,18 @@ class SQLiteAudit(AuditLog):
             )
 
         await self.db.run(insert)
+
+    async def _keep_all(self, entries: list[Entry]) -> None:
+        rows = [(e.at, e.event, e.principal, e.client_id, e.record_id, e.remote, e.detail) for e in entries]
+        await self.db.run_in_thread(
+            self.db.transaction(
+                lambda conn: conn.executemany(
+                    "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            )
+        )
 
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100

@@ -61,10 +61,10 @@ class MemoryLedger:
         self._pending[record.principal].discard(record_id)
         return done
 
-    async def expire_due(self) -> list[Record]:
-        """Mark overdue pending records expired and return them (for the audit log)."""
+    async def expire_due(self, limit: int = 500) -> list[Record]:
+        """Mark up to `limit` overdue pending records expired and return them (for the audit log)."""
         t = now()
-        expired = []
+        expired: list[Record] = []
         for ids in self._pending.values():
             for record_id in list(ids):
                 seen = self._records[record_id].seen_at(t)
@@ -72,6 +72,8 @@ class MemoryLedger:
                     self._records[record_id] = seen
                     ids.discard(record_id)
                     expired.append(seen)
+                    if len(expired) >= limit:
+                        return expired
         return expired
 
     async def latest(self, principal: str, key: str) -> Record | None:

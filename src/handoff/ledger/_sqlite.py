@@ -115,24 +115,32 @@ class SQLiteLedger:
 
         return await self.db.run(self.db.transaction(update))
 
-    async def expire_due(self) -> list[Record]:
-        """Mark overdue pending records expired and return them (for the audit log)."""
+    async def expire_due(self, limit: int = 500) -> list[Record]:
+        """Mark up to `limit` overdue pending records expired and return them (for the audit log).
+
+        One bounded batch in a worker thread: a sweep of 300,000 records is many short
+        transactions that never hold up the event loop or the connection for long.
+        """
 
         def sweep(conn: sqlite3.Connection) -> list[Record]:
             t = now()
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM records WHERE status = 'pending' AND expires_at <= ?",
-                (t,),
+                f"SELECT {_COLUMNS} FROM records WHERE status = 'pending' AND expires_at <= ? LIMIT ?",
+                (t, limit),
             ).fetchall()
-            conn.execute(
+            conn.executemany(
                 "UPDATE records SET status = 'expired', completed_at = expires_at "
-                "WHERE status = 'pending' AND expires_at <= ?",
-                (t,),
+                "WHERE id = ? AND status = 'pending'",
+                [(r[0],) for r in rows],
             )
-            conn.execute("DELETE FROM claimed WHERE expires_at <= ?", (t,))
+            conn.execute(
+                "DELETE FROM claimed WHERE rowid IN "
+                "(SELECT rowid FROM claimed WHERE expires_at <= ? LIMIT ?)",
+                (t, limit),
+            )
             return [_row(r).seen_at(t) for r in rows]
 
-        return await self.db.run(self.db.transaction(sweep))
+        return await self.db.run_in_thread(self.db.transaction(sweep))
 
     async def latest(self, principal: str, key: str) -> Record | None:
         def read(conn: sqlite3.Connection) -> Record | None:
