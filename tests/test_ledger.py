@@ -169,3 +169,28 @@ async def test_a_large_sweep_goes_in_bounded_batches_and_audits_every_record(tmp
         lambda c: c.execute("SELECT COUNT(*) FROM records WHERE status = 'pending'").fetchone()
     )
     assert pending == 0
+
+
+async def test_audit_lines_older_than_the_retention_are_pruned_by_the_sweep(tmp_path):
+    import time
+
+    from handoff import Event, Handoff, Keyring, LocalIdentity, generate_key, hash_password
+
+    handoff = Handoff.embedded(
+        public_url="http://127.0.0.1:9",
+        db_path=tmp_path / "h.db",
+        browser=LocalIdentity(hash_password("a passphrase")),
+        secret_key=b"k" * 32,
+        keyring=Keyring.parse(generate_key()),
+        audit_retention=3600,
+    )
+    old = time.time() - 7200
+    handoff.ledger.db.call(
+        lambda c: c.executemany(
+            "INSERT INTO audit (at, event, detail) VALUES (?, 'rejected', 'unknown id')",
+            [(old + i,) for i in range(120)],
+        )
+    )
+    await handoff.audit.write(Event.REJECTED, detail="recent")
+    await handoff.sweep()
+    assert [e.detail for e in await handoff.audit.read(limit=1000)] == ["recent"]

@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS audit (
     remote TEXT,
     detail TEXT
 );
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -135,7 +136,8 @@ class Handoff:
     2026-07-28 request states; `pages_path` is where the pages are mounted;
     `wait_timeout` bounds a 2025 in-call wait (`delivery="request"`); `retry_wait`
     bounds how long a 2026 retry is held before answering again; `sweep_interval`
-    is how often expired records are swept and audited.
+    is how often expired records are swept and audited; `audit_retention` is how
+    long audit lines are kept (90 days; None keeps them forever).
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class Handoff:
         retry_wait: float = 25.0,
         state_keys: Sequence[bytes] | None = None,
         sweep_interval: float = 5.0,
+        audit_retention: float | None = 90 * 86400.0,
         providers: Sequence[Provider] = (),
         entries: Entries | None = None,
     ) -> None:
@@ -187,6 +190,7 @@ class Handoff:
             state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
         )
         self.sweep_interval = sweep_interval
+        self.audit_retention = audit_retention
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
         self.connections = Connections(vault)
         self.oauth_states = OAuthStates()
@@ -459,6 +463,8 @@ class Handoff:
         """Expire overdue records (audit each, wake whoever waits on them) and forget expired entries;
         returns how many records expired. Batches of `SWEEP_BATCH`, each in a worker thread."""
         await self.entries.purge()
+        if self.audit_retention is not None:
+            await self.audit.prune(time.time() - self.audit_retention)
         swept = 0
         while batch := await self.ledger.expire_due(SWEEP_BATCH):
             await self.audit.write_many(

@@ -78,6 +78,10 @@ class AuditLog(abc.ABC):
     async def _keep(self, entry: Entry) -> None: ...
 
     @abc.abstractmethod
+    async def prune(self, before: float, limit: int = 5000) -> int:
+        """Forget up to `limit` lines older than `before` (a retention period); returns how many."""
+
+    @abc.abstractmethod
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
     ) -> list[Entry]: ...
@@ -89,6 +93,12 @@ class MemoryAudit(AuditLog):
 
     async def _keep(self, entry: Entry) -> None:
         self.entries.append(entry)
+
+    async def prune(self, before: float, limit: int = 5000) -> int:
+        old = [e for e in self.entries if e.at < before][:limit]
+        dropped = {id(e) for e in old}
+        self.entries = [e for e in self.entries if id(e) not in dropped]
+        return len(old)
 
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
@@ -125,6 +135,15 @@ class SQLiteAudit(AuditLog):
             )
 
         await self.db.run(insert)
+
+    async def prune(self, before: float, limit: int = 5000) -> int:
+        cursor = await self.db.run_in_thread(
+            lambda c: c.execute(
+                "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+                (before, limit),
+            )
+        )
+        return int(cursor.rowcount)
 
     async def _keep_all(self, entries: list[Entry]) -> None:
         rows = [(e.at, e.event, e.principal, e.client_id, e.record_id, e.remote, e.detail) for e in entries]
