@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+CREATE TABLE IF NOT EXISTS outbox (
+    record_id TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
 """
 
 

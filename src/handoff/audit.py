@@ -112,6 +112,23 @@ class MemoryAudit(AuditLog):
         return found[-limit:]
 
 
+def insert_row(conn: sqlite3.Connection, entry: Entry) -> None:
+    """One audit line, inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.at,
+            entry.event,
+            entry.principal,
+            entry.client_id,
+            entry.record_id,
+            entry.remote,
+            entry.detail,
+        ),
+    )
+
+
 class SQLiteAudit(AuditLog):
     """Audit lines in the `audit` table of the handoff database, oldest first."""
 
@@ -119,22 +136,7 @@ class SQLiteAudit(AuditLog):
         self.db = db
 
     async def _keep(self, entry: Entry) -> None:
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.at,
-                    entry.event,
-                    entry.principal,
-                    entry.client_id,
-                    entry.record_id,
-                    entry.remote,
-                    entry.detail,
-                ),
-            )
-
-        await self.db.run(insert)
+        await self.db.run(lambda conn: insert_row(conn, entry))
 
     async def prune(self, before: float, limit: int = 5000) -> int:
         cursor = await self.db.run_in_thread(

@@ -31,6 +31,23 @@ def _row(row: tuple[Any, ...]) -> Record:
     )
 
 
+def finish_row(conn: sqlite3.Connection, record_id: str, status: Status) -> Record:
+    """The pending → final transition as one conditional UPDATE, inside the caller's transaction."""
+    t = now()
+    changed = conn.execute(
+        "UPDATE records SET status = ?, completed_at = ? "
+        "WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        (status.value, t, record_id, t),
+    ).rowcount
+    row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+    if row is None:
+        raise RecordNotFound(record_id)
+    record = _row(row).seen_at(t)
+    if not changed:
+        raise TransitionRefused(record_id, record.status)
+    return record
+
+
 class SQLiteLedger:
     """Records in the `records` table; each transition is one conditional UPDATE."""
 
@@ -98,22 +115,7 @@ class SQLiteLedger:
         if status not in FINAL_STATUSES:
             raise ValueError(f"a record can only finish as one of {sorted(FINAL_STATUSES)}")
 
-        def update(conn: sqlite3.Connection) -> Record:
-            t = now()
-            changed = conn.execute(
-                "UPDATE records SET status = ?, completed_at = ? "
-                "WHERE id = ? AND status = 'pending' AND expires_at > ?",
-                (status.value, t, record_id, t),
-            ).rowcount
-            row = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
-            if row is None:
-                raise RecordNotFound(record_id)
-            record = _row(row).seen_at(t)
-            if not changed:
-                raise TransitionRefused(record_id, record.status)
-            return record
-
-        return await self.db.run(self.db.transaction(update))
+        return await self.db.run(self.db.transaction(lambda conn: finish_row(conn, record_id, status)))
 
     async def expire_due(self, limit: int = 500) -> list[Record]:
         """Mark up to `limit` overdue pending records expired and return them (for the audit log).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from .._db import Database
@@ -64,6 +65,16 @@ class MemoryVault:
         return len(fresh)
 
 
+def write_row(conn: sqlite3.Connection, principal: str, name: str, sealed: Sealed) -> None:
+    conn.execute(
+        "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
+        "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
+        "updated_at = excluded.updated_at",
+        (principal, name, sealed.key_id, sealed.nonce, sealed.ciphertext, time.time()),
+    )
+
+
 class SQLiteVault:
     """Ciphertexts in the `secrets` table of the handoff database.
 
@@ -81,17 +92,19 @@ class SQLiteVault:
     async def put(self, principal: str, name: str, value: str) -> None:
         sealed = self.keyring.seal(principal, name, value.encode())
         self._rows.pop((principal, name), None)
+        await self.db.run(lambda conn: write_row(conn, principal, name, sealed))
+        self._remember(principal, name, sealed)
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
-                "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
-                "updated_at = excluded.updated_at",
-                (principal, name, sealed.key_id, sealed.nonce, sealed.ciphertext, time.time()),
-            )
+    def sealed_write(
+        self, principal: str, name: str, value: str
+    ) -> tuple[Sealed, Callable[[sqlite3.Connection], None]]:
+        """`value` sealed, and the statement that stores it, for a caller's own transaction; call
+        `stored(principal, name, sealed)` once that transaction committed."""
+        sealed = self.keyring.seal(principal, name, value.encode())
+        self._rows.pop((principal, name), None)
+        return sealed, lambda conn: write_row(conn, principal, name, sealed)
 
-        await self.db.run(write)
+    def stored(self, principal: str, name: str, sealed: Sealed) -> None:
         self._remember(principal, name, sealed)
 
     async def get(self, principal: str, name: str) -> str | None:
