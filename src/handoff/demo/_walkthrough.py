@@ -60,7 +60,9 @@ async def walkthrough(port: int, say: Callable[[str], None] = print) -> bool:
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="handoff-walkthrough-") as data:
         demo = build_demo(f"http://127.0.0.1:{port}", data)
-        config = uvicorn.Config(demo.app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+        config = uvicorn.Config(
+            demo.app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+        )
         server = uvicorn.Server(config)
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve)
