@@ -6,8 +6,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,9 +21,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._completion import Completion, SQLiteCompletion, StepwiseCompletion, Value
 from ._db import Database
 from ._entries import Entries, MemoryEntries, SQLiteEntries
-from ._errors import ConfigError, RateLimited, StorageUnavailable, TransitionRefused, VaultError
+from ._errors import ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._need import (
     APPROVAL_LIFE,
@@ -159,6 +159,7 @@ class Handoff:
         audit_retention: float | None = 90 * 86400.0,
         providers: Sequence[Provider] = (),
         entries: Entries | None = None,
+        completion: Completion | None = None,
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -173,6 +174,8 @@ class Handoff:
         self.ledger = ledger
         self.vault = vault
         self.entries: Entries = entries or MemoryEntries()
+        self.audit: AuditLog = audit or MemoryAudit()
+        self.completion: Completion = completion or StepwiseCompletion(ledger, vault, self.audit)
         self.browser = browser
         if isinstance(browser, PasswordLogin | OidcLogin):  # AuthServer too: its sessions and grants
             browser.keep_in(self.entries)
@@ -180,7 +183,6 @@ class Handoff:
         self.mcp_identity: McpIdentity = mcp_identity or (
             LocalUser(browser.name) if isinstance(browser, LocalIdentity) else TokenSubject()
         )
-        self.audit: AuditLog = audit or MemoryAudit()
         self.bus: Bus = bus or LocalBus()
         self.notifier = Notifier()
         self.bus.listen(self.notifier.on_record)
@@ -206,7 +208,6 @@ class Handoff:
             pages_path,
             self.public_url,
         )
-        self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     @classmethod
     def embedded(
@@ -227,11 +228,14 @@ class Handoff:
         keyring = keyring or Keyring.from_env()
         vault = SQLiteVault(db, keyring)
         vault.check_keys()
+        ledger = SQLiteLedger(db, ttl=ttl, limits=limits)
+        audit = SQLiteAudit(db)
         return cls(
             public_url=public_url,
-            ledger=SQLiteLedger(db, ttl=ttl, limits=limits),
+            ledger=ledger,
             vault=vault,
-            audit=SQLiteAudit(db),
+            audit=audit,
+            completion=SQLiteCompletion(db, ledger, vault, audit),
             entries=SQLiteEntries(db),
             browser=browser,
             secret_key=secret_key,
@@ -394,54 +398,33 @@ class Handoff:
         return record, self.url_for(record.id)
 
     async def finish(
-        self,
-        record_id: str,
-        status: Status,
-        *,
-        remote: str | None,
-        first: Callable[[], Awaitable[None]] | None = None,
+        self, record_id: str, status: Status, *, remote: str | None, value: Value | None = None
     ) -> Record:
-        """Move a record to its final status, audit it, and tell whoever waits.
+        """Move a record to its final status, with the value the person gave (if any) and its audit
+        line, as one change (see `Completion`); then tell whoever waits.
 
-        `first` (storing what the user entered) runs under the record's lock, only
-        while the record is still pending, so of two concurrent submits exactly one
-        stores its value and completes.
+        Of two concurrent submits exactly one stores its value and completes; the other gets
+        `TransitionRefused`, and nothing of it is kept.
         """
-        async with self._lock(record_id):
-            if first is not None:
-                current = await self.ledger.get(record_id)
-                if not current.pending:
-                    raise TransitionRefused(record_id, current.status)
-                await first()
-            record = await self.ledger.finish(record_id, status)
-        await self.audit.write(
-            Event(status.value),
-            principal=record.principal,
-            client_id=record.client_id,
-            record_id=record.id,
-            remote=remote,
-        )
-        await self.bus.publish(record)
+        record = await self.completion.finish(record_id, status, value=value, remote=remote)
+        await self._tell(record)
         return record
 
     async def complete_with_secret(self, record: Record, value: str, *, remote: str | None) -> Record:
         """Store the value and complete the record, once: a second submit finds it completed."""
+        given = Value(record.principal, record.params["name"], value)
+        return await self.finish(record.id, Status.COMPLETED, remote=remote, value=given)
 
-        async def store() -> None:
-            await self.vault.put(record.principal, record.params["name"], value)
+    async def _tell(self, record: Record) -> None:
+        await self.bus.publish(record)
+        await self.completion.told(record.id)
 
-        return await self.finish(record.id, Status.COMPLETED, remote=remote, first=store)
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, record_id: str) -> AsyncIterator[None]:
-        """Serialize changes to one record within this process (value write + transition together)."""
-        lock = self._locks[record_id]
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(record_id, None)
+    async def tell_untold(self) -> int:
+        """Announce completions whose notice a crash cut off (queued more than a few seconds ago)."""
+        untold = await self.completion.untold(time.time() - 2.0)
+        for record_id in untold:
+            await self._tell(await self.ledger.get(record_id))
+        return len(untold)
 
     async def wait(self, record_id: str, timeout: float | None = None) -> Record | None:
         """The record once it has finished, or None if it is still pending after `timeout`."""
@@ -463,6 +446,7 @@ class Handoff:
         """Expire overdue records (audit each, wake whoever waits on them) and forget expired entries;
         returns how many records expired. Batches of `SWEEP_BATCH`, each in a worker thread."""
         await self.entries.purge()
+        await self.tell_untold()
         if self.audit_retention is not None:
             await self.audit.prune(time.time() - self.audit_retention)
         swept = 0

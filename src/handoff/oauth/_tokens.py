@@ -76,7 +76,12 @@ class Connections:
         return None if raw is None else TokenSet(**json.loads(raw))
 
     async def store(self, principal: str, provider: str, tokens: TokenSet) -> None:
-        await self.vault.put(principal, vault_name(provider), json.dumps(asdict(tokens)))
+        await self.vault.put(principal, *self.entry(provider, tokens))
+
+    @staticmethod
+    def entry(provider: str, tokens: TokenSet) -> tuple[str, str]:
+        """The vault name and value a connection's token set is kept under."""
+        return vault_name(provider), json.dumps(asdict(tokens))
 
     async def forget(self, principal: str, provider: str) -> bool:
         return await self.vault.delete(principal, vault_name(provider))

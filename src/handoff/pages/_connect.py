@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .._completion import Value
 from .._errors import RecordNotFound, TransitionRefused
 from .._onetime import OneTimeStore
 from .._web import Web, content_security_policy, message, remote_address, render, signed_in
@@ -162,11 +163,11 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             "Start again from your MCP client.",
         )
 
-    async def store() -> None:
-        await handoff.connections.store(record.principal, provider.name, tokens)
-
+    name, kept = handoff.connections.entry(provider.name, tokens)
     try:
-        await handoff.finish(record.id, Status.COMPLETED, remote=remote, first=store)
+        await handoff.finish(
+            record.id, Status.COMPLETED, remote=remote, value=Value(record.principal, name, kept)
+        )
     except TransitionRefused as refused:
         return ended(request, refused.status)
     return render(

@@ -1,0 +1,168 @@
+"""Ending a record: the value the person gave, the transition, the audit line and the notice to send,
+as one change.
+
+On SQLite all four are one transaction: a crash leaves either nothing (the
+person's page did not say "Saved") or all of it. Telling waiters happens after
+the commit; what is not yet told sits in the outbox, which the server drains
+after a restart, so a completion is announced even when the process died right
+after committing it. In memory there is nothing to survive a crash, so the
+steps simply run in order, under a per-record lock that keeps two submits from
+both storing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+from ._db import Database
+from ._errors import TransitionRefused
+from .audit import AuditLog, Entry, Event, SQLiteAudit, insert_row
+from .ledger import Ledger, Record, SQLiteLedger, Status
+from .ledger._sqlite import finish_row
+from .vault import SQLiteVault, Vault
+
+CRASH_AT = "HANDOFF_CRASH_AT"
+"""Environment variable naming a point where the process kills itself: for the fault-injection tests."""
+
+
+def crash_point(name: str) -> None:
+    """Die here, as `kill -9` would, when the fault-injection tests ask for it."""
+    if os.environ.get(CRASH_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Value:
+    """What the person gave, to keep in the vault as the record completes."""
+
+    principal: str
+    name: str
+    plaintext: str
+
+
+class Completion(Protocol):
+    async def finish(
+        self, record_id: str, status: Status, *, value: Value | None, remote: str | None
+    ) -> Record:
+        """Store `value` (if any), move the record to `status`, audit it and queue its notice, as one."""
+        ...
+
+    async def told(self, record_id: str) -> None:
+        """The notice for `record_id` went out: take it off the outbox."""
+        ...
+
+    async def untold(self, older_than: float) -> list[str]:
+        """Records whose notice was queued before `older_than` and never sent (the process died)."""
+        ...
+
+
+def _entry(record: Record, remote: str | None) -> Entry:
+    return Entry(
+        time.time(),
+        Event(record.status.value).value,
+        record.principal,
+        record.client_id,
+        record.id,
+        remote,
+        None,
+    )
+
+
+class SQLiteCompletion:
+    """Vault row, record transition, audit line and outbox row in one SQLite transaction."""
+
+    def __init__(self, db: Database, ledger: SQLiteLedger, vault: SQLiteVault, audit: SQLiteAudit) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.vault = vault
+        self.audit = audit
+
+    async def finish(
+        self, record_id: str, status: Status, *, value: Value | None, remote: str | None
+    ) -> Record:
+        sealed = write = None
+        if value is not None:
+            sealed, write = self.vault.sealed_write(value.principal, value.name, value.plaintext)
+
+        def change(conn: sqlite3.Connection) -> Record:
+            if write is not None:
+                write(conn)
+            record = finish_row(conn, record_id, status)
+            insert_row(conn, _entry(record, remote))
+            conn.execute(
+                "INSERT OR REPLACE INTO outbox (record_id, at) VALUES (?, ?)", (record_id, time.time())
+            )
+            crash_point("completion:before-commit")
+            return record
+
+        record = await self.db.run(self.db.transaction(change))
+        crash_point("completion:after-commit")
+        if value is not None and sealed is not None:
+            self.vault.stored(value.principal, value.name, sealed)
+        return record
+
+    async def told(self, record_id: str) -> None:
+        await self.db.run(lambda c: c.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)))
+
+    async def untold(self, older_than: float) -> list[str]:
+        rows = await self.db.run(
+            lambda c: c.execute(
+                "SELECT record_id FROM outbox WHERE at < ? ORDER BY at LIMIT 1000", (older_than,)
+            )
+        )
+        return [row[0] for row in rows]
+
+
+class StepwiseCompletion:
+    """The same change as steps, for stores that share no transaction (memory, or a mix of backends)."""
+
+    def __init__(self, ledger: Ledger, vault: Vault, audit: AuditLog) -> None:
+        self.ledger = ledger
+        self.vault = vault
+        self.audit = audit
+        self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
+
+    async def finish(
+        self, record_id: str, status: Status, *, value: Value | None, remote: str | None
+    ) -> Record:
+        async with self._lock(record_id):
+            if value is not None:
+                current = await self.ledger.get(record_id)
+                if not current.pending:
+                    raise TransitionRefused(record_id, current.status)
+                await self.vault.put(value.principal, value.name, value.plaintext)
+            record = await self.ledger.finish(record_id, status)
+        await self.audit.write(
+            Event(record.status.value),
+            principal=record.principal,
+            client_id=record.client_id,
+            record_id=record.id,
+            remote=remote,
+        )
+        return record
+
+    async def told(self, record_id: str) -> None:
+        return None
+
+    async def untold(self, older_than: float) -> list[str]:
+        return []
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, record_id: str) -> AsyncIterator[None]:
+        lock = self._locks[record_id]
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._locks.pop(record_id, None)

@@ -1,0 +1,113 @@
+"""kill -9 at chosen points of a completion, then a restart: nothing is lost, nothing is half-written,
+and a completion that was committed is announced."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from _mcp import text_of, user_client
+from _server import free_port
+from mcp import MCPError
+
+from handoff._db import Database
+from handoff.demo import ScriptedBrowser
+
+pytestmark = pytest.mark.anyio
+
+KEY = "wk_fault_injection_123"
+
+
+class DemoProcess:
+    """`handoff demo` in its own process, as an operator runs it."""
+
+    def __init__(self, data: Path, port: int, crash_at: str | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "HANDOFF_CRASH_AT"}
+        if crash_at:
+            env["HANDOFF_CRASH_AT"] = crash_at
+        handoff = Path(sys.executable).parent / "handoff"
+        self.process = subprocess.Popen(
+            [str(handoff), "demo", "--port", str(port), "--data-dir", str(data)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.origin = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx2.get(f"{self.origin}/handoff/login", timeout=1)
+                return
+            except httpx2.TransportError:
+                assert self.process.poll() is None and time.monotonic() < deadline, (
+                    "handoff demo did not start"
+                )
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _rows(data: Path, sql: str, *params: str) -> list[tuple]:
+    db = Database(data / "handoff.db")
+    try:
+        return db.call(lambda c: c.execute(sql, params).fetchall())
+    finally:
+        db.close()
+
+
+async def _submit_until_the_server_dies(data: Path, port: int, crash_at: str) -> tuple[str, ScriptedBrowser]:
+    server = DemoProcess(data, port, crash_at)
+    browser = ScriptedBrowser(server.origin)
+    try:
+        async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, _):
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("forecast", {"city": "Oslo"})
+            elicitation = caught.value.data["elicitations"][0]
+            page = await browser.open(elicitation["url"])
+            with pytest.raises(httpx2.TransportError):  # the person never sees "Saved"
+                await browser.submit(page, {"value": KEY, "action": "save"})
+            assert server.process.wait(timeout=10) == -9
+    except BaseException:
+        server.stop()
+        raise
+    return elicitation["elicitationId"], browser
+
+
+@pytest.mark.parametrize("crash_at", ["completion:before-commit", "completion:after-commit"])
+async def test_a_crash_during_completion_leaves_all_or_nothing(tmp_path, crash_at):
+    data, port = tmp_path / "demo", free_port()
+    record_id, browser = await _submit_until_the_server_dies(data, port, crash_at)
+    committed = crash_at.endswith("after-commit")
+    status = _rows(data, "SELECT status FROM records WHERE id = ?", record_id)
+    secrets_kept = _rows(data, "SELECT COUNT(*) FROM secrets WHERE principal = 'alice'")
+    audited = _rows(data, "SELECT COUNT(*) FROM audit WHERE record_id = ? AND event = 'completed'", record_id)
+    assert status == [("completed" if committed else "pending",)]
+    assert secrets_kept == [(1 if committed else 0,)] and audited == [(1 if committed else 0,)]
+    assert _rows(data, "SELECT COUNT(*) FROM outbox") == [(1 if committed else 0,)]
+
+    server = DemoProcess(data, port)  # restart, no crash this time
+    try:
+        if committed:
+            deadline = time.monotonic() + 15
+            while _rows(data, "SELECT COUNT(*) FROM outbox") != [(0,)]:  # announced after the restart
+                assert time.monotonic() < deadline, "the committed completion was never announced"
+                await anyio.sleep(0.2)
+        else:  # the person submits again, and this time it is saved
+            page = await browser.open(f"{server.origin}/handoff/e/{record_id}")
+            done = await browser.submit(page, {"value": KEY, "action": "save"})
+            assert not isinstance(done, str) and done.title == "Saved"
+        async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, _):
+            result = await client.call_tool("forecast", {"city": "Oslo"})
+            assert not result.is_error and "Forecast for Oslo" in text_of(result)
+    finally:
+        server.stop()
+        await browser.http.aclose()
