@@ -121,3 +121,54 @@ def test_connections_list_and_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert again.exit_code != 0 and "no connection" in again.output
     empty = runner.invoke(main, ["connections", "list", "--db", str(db_path), "--user", "alice"])
     assert "alice has no connections." in empty.output
+
+
+def test_passphrase_command_keeps_only_a_private_hash(tmp_path):
+    from handoff import LocalIdentity
+
+    path = tmp_path / "local" / "passphrase"
+    done = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "passphrase", str(path)],
+        input="a long local passphrase\na long local passphrase\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert path.stat().st_mode & 0o777 == 0o600 and "a long local passphrase" not in path.read_text()
+    assert LocalIdentity.from_file(path).verify("local", "a long local passphrase")
+    differ = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "passphrase", str(tmp_path / "other")],
+        input="one passphrase\nanother one\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert differ.returncode == 1 and "differ" in differ.stderr and not (tmp_path / "other").exists()
+
+
+def test_vault_rotate_stops_on_unreadable_rows_and_can_drop_them(tmp_path):
+    from handoff._db import Database
+
+    db_path = tmp_path / "h.db"
+    lost, new = generate_key(), generate_key()
+    anyio.run(SQLiteVault(Database(db_path), Keyring.parse(lost)).put, "bob", "token", "x")
+    env = {**os.environ, "HANDOFF_VAULT_KEYS": new}
+    stopped = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "vault", "rotate", "--db", str(db_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (
+        stopped.returncode == 1 and "'token' of bob" in stopped.stderr and "Traceback" not in stopped.stderr
+    )
+    dropped = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "vault", "rotate", "--db", str(db_path), "--drop-unreadable"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert dropped.returncode == 0, dropped.stderr

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import click
 
-from ._errors import HandoffError
+from ._errors import ConfigError, HandoffError
 
 if TYPE_CHECKING:
     from .vault import SQLiteVault
@@ -289,6 +289,26 @@ def logout(server: str | None) -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def passphrase(path: Path) -> None:
+    """Choose the passphrase a LocalIdentity server asks for, and keep its hash in PATH (0600).
+
+    Type it here, not where an AI agent could read it; the server only ever sees the hash."""
+    from .identity import write_passphrase
+
+    first = click.prompt("New passphrase", hide_input=True)
+    if click.prompt("The same again", hide_input=True) != first:
+        raise click.ClickException("the two passphrases differ; nothing was written")
+    try:
+        written = write_passphrase(path, first)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"kept the passphrase's hash in {written}; serve with LocalIdentity.from_file({str(written)!r})"
+    )
+
+
+@main.command()
 def keygen() -> None:
     """Print a new random vault key (base64url, 256 bits)."""
     from .vault import generate_key
@@ -386,10 +406,17 @@ def vault() -> None:
 @vault.command()
 @_db_option
 @_key_option
-def rotate(db: str, dev_key_file: str | None) -> None:
-    """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first)."""
+@click.option(
+    "--drop-unreadable",
+    is_flag=True,
+    help="Delete the secrets no configured key opens (they are lost for good) instead of stopping.",
+)
+def rotate(db: str, dev_key_file: str | None, drop_unreadable: bool) -> None:
+    """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first).
+
+    Secrets that no configured key opens stop the rotation before anything changes, each one named."""
     store = _vault(db, dev_key_file)
-    moved = _run(store.rotate)
+    moved = _run(lambda: store.rotate(drop_unreadable=drop_unreadable))
     click.echo(f"re-encrypted {moved} secret(s) under key {store.keyring.current}")
 
 
