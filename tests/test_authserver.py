@@ -438,3 +438,11 @@ def test_an_mcp_server_without_auth_is_refused_when_handoff_needs_verified_users
 async def _chunks():
     for _ in range(20):
         yield b"x" * 8192
+
+
+async def test_tokens_issued_before_the_clock_stepped_back_still_work(running, peer, browsers, monkeypatch):
+    real = time.time
+    monkeypatch.setattr(_authserver.time, "time", lambda: real() + 120)  # the server's clock ran fast
+    grant = await peer.sign_in(browsers(), await peer.client())
+    monkeypatch.setattr(_authserver.time, "time", real)  # and is set right: iat lies in the future
+    assert await peer.mcp_status(grant.access_token) == 200

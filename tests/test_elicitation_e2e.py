@@ -455,3 +455,22 @@ async def test_gated_tools_show_only_their_own_arguments(running, browsers):
     assert set(tools["forecast"].input_schema["properties"]) == {"city"}
     assert tools["list_notes"].input_schema.get("properties", {}) == {}
     assert "weather" in (tools["forecast"].description or "")
+
+
+async def test_a_waiting_2025_client_is_told_when_its_link_expires(tmp_path):
+    from conftest import Running
+
+    from handoff.demo import ScriptedBrowser
+
+    server = Running(tmp_path / "data", ttl=0.5).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            async with user_client(server.mcp_url, browser, "alice") as (client, notices):
+                elicitation = await _needs_key(client)
+                await anyio.sleep(0.7)
+                await server.demo.handoff.sweep()
+                assert await notices.wait_for(elicitation["elicitationId"])  # it stops waiting
+                again = await _needs_key(client)  # and its retry gets a fresh link
+                assert again["elicitationId"] != elicitation["elicitationId"]
+    finally:
+        server.stop()

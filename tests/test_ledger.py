@@ -194,3 +194,27 @@ async def test_audit_lines_older_than_the_retention_are_pruned_by_the_sweep(tmp_
     await handoff.audit.write(Event.REJECTED, detail="recent")
     await handoff.sweep()
     assert [e.detail for e in await handoff.audit.read(limit=1000)] == ["recent"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_wall_clock_stepped_back_neither_blocks_new_records_nor_hides_the_newest(
+    kind, tmp_path, monkeypatch
+):
+    import time
+
+    from handoff._db import Database
+    from handoff.ledger import Draft, Limits, MemoryLedger, SQLiteLedger, _record
+
+    limits = Limits(max_pending=100, max_per_minute=3)
+    ledger = (
+        MemoryLedger(limits=limits)
+        if kind == "memory"
+        else SQLiteLedger(Database(tmp_path / "l.db"), limits=limits)
+    )
+    real = time.time
+    monkeypatch.setattr(_record.time, "time", lambda: real() + 3600)  # the clock was an hour fast...
+    for _ in range(3):
+        before = await ledger.create(Draft(principal="alice", kind="approval", params={}, key="approval:pay"))
+    monkeypatch.setattr(_record.time, "time", real)  # ...and is stepped back
+    after = await ledger.create(Draft(principal="alice", kind="approval", params={}, key="approval:pay"))
+    assert (await ledger.latest("alice", "approval:pay")).id == after.id != before.id

@@ -10,7 +10,8 @@ from .ledger import Record, Status
 
 logger = logging.getLogger("handoff.notifier")
 
-_NOTIFY = (Status.COMPLETED, Status.DECLINED)
+_NOTIFY = (Status.COMPLETED, Status.DECLINED, Status.EXPIRED)
+"""An expiry is told too: the client stops waiting, and its retry gets a fresh link or a clear error."""
 
 
 class Notifier:

@@ -54,6 +54,8 @@ from ._redirects import destination, form_target, redirect_problem, same_redirec
 
 logger = logging.getLogger("handoff.auth")
 
+CLOCK_LEEWAY = 300
+"""Seconds of clock difference an access token's times tolerate (a clock stepped back, a drifting host)."""
 REQUEST_LIFE = 600.0
 CODE_LIFE = 300.0
 CONSENT_LIFE = 180 * 86400.0
@@ -326,6 +328,7 @@ class AuthServer(PasswordLogin):
                 algorithms=["HS256"],
                 issuer=self._issuer,
                 audience=self.resource,
+                leeway=CLOCK_LEEWAY,
                 options={"require": ["exp", "sub", "iss", "aud", "grant"]},
             )
         except jwt.InvalidTokenError:

@@ -6,7 +6,7 @@ from collections import defaultdict, deque
 from dataclasses import replace
 
 from .._errors import RecordNotFound, TransitionRefused
-from ._record import FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
+from ._record import CLOCK_SKEW, FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
 
 
 class MemoryLedger:
@@ -24,7 +24,7 @@ class MemoryLedger:
     async def create(self, draft: Draft, *, ttl: float | None = None) -> Record:
         t = now()
         recent = self._created[draft.principal]
-        while recent and recent[0] <= t - 60:
+        while recent and (recent[0] <= t - 60 or recent[0] > t + CLOCK_SKEW):
             recent.popleft()
         self.limits.check(self._live(draft.principal, t), len(recent))
         record = Record(

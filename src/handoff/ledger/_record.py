@@ -58,6 +58,10 @@ class Record:
         return self
 
 
+CLOCK_SKEW = 5.0
+"""Seconds a stored time may lie in the future and still count as now (clocks drift and step)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-principal caps that stop one user (or one runaway agent) flooding the ledger."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from .._db import Database
 from .._errors import RecordNotFound, TransitionRefused
-from ._record import FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
+from ._record import CLOCK_SKEW, FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
 
 _COLUMNS = (
     "id, principal, client_id, kind, params, status, created_at, expires_at, completed_at, key, acknowledged"
@@ -68,8 +68,10 @@ class SQLiteLedger:
                 (draft.principal, t),
             ).fetchone()
             (recent,) = conn.execute(
-                "SELECT COUNT(*) FROM records WHERE principal = ? AND created_at > ?",
-                (draft.principal, t - 60),
+                # Bounded above too: records stamped before the wall clock stepped back are not "recent"
+                # for the hour the step lasts.
+                "SELECT COUNT(*) FROM records WHERE principal = ? AND created_at > ? AND created_at <= ?",
+                (draft.principal, t - 60, t + CLOCK_SKEW),
             ).fetchone()
             limits.check(pending, recent)
             record = Record(
@@ -148,7 +150,7 @@ class SQLiteLedger:
         def read(conn: sqlite3.Connection) -> Record | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM records WHERE principal = ? AND key = ? "
-                "ORDER BY created_at DESC LIMIT 1",
+                "ORDER BY rowid DESC LIMIT 1",  # the newest by insertion, whatever the clock said
                 (principal, key),
             ).fetchone()
             return None if row is None else _row(row).seen_at(now())
