@@ -662,7 +662,7 @@ def test_record_posts(site, target, cookie, form, encoding, content_type, header
     loop.call(_case, site, "POST", path, cookie_header, body, [*type_header, *headers])
 
 
-@settings(FUZZ, max_examples=2800)
+@settings(FUZZ, max_examples=2900)
 @given(
     method=st.sampled_from(["GET", "GET", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]),
     target=st.one_of(
@@ -828,7 +828,7 @@ def test_consent(site, method, target, cookie, form, encoding, content_type, hea
     loop.call(run)
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=400)
 @given(
     state=st.one_of(
         st.tuples(st.just("none")),
