@@ -37,7 +37,7 @@ from ._need import (
     Validator,
 )
 from ._notifier import Notifier
-from ._web import BodyLimit, BrowserCookie, Web, remote_address
+from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
 from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
 from .bus import Bus, LocalBus
 from .eras import Call, StateSealer
@@ -486,6 +486,7 @@ class Handoff:
         # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
         app.add_middleware(StorageGuard, handoff=self)
         # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
+        app.add_middleware(SecurityHeaders, prefix=self.web.root)
         app.add_middleware(PublicClientRevocation)
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
         inner = app.router.lifespan_context

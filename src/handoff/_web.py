@@ -47,13 +47,16 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 class SecurityHeaders:
-    """ASGI middleware that puts `SECURITY_HEADERS` on every response of the pages app."""
+    """ASGI middleware that puts `SECURITY_HEADERS` on every response of the pages app (and, given
+    `prefix`, on every response of an outer app under that path, such as a 404 for an odd path the
+    pages' mount does not match)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, prefix: str = "") -> None:
         self.app = app
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
             await self.app(scope, receive, send)
             return
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import httpx
+import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuthError
 from starlette.datastructures import FormData
@@ -151,7 +153,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
                 redirect_uri=handoff.oauth_callback_url(),
             )
         tokens = TokenSet.from_response(answer)
-    except (OAuthError, OSError, ValueError, KeyError) as exc:
+    except (OAuthError, OSError, ValueError, KeyError, httpx.HTTPError, httpx2.HTTPError) as exc:
         await _finish_quietly(
             handoff, record, Status.FAILED, remote, detail=f"code exchange failed: {type(exc).__name__}"
         )
