@@ -10,6 +10,7 @@ what must never pass through the MCP client. Client authors start at
 
 from ._entries import Entries, MemoryEntries, SQLiteEntries
 from ._errors import (
+    Busy,
     ConfigError,
     HandoffError,
     RateLimited,
@@ -45,6 +46,7 @@ __all__ = [
     "AuthServer",
     "BrowserIdentity",
     "Bus",
+    "Busy",
     "ConfigError",
     "ConnectionNeed",
     "CustomIdentity",

@@ -48,3 +48,10 @@ class StorageUnavailable(HandoffError):
     """
 
     PERSON = "The server cannot save right now, so nothing was changed. Please try again in a few minutes."
+
+
+class Busy(HandoffError):
+    """This process holds as many waiting requests as its file descriptors allow.
+
+    Nothing was lost: the browser step can still be finished, and the request tried again in a moment.
+    """

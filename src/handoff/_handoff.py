@@ -21,10 +21,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._capacity import Holds, raise_descriptor_limit
 from ._completion import Completion, SQLiteCompletion, StepwiseCompletion, Value
 from ._db import Database
 from ._entries import Entries, MemoryEntries, SQLiteEntries
-from ._errors import ConfigError, RateLimited, StorageUnavailable, VaultError
+from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._need import (
     APPROVAL_LIFE,
@@ -188,6 +189,9 @@ class Handoff:
         self.bus.listen(self.notifier.on_record)
         self.wait_timeout = wait_timeout
         self.retry_wait = retry_wait
+        self.holds = Holds()
+        """Requests held open while people finish in the browser, refused with `Busy` before the
+        process runs out of file descriptors (set `holds.capacity` to fix the number)."""
         self.states = StateSealer(
             state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
         )
@@ -427,11 +431,20 @@ class Handoff:
         return len(untold)
 
     async def wait(self, record_id: str, timeout: float | None = None) -> Record | None:
-        """The record once it has finished, or None if it is still pending after `timeout`."""
+        """The record once it has finished, or None if it is still pending after `timeout`, or at once
+        when this process already holds as many waits as it can (the caller answers "still pending")."""
+        try:
+            return await self.hold(record_id, timeout)
+        except Busy:
+            return None
+
+    async def hold(self, record_id: str, timeout: float | None = None) -> Record | None:
+        """Like `wait`, but raises `Busy` instead of holding the request when no more may be held."""
         record = await self.ledger.get(record_id)
         if not record.pending:
             return record
-        await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+        async with self.holds.hold():
+            await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
         record = await self.ledger.get(record_id)
         return None if record.pending else record
 
@@ -542,7 +555,8 @@ class Handoff:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Background work while serving: the expiry sweeper."""
+        """Serving: the file descriptor limit raised for held waits, then the expiry sweeper."""
+        raise_descriptor_limit()
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._sweep_forever)
             try:

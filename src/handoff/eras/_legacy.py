@@ -8,6 +8,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import UrlElicitationRequiredError
 from mcp_types import ElicitRequestURLParams
 
+from .._errors import Busy
 from ..ledger import Status
 from ._call import Call
 
@@ -46,7 +47,13 @@ class LegacyEra:
                 status = Status.DECLINED if answer.action == "decline" else Status.CANCELLED
                 record = await handoff.finish(record.id, status, remote=None)
                 await call.refuse(record, need)
-            finished = await handoff.wait(record.id)
+            try:
+                finished = await handoff.hold(record.id)
+            except Busy:
+                raise ToolError(
+                    f"The server is too busy to wait for your {need.label} right now. Finish in the "
+                    f"browser ({url}), then call the tool again."
+                ) from None
             if finished is None:
                 raise ToolError(
                     f"Still waiting for your {need.label} in the browser ({url}). "
