@@ -1,7 +1,7 @@
 """handoff benchmarks: each figure is compared, in the same run, with a baseline.
 
     python bench/run.py            # all of them
-    python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens
+    python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds
 
 Figures (targets from the design notes):
 - gate: gated tool call with the secret present ÷ the same tool without handoff (≤ 1.05)
@@ -12,6 +12,8 @@ Figures (targets from the design notes):
 - tokens: the built-in authorization server's access-token check, with and without the grant lookup
 - retry: 2026-07-28, completion → the retried call returns, held retry vs the SDK's polling backoff
   (at least 5 times sooner, ≤ 10 ms)
+- holds: 1,200 held 2026-07-28 retries arriving over 3 s at a server limited to 1,024 descriptors: how
+  many are held, how many answered busy at once, and opening a page meanwhile against idle
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -37,6 +40,7 @@ from _server import free_port
 from mcp import MCPError
 
 from handoff import Limits
+from handoff._capacity import hold_capacity, raise_descriptor_limit
 from handoff._db import Database
 from handoff.demo import DEMO_USERS, ScriptedBrowser
 from handoff.ledger import Draft, MemoryLedger, SQLiteLedger, Status, new_record_id
@@ -63,12 +67,18 @@ def show(name: str, s: dict[str, float]) -> None:
 class Server:
     """The demo server in its own process, like a real deployment (no shared GIL with the client)."""
 
-    def __init__(self, data: str, retry_wait: float = 25.0) -> None:
+    def __init__(self, data: str, retry_wait: float = 25.0, descriptors: int | None = None) -> None:
         self.port = free_port()
         self.data = data
         self.url = f"http://127.0.0.1:{self.port}"
+
+        def limit() -> None:  # soft and hard: the server cannot raise it, as in a small container
+            if descriptors is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
+
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "server.py"), str(self.port), data, str(retry_wait)]
+            [sys.executable, str(Path(__file__).parent / "server.py"), str(self.port), data, str(retry_wait)],
+            preexec_fn=limit,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -309,6 +319,123 @@ async def bench_retry(held_server: Server, polling_server: Server, flows: int = 
     return {"polling": polling_s, "held": held_s, "speedup": ratio}
 
 
+ARRIVAL = 0.0025
+"""Seconds between two held retries arriving in `bench_holds` (1,200 in three seconds)."""
+
+
+async def bench_holds(
+    server: Server, descriptors: int, flows: int = 1200, pages: int = 200
+) -> dict[str, object]:
+    """Many people at once with the browser step still open, each client's retry held on the server.
+
+    Past what the server's descriptors allow, retries must be answered at once (state only, so the
+    client retries later) and the pages must stay quick to open: that is how the steps get finished.
+    """
+    import httpx2
+
+    from handoff.demo._client import demo_client, signed_in_http
+
+    raise_descriptor_limit()  # this process holds all the client ends
+    headers: dict[str, str] = {}
+
+    async def keep_token(response: Any) -> None:
+        if "authorization" in response.request.headers:
+            headers["authorization"] = response.request.headers["authorization"]
+
+    async with ScriptedBrowser(server.url) as browser:
+        signed_in = signed_in_http(server.mcp_url, browser, "alice", DEMO_USERS["alice"], hooks=[keep_token])
+        async with signed_in, demo_client(server.mcp_url, signed_in, mode="2026-07-28") as client:
+            await client.call_tool("bench_forget", {})
+        headers |= {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/call",
+            "mcp-name": "forecast",
+        }
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
+        }
+        # One connection per request, closed once answered: a busy answer gives its descriptor back.
+        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=0)
+        async with httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(120)) as http:
+
+            async def call(i: int, extra: dict[str, Any]) -> dict[str, Any]:
+                params = {"name": "forecast", "arguments": {"city": f"c{i}"}, "_meta": meta} | extra
+                body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}
+                response = await http.post(server.mcp_url, content=json.dumps(body), headers=headers)
+                response.raise_for_status()
+                return dict(response.json()["result"])
+
+            firsts = [await call(i, {}) for i in range(flows)]
+            url = next(iter(firsts[0]["inputRequests"].values()))["params"]["url"]
+
+            async def open_pages(samples: list[float]) -> None:
+                for _ in range(pages):
+                    t = time.perf_counter()
+                    response = await browser.http.get(f"{server.url}/handoff/login")
+                    samples.append(time.perf_counter() - t)
+                    assert response.status_code == 200, response.status_code
+
+            idle: list[float] = []
+            await open_pages(idle)
+            answered: dict[str, list[float]] = {"busy": [], "held": []}
+            completed = anyio.Event()
+            start = time.perf_counter()
+
+            async def retry(i: int) -> None:
+                result = await call(
+                    i,
+                    {
+                        "requestState": firsts[i]["requestState"],
+                        "inputResponses": {"weather_api_key": {"action": "accept"}},
+                    },
+                )
+                kind = "held" if completed.is_set() else "busy"
+                if kind == "busy":
+                    assert "requestState" in result and "inputRequests" not in result, result
+                answered[kind].append(time.perf_counter() - start)
+
+            busy: list[float] = []
+            async with anyio.create_task_group() as tg:
+                for i in range(flows):  # people arrive over a few seconds, not in one millisecond
+                    tg.start_soon(retry, i)
+                    await anyio.sleep(ARRIVAL)
+                await anyio.sleep(0.5)
+                for _ in range(600):  # until every retry is either held or answered busy
+                    await anyio.sleep(0.1)
+                    if len(answered["busy"]) and time.perf_counter() - start - answered["busy"][-1] > 2:
+                        break
+                opened = len(answered["busy"])
+                await open_pages(busy)
+                page = await browser.open(url)
+                await browser.submit(page, {"value": "wk_bench_1234567890", "action": "save"})
+                completed.set()
+    held = len(answered["held"])
+    i, b = summary(idle), summary(busy)
+    print(
+        f"held 2026-07-28 retries: {flows} arriving over {flows * ARRIVAL:.0f} s, server limited to "
+        f"{descriptors} descriptors (soft = hard; {hold_capacity(descriptors)} held waits after the reserve):"
+    )
+    print(f"  held until the browser step finished: {held}")
+    print(f"  answered busy at once (state only, the client retries): {opened}")
+    if opened:
+        print(f"  last busy answer {max(answered['busy']) * 1000:.0f} ms after the first retry was sent")
+    show("GET /handoff/login, idle (baseline)", i)
+    show("GET /handoff/login, while held", b)
+    print(f"  ratio of medians {b['median_ms'] / i['median_ms']:.2f}, of p99 {b['p99_ms'] / i['p99_ms']:.2f}")
+    return {
+        "flows": flows,
+        "descriptors": descriptors,
+        "held": held,
+        "busy": opened,
+        "idle": i,
+        "while_held": b,
+    }
+
+
 async def _post(
     browser: ScriptedBrowser, url: str, data: dict[str, str], start: float, out: list[float]
 ) -> None:
@@ -432,6 +559,12 @@ async def main(which: list[str]) -> None:
                 servers.append(Server(other, retry_wait=0.0))
                 results["retry"] = await bench_retry(servers[0], servers[1])
                 print()
+            if "holds" in which:
+                with tempfile.TemporaryDirectory() as third:
+                    limited = Server(third, retry_wait=120.0, descriptors=1024)
+                    servers.append(limited)
+                    results["holds"] = await bench_holds(limited, 1024)
+                    print()
         finally:
             for server in servers:
                 server.stop()
@@ -452,4 +585,6 @@ if __name__ == "__main__":
     import logging
 
     logging.disable(logging.WARNING)
-    anyio.run(main, sys.argv[1:] or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens"])
+    anyio.run(
+        main, sys.argv[1:] or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens", "holds"]
+    )
