@@ -104,7 +104,7 @@ async def test_retry_blocks_until_completion_then_runs(running, browsers):
 async def test_still_pending_after_the_bound_answers_with_state_only(tmp_path):
     from conftest import Running
 
-    server = Running(tmp_path / "data", retry_wait=0.3).start()
+    server = Running(tmp_path / "data", retry_wait=0.3, ttl=3).start()  # holds of 3 s / 10 rounds
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice", mode=MODERN) as (client, _):
@@ -245,3 +245,96 @@ async def test_legacy_connections_never_see_2026_messages(running, browsers):
         and b"requestState" not in traffic
         and b"inputRequests" not in traffic
     )
+
+
+async def test_the_clients_rounds_last_as_long_as_the_link(tmp_path):
+    """The SDK client retries ten times; a person who takes most of the link's life still gets the result."""
+    from conftest import Running
+
+    async def accept(*_: object) -> ElicitResult:
+        return ElicitResult(action="accept")
+
+    server = Running(tmp_path / "data", retry_wait=0.05, ttl=6).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            async with user_client(
+                server.mcp_url, browser, "alice", mode=MODERN, elicitation_callback=accept
+            ) as (client, _):
+                first = await _first_round(client)  # to learn the link; the SDK's own loop follows
+
+                async def person() -> None:
+                    await anyio.sleep(4.5)  # ten rounds of 0.05 s holds and backoff would be over by now
+                    await _enter(browser, _url(first))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(person)
+                    result = await client.call_tool("forecast", {"city": "Oslo"})
+                assert "Oslo" in text_of(result)
+    finally:
+        server.stop()
+
+
+async def test_a_retry_sent_again_after_its_connection_dropped_goes_on(tmp_path):
+    import httpx2
+    from conftest import Running
+    from mcp.client.auth import OAuthClientProvider
+
+    from handoff.demo import DEMO_USERS
+    from handoff.demo._client import demo_client, signed_in_http
+
+    async def no_elicitation(*_: object) -> None:
+        raise AssertionError("unexpected elicitation/create")
+
+    server = Running(tmp_path / "data", retry_wait=5, ttl=60).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            http = signed_in_http(server.mcp_url, browser, "alice", DEMO_USERS["alice"])
+            # The same signed-in app on a second connection (the SDK's OAuth provider serializes its
+            # requests, so the retry sent again needs a provider of its own over the same tokens).
+            context = http.auth.context  # type: ignore[union-attr]
+            again_http = httpx2.AsyncClient(
+                timeout=60,
+                auth=OAuthClientProvider(
+                    server_url=server.mcp_url,
+                    client_metadata=context.client_metadata,
+                    storage=context.storage,
+                    redirect_handler=context.redirect_handler,
+                    callback_handler=context.callback_handler,
+                ),
+            )
+            options = {"mode": MODERN, "elicitation_callback": no_elicitation}
+            async with (
+                demo_client(server.mcp_url, http, **options) as client,
+                demo_client(server.mcp_url, again_http, **options) as client_again,
+            ):
+                first = await _first_round(client)
+                answers: dict[str, object] = {}
+
+                async def retry(name: str, over) -> None:
+                    answers[name] = await over.session.call_tool(
+                        "forecast",
+                        {"city": "Oslo"},
+                        input_responses={"weather_api_key": ElicitResult(action="accept")},
+                        request_state=first.request_state,
+                        allow_input_required=True,
+                    )
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(retry, "lost", client)  # held; its client stops listening...
+                    await anyio.sleep(0.5)
+                    tg.start_soon(retry, "again", client_again)  # ...and sends the same retry again
+                    await anyio.sleep(0.5)
+                    assert isinstance(answers.get("lost"), InputRequiredResult)  # it stepped aside at once
+                    await _enter(browser, _url(first))
+                assert "Oslo" in text_of(answers["again"])
+                with pytest.raises(MCPError) as replayed:  # and the state is used up now
+                    await client.session.call_tool(
+                        "forecast",
+                        {"city": "Oslo"},
+                        request_state=first.request_state,
+                        allow_input_required=True,
+                    )
+                assert replayed.value.code == INVALID_PARAMS
+            await again_http.aclose()
+    finally:
+        server.stop()

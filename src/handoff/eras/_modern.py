@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     MISSING_REQUIRED_CLIENT_CAPABILITY,
@@ -19,9 +21,10 @@ from mcp_types import (
 
 from ..ledger import Record, Status
 from ._call import Call
-from ._state import StateRejected, call_digest
+from ._state import State, StateRejected, call_digest
 
 if TYPE_CHECKING:
+    from .._handoff import Handoff
     from .._need import Need
 
 logger = logging.getLogger("handoff.eras")
@@ -67,33 +70,94 @@ class ModernEra:
                 "requestState refused for %s on %s: %s", call.principal, call.tool, rejected.reason
             )
             raise
-        if not await handoff.ledger.claim_once(state.once, state.expires_at):
-            logger.warning("requestState replayed by %s on %s", call.principal, call.tool)
-            raise StateRejected("replayed")
-        records = [await handoff.ledger.get(record_id) for record_id in state.records]
-        by_name = {record.params["name"]: record for record in records}
-        answers = call.ctx.input_responses or {}
-        for need in missing:
-            record = by_name.get(need.name)
-            if record is None:
-                raise StateRejected("state does not cover this need")
-            await _apply_answer(call, record, answers.get(need.name))
-        for need in missing:
-            finished = await handoff.wait(by_name[need.name].id, handoff.retry_wait)
-            if finished is None:
-                # Still in the browser: answer again with the state only, so the client retries.
-                sealed, _ = handoff.states.seal(state.records, call.principal, digest)
-                return InputRequiredResult(request_state=sealed)
-            if finished.status is not Status.COMPLETED:
-                await call.refuse(finished, need)
-        return None
+        # The newest presentation of a state is the one whose client is listening: an earlier one still
+        # held (its connection dropped, the client sent the retry again) steps aside, unanswered.
+        superseded = anyio.Event()
+        earlier = _holding.pop(state.once, None)
+        if earlier is not None:
+            earlier.set()
+        _holding[state.once] = superseded
+        try:
+            return await _retry(call, missing, state, digest, superseded, token)
+        finally:
+            if _holding.get(state.once) is superseded:
+                del _holding[state.once]
 
 
-async def _apply_answer(call: Call, record: Record, answer: Any) -> None:
+_holding: dict[str, anyio.Event] = {}
+"""Retries held in this process, by their state's one-time id."""
+
+CLIENT_ROUNDS = 10
+"""Retries the official SDK client makes before it gives up (`input_required_max_rounds`)."""
+
+
+async def _retry(
+    call: Call, missing: list[Need], state: State, digest: str, superseded: anyio.Event, token: str
+) -> InputRequiredResult | None:
+    handoff = call.handoff
+    records = [await handoff.ledger.get(record_id) for record_id in state.records]
+    by_name = {record.params["name"]: record for record in records}
+    answers = call.ctx.input_responses or {}
+    for need in missing:
+        record = by_name.get(need.name)
+        if record is None:
+            raise StateRejected("state does not cover this need")
+        await _apply_answer(call, record, answers.get(need.name), state)
+    for need in missing:
+        finished = await _hold(handoff, by_name[need.name], _hold_for(handoff, records, state), superseded)
+        if superseded.is_set():
+            return InputRequiredResult(request_state=token)  # nobody listens to this one any more
+        if finished is None:
+            # Still in the browser: answer again with the state only, so the client retries.
+            await _claim(handoff, call, state)
+            sealed, _ = handoff.states.seal(state.records, call.principal, digest, round=state.round + 1)
+            return InputRequiredResult(request_state=sealed)
+        if finished.status is not Status.COMPLETED:
+            await _claim(handoff, call, state)
+            await call.refuse(finished, need)
+    await _claim(handoff, call, state)
+    return None
+
+
+def _hold_for(handoff: Handoff, records: list[Record], state: State) -> float:
+    """How long to hold this round: at least `retry_wait`, and long enough that the client's rounds
+    last as long as the link does (a person who takes most of the link's life still gets the result)."""
+    left = max((r.expires_at for r in records if r.pending), default=time.time()) - time.time()
+    rounds_left = max(1, CLIENT_ROUNDS - state.round)
+    return max(handoff.retry_wait, left / rounds_left)
+
+
+async def _hold(handoff: Handoff, record: Record, seconds: float, superseded: anyio.Event) -> Record | None:
+    """The record once finished, None after `seconds`, or at once when a newer presentation arrived."""
+    result: list[Record | None] = [None]
+    async with anyio.create_task_group() as tg:
+
+        async def wait() -> None:
+            result[0] = await handoff.wait(record.id, seconds)
+            tg.cancel_scope.cancel()
+
+        async def stepped_aside() -> None:
+            await superseded.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait)
+        tg.start_soon(stepped_aside)
+    return result[0]
+
+
+async def _claim(handoff: Handoff, call: Call, state: State) -> None:
+    """Use the state up as it is answered: a state answers once."""
+    if not await handoff.ledger.claim_once(state.once, state.expires_at):
+        logger.warning("requestState replayed by %s on %s", call.principal, call.tool)
+        raise StateRejected("replayed")
+
+
+async def _apply_answer(call: Call, record: Record, answer: Any, state: State) -> None:
     """A client-side decline or cancel ends the record; accept means the browser step is under way."""
     action = getattr(answer, "action", None) if answer is not None else None
     if action not in ("decline", "cancel") or not record.pending:
         return
+    await _claim(call.handoff, call, state)
     status = Status.DECLINED if action == "decline" else Status.CANCELLED
     finished = await call.handoff.finish(record.id, status, remote=call.remote)
     await call.refuse(finished, call.handoff.needs[f"{record.kind}:{record.params['name']}"])

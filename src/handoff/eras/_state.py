@@ -45,6 +45,8 @@ class State:
     digest: str
     expires_at: float
     once: str
+    round: int = 0
+    """How many times this retry was answered "still pending" before (the client counts rounds)."""
 
 
 class StateSealer:
@@ -54,9 +56,14 @@ class StateSealer:
         self._codec = AESGCMRequestStateCodec(list(keys))
         self.ttl = ttl
 
-    def seal(self, records: Sequence[str], principal: str, digest: str) -> tuple[str, State]:
-        state = State(tuple(records), principal, digest, time.time() + self.ttl, secrets.token_urlsafe(16))
+    def seal(
+        self, records: Sequence[str], principal: str, digest: str, *, round: int = 0
+    ) -> tuple[str, State]:
+        state = State(
+            tuple(records), principal, digest, time.time() + self.ttl, secrets.token_urlsafe(16), round
+        )
         payload = {
+            "n": round,
             "v": 1,
             "r": list(state.records),
             "p": principal,
@@ -72,7 +79,14 @@ class StateSealer:
             raise StateRejected("not a handoff state")
         try:
             payload = json.loads(self._codec.unseal(token.removeprefix("handoff.")))
-            state = State(tuple(payload["r"]), payload["p"], payload["d"], float(payload["e"]), payload["o"])
+            state = State(
+                tuple(payload["r"]),
+                payload["p"],
+                payload["d"],
+                float(payload["e"]),
+                payload["o"],
+                int(payload.get("n", 0)),
+            )
         except (InvalidRequestState, ValueError, KeyError, TypeError) as exc:
             raise StateRejected(f"seal: {exc}") from None
         if payload.get("v") != 1 or not state.records:
