@@ -137,7 +137,8 @@ class Handoff:
     2026-07-28 request states; `pages_path` is where the pages are mounted;
     `wait_timeout` bounds a 2025 in-call wait (`delivery="request"`); `retry_wait`
     is the shortest hold of a 2026 retry before answering again (longer when the
-    client's ten rounds must cover what is left of the link's life); `sweep_interval`
+    client's ten rounds must cover what is left of the link's life; 0 answers at
+    once and lets the client poll); `sweep_interval`
     is how often expired records are swept and audited; `audit_retention` is how
     long audit lines are kept (90 days; None keeps them forever).
     """

@@ -121,7 +121,10 @@ async def _retry(
 
 def _hold_for(handoff: Handoff, records: list[Record], state: State) -> float:
     """How long to hold this round: at least `retry_wait`, and long enough that the client's rounds
-    last as long as the link does (a person who takes most of the link's life still gets the result)."""
+    last as long as the link does (a person who takes most of the link's life still gets the result).
+    `retry_wait=0` turns holding off: every retry is answered at once and the client polls."""
+    if handoff.retry_wait <= 0:
+        return 0.0
     left = max((r.expires_at for r in records if r.pending), default=time.time()) - time.time()
     rounds_left = max(1, CLIENT_ROUNDS - state.round)
     return max(handoff.retry_wait, left / rounds_left)
