@@ -38,3 +38,20 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+def wait_until_serving(url: str, process: Any, what: str, timeout: float = 30) -> None:
+    """Wait until `url` answers over HTTP; fail saying that `what` did not start (or died)."""
+    import httpx2
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx2.get(url, timeout=1)
+            return
+        except httpx2.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stderr.read() if process.stderr else ""
+                raise AssertionError(f"{what} did not start: {output}") from None
+            time.sleep(0.1)

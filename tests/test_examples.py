@@ -6,14 +6,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 from _mcp import text_of, user_client
-from _server import free_port
+from _server import free_port, wait_until_serving
 from mcp import MCPError
 
 from handoff import generate_key, hash_password
@@ -53,16 +51,7 @@ def example_server(tmp_path) -> Iterator[str]:
         [sys.executable, str(ROOT / "examples" / "server.py")], env=env, stderr=subprocess.PIPE, text=True
     )
     origin = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx2.get(f"{origin}/.well-known/oauth-authorization-server", timeout=1)
-            break
-        except httpx2.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"examples/server.py did not start: {process.stderr.read()}") from None
-            time.sleep(0.1)
+    wait_until_serving(f"{origin}/.well-known/oauth-authorization-server", process, "examples/server.py")
     try:
         yield origin
     finally:

@@ -13,7 +13,7 @@ import anyio
 import httpx2
 import pytest
 from _mcp import text_of, user_client
-from _server import free_port
+from _server import free_port, wait_until_serving
 from mcp import MCPError
 
 from handoff._db import Database
@@ -39,16 +39,7 @@ class DemoProcess:
             stderr=subprocess.DEVNULL,
         )
         self.origin = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(f"{self.origin}/handoff/login", timeout=1)
-                return
-            except httpx2.TransportError:
-                assert self.process.poll() is None and time.monotonic() < deadline, (
-                    "handoff demo did not start"
-                )
-                time.sleep(0.1)
+        wait_until_serving(f"{self.origin}/handoff/login", self.process, "handoff demo")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -139,16 +139,9 @@ async def test_sqlite_pending_count_is_indexed(tmp_path: Path):
 async def test_a_large_sweep_goes_in_bounded_batches_and_audits_every_record(tmp_path):
     import time
 
-    from handoff import Handoff, Keyring, LocalIdentity, generate_key, hash_password
     from handoff._handoff import SWEEP_BATCH
 
-    handoff = Handoff.embedded(
-        public_url="http://127.0.0.1:9",
-        db_path=tmp_path / "h.db",
-        browser=LocalIdentity(hash_password("a passphrase")),
-        secret_key=b"k" * 32,
-        keyring=Keyring.parse(generate_key()),
-    )
+    handoff = _embedded(tmp_path)
     n = SWEEP_BATCH * 2 + 17
     past = time.time() - 1
     rows = [
@@ -174,16 +167,9 @@ async def test_a_large_sweep_goes_in_bounded_batches_and_audits_every_record(tmp
 async def test_audit_lines_older_than_the_retention_are_pruned_by_the_sweep(tmp_path):
     import time
 
-    from handoff import Event, Handoff, Keyring, LocalIdentity, generate_key, hash_password
+    from handoff import Event
 
-    handoff = Handoff.embedded(
-        public_url="http://127.0.0.1:9",
-        db_path=tmp_path / "h.db",
-        browser=LocalIdentity(hash_password("a passphrase")),
-        secret_key=b"k" * 32,
-        keyring=Keyring.parse(generate_key()),
-        audit_retention=3600,
-    )
+    handoff = _embedded(tmp_path, audit_retention=3600)
     old = time.time() - 7200
     handoff.ledger.db.call(
         lambda c: c.executemany(
@@ -218,3 +204,17 @@ async def test_a_wall_clock_stepped_back_neither_blocks_new_records_nor_hides_th
     monkeypatch.setattr(_record.time, "time", real)  # ...and is stepped back
     after = await ledger.create(Draft(principal="alice", kind="approval", params={}, key="approval:pay"))
     assert (await ledger.latest("alice", "approval:pay")).id == after.id != before.id
+
+
+def _embedded(tmp_path, **options):
+    """A Handoff on its own SQLite file, as a small loopback server would build it."""
+    from handoff import Handoff, Keyring, LocalIdentity, generate_key, hash_password
+
+    return Handoff.embedded(
+        public_url="http://127.0.0.1:9",
+        db_path=tmp_path / "h.db",
+        browser=LocalIdentity(hash_password("a passphrase")),
+        secret_key=b"k" * 32,
+        keyring=Keyring.parse(generate_key()),
+        **options,
+    )
