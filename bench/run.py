@@ -177,14 +177,33 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
     idle on the same server: the sweep goes in bounded batches in a worker thread."""
     with tempfile.TemporaryDirectory() as data:
         db = Database(Path(data) / "handoff.db", durable=False)
-        due = time.time() + 8  # the server is up and warm before they expire
+        later = time.time() + 3600  # not due while the server starts and the idle baseline is taken
         rows = [
-            (new_record_id(), f"bulk{i % 5000}", None, "secret", "{}", "pending", due - 60, due, None, "k", 0)
+            (
+                new_record_id(),
+                f"bulk{i % 5000}",
+                None,
+                "secret",
+                "{}",
+                "pending",
+                later - 60,
+                later,
+                None,
+                "k",
+                0,
+            )
             for i in range(records)
         ]
         db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
-        db.close()
         server = Server(data)
+
+        def count(status: str) -> int:
+            return int(
+                db.call(
+                    lambda c: c.execute("SELECT COUNT(*) FROM records WHERE status = ?", (status,)).fetchone()
+                )[0]
+            )
+
         try:
             async with ScriptedBrowser(server.url) as browser:
                 async with user_client(server.mcp_url, browser, "alice") as (client, _):
@@ -197,21 +216,24 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
                     for _ in range(30):
                         await call()
                     idle = [await call() for _ in range(rounds)]
-                    await anyio.sleep(max(0.0, due - time.time()))
-                    reader = Database(Path(data) / "handoff.db", durable=False)
+                    now = time.time()  # now all of them are due: the next sweep takes them
+                    db.call(
+                        lambda c: c.execute(
+                            "UPDATE records SET expires_at = ? WHERE status = 'pending'", (now,)
+                        )
+                    )
+                    while count("expired") == 0:  # the sweep has not begun yet: not "during"
+                        await call()
                     during: list[float] = []
                     started = time.perf_counter()
                     while True:
                         during.append(await call())
-                        if len(during) % 50 == 0 and not reader.call(
-                            lambda c: c.execute(
-                                "SELECT 1 FROM records WHERE status = 'pending' LIMIT 1"
-                            ).fetchone()
-                        ):
+                        if len(during) % 50 == 0 and count("pending") == 0:
                             break
                     took = time.perf_counter() - started
         finally:
             server.stop()
+            db.close()
     a, b = summary(idle), summary(during)
     print(f"tool call while {records:,} records expire (sweep took about {took:.1f} s):")
     show("idle (baseline)", a)

@@ -63,8 +63,10 @@ logger = logging.getLogger("handoff")
 F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_BODY_LIMIT = 16 * 1024
-SWEEP_BATCH = 500
+SWEEP_BATCH = 200
 """Records expired per transaction: each batch takes a few milliseconds, in a worker thread."""
+SWEEP_PAUSE = 0.01
+"""Seconds between batches, when there are more: calls and pages get the database in between."""
 _AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
 
 
@@ -477,7 +479,7 @@ class Handoff:
             swept += len(batch)
             if len(batch) < SWEEP_BATCH:
                 break
-            await anyio.lowlevel.checkpoint()  # let calls and pages in between batches
+            await anyio.sleep(SWEEP_PAUSE)  # let calls and pages have the database in between
         return swept
 
     # Serving
