@@ -64,6 +64,27 @@ def show(name: str, s: dict[str, float]) -> None:
     print(f"  {name:<34} n={s['n']:<5} median {s['median_ms']:7.3f} ms   p99 {s['p99_ms']:7.3f} ms")
 
 
+def pending_rows(n: int, *, expires_at: float) -> list[tuple[object, ...]]:
+    """`n` pending records of 5,000 users, as rows for a bulk INSERT into `records`."""
+    created = expires_at - 60
+    return [
+        (
+            new_record_id(),
+            f"bulk{i % 5000}",
+            None,
+            "secret",
+            "{}",
+            "pending",
+            created,
+            expires_at,
+            None,
+            "k",
+            0,
+        )
+        for i in range(n)
+    ]
+
+
 class Server:
     """The demo server in its own process, like a real deployment (no shared GIL with the client)."""
 
@@ -483,23 +504,7 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
         fast = await _ledger_rate(SQLiteLedger(fast_db, limits=unlimited), n)
         empty = await _ledger_rate(SQLiteLedger(Database(Path(tmp) / "a.db"), limits=unlimited), n)
         full_db = Database(Path(tmp) / "b.db")
-        now = time.time()
-        rows = [
-            (
-                new_record_id(),
-                f"bulk{i % 5000}",
-                None,
-                "secret",
-                "{}",
-                "pending",
-                now,
-                now + 3600,
-                None,
-                "k",
-                0,
-            )
-            for i in range(pending)
-        ]
+        rows = pending_rows(pending, expires_at=time.time() + 3600)
         full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
         full = await _ledger_rate(SQLiteLedger(full_db, limits=unlimited), n)
     print(f"ledger create+complete ({n} pairs, one at a time):")

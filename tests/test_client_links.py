@@ -15,16 +15,15 @@ import pytest
 from _server import ServerThread, free_port
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
+from test_identities import PASSPHRASE
+from test_identities import _local as local_server
 
-from handoff import Handoff, Keyring, LocalIdentity, generate_key, hash_password
 from handoff.client import Considered, Decision, Elicitations, HandoffClient, PolicyConsent, check_url
 from handoff.demo import ScriptedBrowser
 
 pytestmark = pytest.mark.anyio
 
 HERE = Path(__file__).parent
-PASSPHRASE = "correct horse battery staple"
-
 
 # One limit, whatever the shape: here the input requests of one InputRequiredResult (2026-07-28).
 # The -32042 and elicitation/create shapes are in test_client.py, against the TypeScript peer.
@@ -75,23 +74,6 @@ async def test_one_limit_for_the_input_requests_of_one_input_required_result():
 
 
 # A loopback server's own links
-
-
-def local_server(port: int) -> tuple[Handoff, MCPServer]:
-    handoff = Handoff.in_memory(
-        public_url=f"http://127.0.0.1:{port}",
-        browser=LocalIdentity(hash_password(PASSPHRASE)),
-        secret_key=b"s" * 32,
-        keyring=Keyring.parse(generate_key()),
-    )
-    mcp = MCPServer("local", log_level="WARNING")
-
-    @mcp.tool()
-    @handoff.requires_secret("token", label="Token")
-    async def use_token() -> str:
-        return f"token has {len(handoff.secret('token'))} characters"
-
-    return handoff, mcp
 
 
 @pytest.fixture
