@@ -338,3 +338,24 @@ async def test_a_retry_sent_again_after_its_connection_dropped_goes_on(tmp_path)
             await again_http.aclose()
     finally:
         server.stop()
+
+
+def test_holds_cover_the_link_in_the_clients_rounds_but_never_pass_common_request_timeouts():
+    import time
+    from types import SimpleNamespace
+
+    from handoff._handoff import LINK_LIFE
+    from handoff.eras._modern import CLIENT_ROUNDS, MAX_HOLD, _hold_for
+    from handoff.eras._state import State
+
+    def hold(life: float, round: int, retry_wait: float = 25.0) -> float:
+        record = SimpleNamespace(pending=True, expires_at=time.time() + life)
+        state = State(("r",), "alice", "d", time.time() + life, "once", round)
+        return _hold_for(SimpleNamespace(retry_wait=retry_wait), [record], state)  # type: ignore[arg-type]
+
+    assert LINK_LIFE <= CLIENT_ROUNDS * MAX_HOLD  # the defaults agree
+    assert hold(LINK_LIFE, 0) == pytest.approx(LINK_LIFE / CLIENT_ROUNDS, abs=0.1)
+    assert hold(3600, 0) == MAX_HOLD < 60  # a longer link: holds still end before 60 s
+    assert hold(60, 8) == pytest.approx(30, abs=0.1)  # late rounds share what is left
+    assert hold(5, 0) == 25.0  # never shorter than retry_wait
+    assert hold(LINK_LIFE, 0, retry_wait=0) == 0  # holding off: the client polls

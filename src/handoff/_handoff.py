@@ -63,6 +63,8 @@ logger = logging.getLogger("handoff")
 F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_BODY_LIMIT = 16 * 1024
+LINK_LIFE = 480.0
+"""Seconds a link lives by default: eight minutes, what a 2026 client's ten held rounds cover."""
 SWEEP_BATCH = 200
 """Records expired per transaction: each batch takes a few milliseconds, in a worker thread."""
 SWEEP_PAUSE = 0.01
@@ -226,7 +228,7 @@ class Handoff:
         browser: BrowserIdentity,
         secret_key: bytes,
         keyring: Keyring | None = None,
-        ttl: float = 600.0,
+        ttl: float = LINK_LIFE,
         limits: Limits | None = None,
         **options: Any,
     ) -> Handoff:
@@ -258,7 +260,7 @@ class Handoff:
         browser: BrowserIdentity,
         secret_key: bytes,
         keyring: Keyring,
-        ttl: float = 600.0,
+        ttl: float = LINK_LIFE,
         limits: Limits | None = None,
         **options: Any,
     ) -> Handoff:

@@ -56,7 +56,7 @@ class HandoffClient(Client):
     connect_timeout: float = field(default=10.0, kw_only=True)
     """Seconds to connect to a server at a URL: to open a connection or send a request, and, until
     the handshake is done, for each answer to start (a sign-in in the browser does not count)."""
-    answer_timeout: float = field(default=30.0, kw_only=True)
+    answer_timeout: float = field(default=60.0, kw_only=True)
     """Seconds for each answer after the handshake to start: more than a 2026-07-28 retry is held
     before its answer starts (at most 25 s on a handoff server). A stdio server has this long for
     each answer, its start included, and a tool call `wait_timeout` plus a minute, unless

@@ -90,7 +90,7 @@ def build_demo(
     data_dir: str | Path,
     *,
     users: dict[str, str] | None = None,
-    ttl: float = 600.0,
+    ttl: float = 480.0,
     wait_timeout: float = 120.0,
     retry_wait: float = 25.0,
     providers: Sequence[Provider] | None = None,

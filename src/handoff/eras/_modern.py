@@ -89,6 +89,9 @@ _holding: dict[str, anyio.Event] = {}
 
 CLIENT_ROUNDS = 10
 """Retries the official SDK client makes before it gives up (`input_required_max_rounds`)."""
+MAX_HOLD = 50.0
+"""Longest hold of one retry: below the 60 s request timeout common clients use (the TypeScript SDK's
+among them). Ten rounds of it cover a link of `LINK_LIFE`."""
 
 
 async def _retry(
@@ -127,7 +130,7 @@ def _hold_for(handoff: Handoff, records: list[Record], state: State) -> float:
         return 0.0
     left = max((r.expires_at for r in records if r.pending), default=time.time()) - time.time()
     rounds_left = max(1, CLIENT_ROUNDS - state.round)
-    return max(handoff.retry_wait, left / rounds_left)
+    return min(MAX_HOLD, max(handoff.retry_wait, left / rounds_left))
 
 
 async def _hold(handoff: Handoff, record: Record, seconds: float, superseded: anyio.Event) -> Record | None:
