@@ -198,23 +198,8 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
     idle on the same server: the sweep goes in bounded batches in a worker thread."""
     with tempfile.TemporaryDirectory() as data:
         db = Database(Path(data) / "handoff.db", durable=False)
-        later = time.time() + 3600  # not due while the server starts and the idle baseline is taken
-        rows = [
-            (
-                new_record_id(),
-                f"bulk{i % 5000}",
-                None,
-                "secret",
-                "{}",
-                "pending",
-                later - 60,
-                later,
-                None,
-                "k",
-                0,
-            )
-            for i in range(records)
-        ]
+        # Not due while the server starts and the idle baseline is taken.
+        rows = pending_rows(records, expires_at=time.time() + 3600)
         db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
         server = Server(data)
 

@@ -375,3 +375,46 @@ async def test_approval_pages_show_hostile_values_exactly_as_they_will_run(
         await shot(page, screens, "approval-hostile")
     assert len(set(rendered)) == len(rendered)  # different arguments never look the same
     await context.close()
+
+
+async def test_a_local_server_asks_for_the_passphrase_then_takes_a_key_in_chromium(
+    chromium: Browser, screens
+):
+    """LocalIdentity's passphrase sign-in and the secret page, as a person at Chromium sees them."""
+    from _server import ServerThread, free_port
+    from mcp import Client
+    from test_identities import PASSPHRASE, _local
+
+    port = free_port()
+    handoff, mcp = _local(port)
+    server = ServerThread(handoff.app(mcp), port).start()
+
+    async def no_elicitation(*_: object) -> None:
+        raise AssertionError("unexpected elicitation/create")
+
+    try:
+        async with Client(
+            f"http://127.0.0.1:{port}/mcp", mode="legacy", elicitation_callback=no_elicitation
+        ) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("use_token", {})
+            context = await chromium.new_context()
+            page = await context.new_page()
+            consoles: list[str] = []
+            page.on("console", lambda m: consoles.append(m.text))
+            await page.goto(caught.value.data["elicitations"][0]["url"])
+            seen = await shot(page, screens, "local-passphrase")
+            assert "passphrase" in seen and "User name" not in seen
+            await page.fill("input[name=password]", PASSPHRASE)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("input[name=value]")
+            seen = await shot(page, screens, "local-secret")
+            assert "Token" in seen and "use_token" in seen
+            await page.fill("input[name=value]", "abcdef")
+            await page.click("button[value=save]")
+            await page.wait_for_selector("h1:text('Saved')")
+            assert not [m for m in consoles if CSP_REFUSAL in m]
+            await context.close()
+            assert "6 characters" in text_of(await client.call_tool("use_token", {}))
+    finally:
+        server.stop()

@@ -69,7 +69,7 @@ class Completion(Protocol):
 def _entry(record: Record, remote: str | None) -> Entry:
     return Entry(
         time.time(),
-        Event(record.status.value).value,
+        record.status.value,
         record.principal,
         record.client_id,
         record.id,

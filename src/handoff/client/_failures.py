@@ -130,7 +130,7 @@ def _connect_problem(error: httpx2.ConnectError) -> str:
 
 def one_line(exc: BaseException, server: str) -> str:
     """What went wrong in one line, for any failure of a connection or a call to `server`."""
-    chosen = _telling_leaf(exc)
+    chosen = telling_leaf(exc)
     if isinstance(chosen, HandoffError):
         return _first_line(str(chosen))
     if isinstance(chosen, ValidationError):
@@ -158,7 +158,7 @@ def one_line(exc: BaseException, server: str) -> str:
     )
 
 
-def _telling_leaf(exc: BaseException) -> BaseException:
+def telling_leaf(exc: BaseException) -> BaseException:
     """The exception that says most: one of handoff's own, else the first that is not a cancellation."""
     found = list(leaves(exc))
     for leaf in found:

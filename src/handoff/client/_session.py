@@ -21,7 +21,7 @@ from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
 
 from .._errors import HandoffError
 from ._elicitations import Elicitations, Waiter
-from ._failures import HttpRefusal, ServerUnreachable, leaves, unreachable
+from ._failures import HttpRefusal, ServerUnreachable, leaves, telling_leaf, unreachable
 from ._retry import retry_after_elicitation
 from ._signin import SignIn, SignInFailed
 from ._timeouts import AnswerDeadline, http_timeouts
@@ -153,10 +153,10 @@ class HandoffClient(Client):
     def _failure(self, exc: BaseException, *, handshake: bool = False) -> HandoffError | None:
         """The one error to show when signing in or reaching the server is what failed, else None
         (the error stands: an answer from the server, or a fault in the caller's code)."""
+        told = telling_leaf(exc)
+        if isinstance(told, HandoffError):
+            return told
         found = list(leaves(exc))
-        for leaf in found:
-            if isinstance(leaf, HandoffError):
-                return leaf
         for leaf in found:
             if isinstance(leaf, OAuthFlowError):
                 return SignInFailed(f"could not sign in to {self.server}: {leaf}")

@@ -46,7 +46,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._entries import FOREVER, Entries, MemoryEntries
+from .._entries import FOREVER, Entries
 from .._errors import ConfigError
 from .._web import Web, content_security_policy, message, read_body, render, replaying
 from ._login import PasswordLogin, Throttle
@@ -146,7 +146,8 @@ class AuthServer(PasswordLogin):
         self._issuer = issuer.rstrip("/")
         self._pages_url = pages_url.rstrip("/")
         self.resource = (resource or f"{self._issuer}/mcp").rstrip("/")
-        self._store = store
+        if store is not None:
+            self.sessions.keep_in(store)
         self._token_life = token_life
         self._refresh_life = refresh_life
         self._scope_descriptions = dict(scope_descriptions or {})
@@ -154,15 +155,8 @@ class AuthServer(PasswordLogin):
 
     @property
     def store(self) -> Entries:
-        if self._store is None:
-            self._store = MemoryEntries()
-        return self._store
-
-    def keep_in(self, store: Entries) -> None:
-        """Keep state (and browser sessions) in `store` unless given one: `Handoff` calls this."""
-        super().keep_in(store)
-        if self._store is None:
-            self._store = store
+        """Where grants, clients and consents live: the same store as the browser sessions."""
+        return self.sessions.store
 
     def routes(self) -> list[BaseRoute]:
         return [
