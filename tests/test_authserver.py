@@ -383,16 +383,27 @@ async def test_pages_refuse_oversized_bodies(running, peer):
     assert chunked.status_code == 413
 
 
-def test_the_sign_in_throttle_tracks_a_bounded_number_of_names():
+async def test_the_sign_in_throttle_counts_in_the_store_every_process_shares(tmp_path):
+    import time
+
+    from handoff import SqlEntries
+    from handoff._db import SQLiteDatabase
     from handoff.identity import Throttle
 
-    throttle = Throttle(max_keys=100)
-    for n in range(5000):
-        throttle.failed(f"made-up-{n}", "203.0.113.9")
-    assert len(throttle._failures) == 100
-    for _ in range(6):
-        throttle.failed("alice", "198.51.100.1")
-    assert throttle.wait("alice", "198.51.100.1") > 0
+    shared = SqlEntries(SQLiteDatabase(tmp_path / "h.db"))
+    here, there = Throttle(window=60), Throttle(window=60)
+    here.keep_in(shared)
+    there.keep_in(shared)
+    for _ in range(3):
+        await here.failed("alice", "198.51.100.1")
+    for _ in range(3):
+        await there.failed("alice", "198.51.100.1")
+    assert await here.wait("alice", "198.51.100.1") > 0  # six failures, wherever they happened
+    assert await there.wait("alice", "198.51.100.1") > 0
+    assert await here.wait("alice", "198.51.100.1", device=True) == 0  # her own browser still gets in
+    assert await shared.count(Throttle.SPACE) == 3  # source, user, address: nothing per attempt
+    (soon,) = shared.db.call(lambda c: c.execute("SELECT max(expires_at) FROM entries").fetchone())
+    assert time.time() + 55 < soon <= time.time() + 60  # forgotten a window after the last failure
 
 
 # Settings a developer gets wrong

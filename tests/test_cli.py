@@ -10,9 +10,9 @@ import anyio
 import pytest
 from click.testing import CliRunner
 
-from handoff import Keyring, SQLiteVault, generate_key
+from handoff import Keyring, SqlVault, generate_key
 from handoff._db import Database
-from handoff.audit import Event, SQLiteAudit
+from handoff.audit import Event, SqlAudit
 from handoff.cli import main
 
 
@@ -46,7 +46,7 @@ def test_walkthrough_runs_the_whole_story_and_exits_zero():
 
 def test_audit_command_prints_and_filters(tmp_path: Path):
     db = Database(tmp_path / "h.db")
-    audit = SQLiteAudit(db)
+    audit = SqlAudit(db)
 
     async def fill() -> None:
         await audit.write(Event.CREATED, principal="alice", record_id="r" * 32, remote="127.0.0.1")
@@ -72,12 +72,12 @@ def test_keygen_and_vault_rotate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     old = runner.invoke(main, ["keygen"]).output.strip()
     Keyring.parse(old)  # a valid key
     db_path = tmp_path / "h.db"
-    anyio.run(SQLiteVault(Database(db_path), Keyring.parse(old)).put, "alice", "k", "v")
+    anyio.run(SqlVault(Database(db_path), Keyring.parse(old)).put, "alice", "k", "v")
     new = generate_key()
     monkeypatch.setenv("HANDOFF_VAULT_KEYS", f"{new},{old}")
     out = runner.invoke(main, ["vault", "rotate", "--db", str(db_path)])
     assert out.exit_code == 0 and "re-encrypted 1 secret" in out.output
-    assert anyio.run(SQLiteVault(Database(db_path), Keyring.parse(new)).get, "alice", "k") == "v"
+    assert anyio.run(SqlVault(Database(db_path), Keyring.parse(new)).get, "alice", "k") == "v"
     monkeypatch.setenv("HANDOFF_VAULT_KEYS", "")
     out = runner.invoke(main, ["vault", "rotate", "--db", str(db_path)])
     assert out.exit_code != 0 and "HANDOFF_VAULT_KEYS" in out.output
@@ -94,7 +94,7 @@ def test_connections_list_and_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyP
     key = generate_key()
     monkeypatch.setenv("HANDOFF_VAULT_KEYS", key)
     db_path = tmp_path / "h.db"
-    store = Connections(SQLiteVault(Database(db_path), Keyring.parse(key), read_cache_ttl=0))
+    store = Connections(SqlVault(Database(db_path), Keyring.parse(key), read_cache_ttl=0))
     anyio.run(
         store.store,
         "alice",
@@ -152,7 +152,7 @@ def test_vault_rotate_stops_on_unreadable_rows_and_can_drop_them(tmp_path):
 
     db_path = tmp_path / "h.db"
     lost, new = generate_key(), generate_key()
-    anyio.run(SQLiteVault(Database(db_path), Keyring.parse(lost)).put, "bob", "token", "x")
+    anyio.run(SqlVault(Database(db_path), Keyring.parse(lost)).put, "bob", "token", "x")
     env = {**os.environ, "HANDOFF_VAULT_KEYS": new}
     stopped = subprocess.run(
         [sys.executable, "-m", "handoff.cli", "vault", "rotate", "--db", str(db_path)],

@@ -6,7 +6,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from handoff import Limits, MemoryLedger, RateLimited, RecordNotFound, SQLiteLedger, Status, TransitionRefused
+from handoff import Limits, MemoryLedger, RateLimited, RecordNotFound, SqlLedger, Status, TransitionRefused
 from handoff._db import Database
 from handoff.ledger import Draft
 
@@ -18,7 +18,7 @@ def make_ledger(request, tmp_path: Path):
     def make(**options):
         if request.param == "memory":
             return MemoryLedger(**options)
-        return SQLiteLedger(Database(tmp_path / "ledger.db"), **options)
+        return SqlLedger(Database(tmp_path / "ledger.db"), **options)
 
     return make
 
@@ -118,14 +118,14 @@ async def test_latest_and_acknowledge_once(make_ledger):
 
 async def test_sqlite_records_survive_reopening(tmp_path: Path):
     path = tmp_path / "l.db"
-    record = await SQLiteLedger(Database(path)).create(draft())
-    reopened = SQLiteLedger(Database(path))
+    record = await SqlLedger(Database(path)).create(draft())
+    reopened = SqlLedger(Database(path))
     assert await reopened.get(record.id) == record
     assert (await reopened.finish(record.id, Status.COMPLETED)).status is Status.COMPLETED
 
 
 async def test_sqlite_pending_count_is_indexed(tmp_path: Path):
-    ledger = SQLiteLedger(Database(tmp_path / "l.db"))
+    ledger = SqlLedger(Database(tmp_path / "l.db"))
     plan = ledger.db.call(
         lambda c: c.execute(
             "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM records WHERE principal = ? AND status = 'pending' "
@@ -189,13 +189,13 @@ async def test_a_wall_clock_stepped_back_neither_blocks_new_records_nor_hides_th
     import time
 
     from handoff._db import Database
-    from handoff.ledger import Draft, Limits, MemoryLedger, SQLiteLedger, _record
+    from handoff.ledger import Draft, Limits, MemoryLedger, SqlLedger, _record
 
     limits = Limits(max_pending=100, max_per_minute=3)
     ledger = (
         MemoryLedger(limits=limits)
         if kind == "memory"
-        else SQLiteLedger(Database(tmp_path / "l.db"), limits=limits)
+        else SqlLedger(Database(tmp_path / "l.db"), limits=limits)
     )
     real = time.time
     monkeypatch.setattr(_record.time, "time", lambda: real() + 3600)  # the clock was an hour fast...

@@ -167,47 +167,47 @@ async def test_password_guessing_is_slowed_down_but_the_person_still_gets_in(run
     assert signed_in.status == 200 and "/login" not in signed_in.url
 
 
-def test_a_strangers_failures_never_lock_the_person_out_from_elsewhere():
+async def test_a_strangers_failures_never_lock_the_person_out_from_elsewhere():
     from handoff.identity import Throttle
 
     throttle = Throttle(free=5, untrusted_limit=1000, address_limit=1000)
     for _ in range(8):
-        throttle.failed("alice", "203.0.113.66")
-    assert throttle.wait("alice", "203.0.113.66") > 0  # the guesser waits
-    assert throttle.wait("alice", "198.51.100.7") == 0  # alice, from her own address, does not
+        await throttle.failed("alice", "203.0.113.66")
+    assert await throttle.wait("alice", "203.0.113.66") > 0  # the guesser waits
+    assert await throttle.wait("alice", "198.51.100.7") == 0  # alice, from her own address, does not
 
 
-def test_guessing_from_one_source_backs_off_exponentially_and_success_resets_it():
+async def test_guessing_from_one_source_backs_off_exponentially_and_success_resets_it():
     from handoff.identity import Throttle
 
     throttle = Throttle(free=2, max_wait=60)
     waits = []
     for _ in range(5):
-        throttle.failed("alice", "203.0.113.66")
-        waits.append(throttle.wait("alice", "203.0.113.66"))
+        await throttle.failed("alice", "203.0.113.66")
+        waits.append(await throttle.wait("alice", "203.0.113.66"))
     assert waits[0] == 0 and 0.5 < waits[1] <= 1 and 1.5 < waits[2] <= 2 and 3.5 < waits[3] <= 4
-    throttle.succeeded("alice", "203.0.113.66")
-    assert throttle.wait("alice", "203.0.113.66") == 0
+    await throttle.succeeded("alice", "203.0.113.66")
+    assert await throttle.wait("alice", "203.0.113.66") == 0
 
 
-def test_many_addresses_slow_strangers_but_not_a_browser_that_signed_in_before():
+async def test_many_addresses_slow_strangers_but_not_a_browser_that_signed_in_before():
     from handoff.identity import Throttle
 
     throttle = Throttle(untrusted_limit=3, address_limit=1000)
     for n in range(3):
-        throttle.failed("alice", f"203.0.113.{n}")
-    assert throttle.wait("alice", "203.0.113.99") > 0  # a fourth stranger waits
-    assert throttle.wait("alice", "203.0.113.99", device=True) == 0  # alice's own browser does not
+        await throttle.failed("alice", f"203.0.113.{n}")
+    assert await throttle.wait("alice", "203.0.113.99") > 0  # a fourth stranger waits
+    assert await throttle.wait("alice", "203.0.113.99", device=True) == 0  # alice's own browser does not
 
 
-def test_one_address_spraying_many_names_is_slowed():
+async def test_one_address_spraying_many_names_is_slowed():
     from handoff.identity import Throttle
 
     throttle = Throttle(address_limit=3)
     for user in ("bob", "carol", "dave"):
-        throttle.failed(user, "203.0.113.9")
-    assert throttle.wait("erin", "203.0.113.9") > 0
-    assert throttle.wait("erin", "198.51.100.1") == 0
+        await throttle.failed(user, "203.0.113.9")
+    assert await throttle.wait("erin", "203.0.113.9") > 0
+    assert await throttle.wait("erin", "198.51.100.1") == 0
 
 
 async def test_redirects_are_built_from_the_public_url_never_the_host_header(running):

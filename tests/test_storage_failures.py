@@ -3,14 +3,13 @@ nothing is half-written, and everything works again once the database does."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from _mcp import text_of, user_client
 from mcp import MCPError
 
 from handoff import StorageUnavailable
 from handoff._db import Database
+from handoff._sql import Tx
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
@@ -100,11 +99,11 @@ def test_a_full_disk_is_storage_unavailable_and_the_transaction_is_rolled_back(t
     (pages,) = db.call(lambda c: c.execute("PRAGMA page_count").fetchone())
     db.call(lambda c: c.execute(f"PRAGMA max_page_count = {pages + 4}"))
 
-    def fill(conn: sqlite3.Connection) -> None:
+    async def fill(tx: Tx) -> None:
         for _ in range(100):
-            conn.execute("INSERT INTO ballast VALUES (randomblob(3000))")
+            await tx.execute("INSERT INTO ballast VALUES (randomblob(3000))")
 
     with pytest.raises(StorageUnavailable, match="full"):
-        db.call(db.transaction(fill))
+        db.now(fill, transaction=True)
     assert db.call(lambda c: c.execute("SELECT COUNT(*) FROM ballast").fetchone()) == (0,)
     assert not db.call(lambda c: c.in_transaction)

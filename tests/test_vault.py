@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff import ConfigError, Keyring, MemoryVault, SQLiteVault, VaultError, generate_key
+from handoff import ConfigError, Keyring, MemoryVault, SqlVault, VaultError, generate_key
 from handoff._db import Database
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ def make_vault(request, tmp_path: Path):
     db = Database(tmp_path / "v.db")
 
     def make(keyring: Keyring):
-        return MemoryVault(keyring) if request.param == "memory" else SQLiteVault(db, keyring)
+        return MemoryVault(keyring) if request.param == "memory" else SqlVault(db, keyring)
 
     return make
 
@@ -51,14 +51,14 @@ async def test_ciphertext_is_bound_to_principal_and_name():
 async def test_rotation_newest_encrypts_all_decrypt(tmp_path: Path):
     old, new = generate_key(), generate_key()
     db = Database(tmp_path / "v.db")
-    await SQLiteVault(db, Keyring.parse(old)).put("alice", "k", "v1")
-    both = SQLiteVault(db, Keyring.parse(f"{new},{old}"))
+    await SqlVault(db, Keyring.parse(old)).put("alice", "k", "v1")
+    both = SqlVault(db, Keyring.parse(f"{new},{old}"))
     assert await both.get("alice", "k") == "v1"
     assert await both.rotate() == 1
     assert await both.rotate() == 0
-    assert await SQLiteVault(db, Keyring.parse(new)).get("alice", "k") == "v1"
+    assert await SqlVault(db, Keyring.parse(new)).get("alice", "k") == "v1"
     with pytest.raises(VaultError, match="not configured"):
-        await SQLiteVault(db, Keyring.parse(old)).get("alice", "k")
+        await SqlVault(db, Keyring.parse(old)).get("alice", "k")
 
 
 def test_missing_or_bad_keys_fail_with_a_clear_message(monkeypatch):
@@ -84,7 +84,7 @@ def test_dev_key_file_is_created_private_and_reused(tmp_path: Path):
 
 async def test_no_plaintext_in_the_sqlite_file(tmp_path: Path):
     db = Database(tmp_path / "v.db")
-    await SQLiteVault(db, Keyring.parse(generate_key())).put("alice", "k", "PLAINTEXT-MARKER-123")
+    await SqlVault(db, Keyring.parse(generate_key())).put("alice", "k", "PLAINTEXT-MARKER-123")
     db.close()
     data = b"".join(p.read_bytes() for p in tmp_path.glob("v.db*"))
     assert b"alice" in data and b"PLAINTEXT-MARKER-123" not in data
@@ -94,8 +94,8 @@ async def test_read_copy_is_encrypted_local_writes_show_at_once_others_within_th
     import anyio
 
     keyring = Keyring.parse(generate_key())
-    here = SQLiteVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0.3)
-    elsewhere = SQLiteVault(Database(tmp_path / "v.db"), keyring)  # another process, same file
+    here = SqlVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0.3)
+    elsewhere = SqlVault(Database(tmp_path / "v.db"), keyring)  # another process, same file
     await here.put("alice", "k", "v1")
     assert await here.get("alice", "k") == "v1"
     assert all(
@@ -111,7 +111,7 @@ async def test_read_copy_is_encrypted_local_writes_show_at_once_others_within_th
     await elsewhere.delete("alice", "k")  # another process's delete shows within the ttl
     await anyio.sleep(0.35)
     assert await here.get("alice", "k") is None
-    uncached = SQLiteVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0)
+    uncached = SqlVault(Database(tmp_path / "v.db"), keyring, read_cache_ttl=0)
     await uncached.put("bob", "k", "b1")
     assert await uncached.get("bob", "k") == "b1" and uncached._rows == {}
 
@@ -184,18 +184,18 @@ async def test_a_server_refuses_to_start_on_a_key_that_cannot_open_its_vault(tmp
 async def test_rotation_names_every_unreadable_row_and_changes_nothing_unless_told(tmp_path):
     import pytest
 
-    from handoff import Keyring, SQLiteVault, VaultError, generate_key
+    from handoff import Keyring, SqlVault, VaultError, generate_key
     from handoff._db import Database
 
     db = Database(tmp_path / "v.db")
     lost, kept, new = generate_key(), generate_key(), generate_key()
-    await SQLiteVault(db, Keyring.parse(lost)).put("bob", "token", "bob-secret")
-    await SQLiteVault(db, Keyring.parse(kept)).put("alice", "token", "alice-secret")
-    vault = SQLiteVault(db, Keyring.parse(f"{new},{kept}"))
+    await SqlVault(db, Keyring.parse(lost)).put("bob", "token", "bob-secret")
+    await SqlVault(db, Keyring.parse(kept)).put("alice", "token", "alice-secret")
+    vault = SqlVault(db, Keyring.parse(f"{new},{kept}"))
     with pytest.raises(VaultError) as stopped:
         await vault.rotate()
     assert "'token' of bob" in str(stopped.value) and "nothing was changed" in str(stopped.value)
     assert await vault.get("alice", "token") == "alice-secret"  # still under the kept key
     assert await vault.rotate(drop_unreadable=True) == 1
-    assert await SQLiteVault(db, Keyring.parse(new)).get("alice", "token") == "alice-secret"
+    assert await SqlVault(db, Keyring.parse(new)).get("alice", "token") == "alice-secret"
     assert await vault.names("bob") == []

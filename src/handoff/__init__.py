@@ -8,7 +8,7 @@ what must never pass through the MCP client. Client authors start at
 `handoff.client`.
 """
 
-from ._entries import Entries, MemoryEntries, SQLiteEntries
+from ._entries import Entries, MemoryEntries, SqlEntries
 from ._errors import (
     Busy,
     ConfigError,
@@ -21,7 +21,7 @@ from ._errors import (
 )
 from ._handoff import Handoff, check_public_url
 from ._need import ApprovalNeed, ConnectionNeed, Delivery, Describer, Need, SecretNeed, Validator
-from .audit import AuditLog, Entry, Event, MemoryAudit, SQLiteAudit
+from .audit import AuditLog, Entry, Event, MemoryAudit, SqlAudit
 from .bus import Bus, LocalBus
 from .identity import (
     AuthServer,
@@ -36,11 +36,13 @@ from .identity import (
     TokenSubject,
     hash_password,
 )
-from .ledger import Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
+from .ledger import Ledger, Limits, MemoryLedger, Record, SqlLedger, Status
 from .oauth import Provider, discover, provider
-from .vault import Keyring, MemoryVault, SQLiteVault, Vault, generate_key
+from .store import DATABASE_URL, Store
+from .vault import Keyring, MemoryVault, SqlVault, Vault, generate_key
 
 __all__ = [
+    "DATABASE_URL",
     "ApprovalNeed",
     "AuditLog",
     "AuthServer",
@@ -76,13 +78,14 @@ __all__ = [
     "RateLimited",
     "Record",
     "RecordNotFound",
-    "SQLiteAudit",
-    "SQLiteEntries",
-    "SQLiteLedger",
-    "SQLiteVault",
     "SecretNeed",
+    "SqlAudit",
+    "SqlEntries",
+    "SqlLedger",
+    "SqlVault",
     "Status",
     "StorageUnavailable",
+    "Store",
     "TokenSubject",
     "TransitionRefused",
     "Validator",

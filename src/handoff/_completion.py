@@ -1,13 +1,15 @@
 """Ending a record: the value the person gave, the transition, the audit line and the notice to send,
 as one change.
 
-On SQLite all four are one transaction: a crash leaves either nothing (the
-person's page did not say "Saved") or all of it. Telling waiters happens after
-the commit; what is not yet told sits in the outbox, which the server drains
-after a restart, so a completion is announced even when the process died right
-after committing it. In memory there is nothing to survive a crash, so the
-steps simply run in order, under a per-record lock that keeps two submits from
-both storing.
+In a SQL database (SQLite or PostgreSQL) all four are one transaction: a crash
+leaves either nothing (the person's page did not say "Saved") or all of it, and
+of two submits racing on two replicas the database lets one change the record;
+the other's transaction, value included, rolls back. Telling waiters happens
+after the commit; what is not yet told sits in the outbox, which every server
+drains (after a restart, or for a replica that died), so a completion is
+announced even when the process died right after committing it. In memory
+there is nothing to survive a crash, so the steps simply run in order, under a
+per-record lock that keeps two submits from both storing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -24,12 +25,12 @@ from typing import Protocol
 
 import anyio
 
-from ._db import Database
 from ._errors import TransitionRefused
-from .audit import AuditLog, Entry, Event, SQLiteAudit, insert_row
-from .ledger import Ledger, Record, SQLiteLedger, Status
-from .ledger._sqlite import finish_row
-from .vault import SQLiteVault, Vault
+from ._sql import Database, Tx
+from .audit import AuditLog, Entry, Event, SqlAudit, insert_row
+from .ledger import Ledger, Record, SqlLedger, Status
+from .ledger._sql import finish_row
+from .vault import SqlVault, Vault
 
 CRASH_AT = "HANDOFF_CRASH_AT"
 """Environment variable naming a point where the process kills itself: for the fault-injection tests."""
@@ -78,10 +79,10 @@ def _entry(record: Record, remote: str | None) -> Entry:
     )
 
 
-class SQLiteCompletion:
-    """Vault row, record transition, audit line and outbox row in one SQLite transaction."""
+class SqlCompletion:
+    """Record transition, vault row, audit line and outbox row in one transaction."""
 
-    def __init__(self, db: Database, ledger: SQLiteLedger, vault: SQLiteVault, audit: SQLiteAudit) -> None:
+    def __init__(self, db: Database, ledger: SqlLedger, vault: SqlVault, audit: SqlAudit) -> None:
         self.db = db
         self.ledger = ledger
         self.vault = vault
@@ -94,29 +95,33 @@ class SQLiteCompletion:
         if value is not None:
             sealed, write = self.vault.sealed_write(value.principal, value.name, value.plaintext)
 
-        def change(conn: sqlite3.Connection) -> Record:
+        async def change(tx: Tx) -> Record:
+            # The transition first: a second submit waits here for the first to commit, then finds the
+            # record finished and stores nothing.
+            record = await finish_row(tx, record_id, status)
             if write is not None:
-                write(conn)
-            record = finish_row(conn, record_id, status)
-            insert_row(conn, _entry(record, remote))
-            conn.execute(
-                "INSERT OR REPLACE INTO outbox (record_id, at) VALUES (?, ?)", (record_id, time.time())
+                await write(tx)
+            await insert_row(tx, _entry(record, remote))
+            await tx.execute(
+                "INSERT INTO outbox (record_id, at) VALUES (?, ?) "
+                "ON CONFLICT (record_id) DO UPDATE SET at = excluded.at",
+                (record_id, time.time()),
             )
             crash_point("completion:before-commit")
             return record
 
-        record = await self.db.run(self.db.transaction(change))
+        record = await self.db.transaction(change)
         crash_point("completion:after-commit")
         if value is not None and sealed is not None:
             self.vault.stored(value.principal, value.name, sealed)
         return record
 
     async def told(self, record_id: str) -> None:
-        await self.db.run(lambda c: c.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)))
+        await self.db.run(lambda tx: tx.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)))
 
     async def untold(self, older_than: float) -> list[str]:
         rows = await self.db.run(
-            lambda c: c.execute(
+            lambda tx: tx.execute(
                 "SELECT record_id FROM outbox WHERE at < ? ORDER BY at LIMIT 1000", (older_than,)
             )
         )

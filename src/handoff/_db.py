@@ -1,4 +1,5 @@
-"""One SQLite file shared by the ledger, the vault, the audit log and the kept entries.
+"""The embedded database: one SQLite file shared by the ledger, the vault, the audit log and the kept
+entries, for one server process.
 
 Every statement handoff runs is a point read or write on an indexed column.
 The file is in WAL mode with `synchronous=FULL`: each commit is flushed to
@@ -13,76 +14,23 @@ so nothing is ever half-written.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 
 from ._errors import ConfigError, StorageUnavailable
+from ._sql import MIGRATIONS, Rows, Step
 
 T = TypeVar("T")
 logger = logging.getLogger("handoff.db")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY,
-    principal TEXT NOT NULL,
-    client_id TEXT,
-    kind TEXT NOT NULL,
-    params TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    completed_at REAL,
-    key TEXT NOT NULL DEFAULT '',
-    acknowledged INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS records_by_principal ON records (principal, status, expires_at);
-CREATE INDEX IF NOT EXISTS records_by_created ON records (principal, created_at);
-CREATE INDEX IF NOT EXISTS records_by_key ON records (principal, key, created_at);
-CREATE INDEX IF NOT EXISTS records_pending_expiry ON records (status, expires_at);
-CREATE TABLE IF NOT EXISTS claimed (
-    id TEXT PRIMARY KEY,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    principal TEXT NOT NULL,
-    name TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    nonce BLOB NOT NULL,
-    ciphertext BLOB NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (principal, name)
-);
-CREATE TABLE IF NOT EXISTS entries (
-    space TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    PRIMARY KEY (space, key)
-);
-CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    event TEXT NOT NULL,
-    principal TEXT,
-    client_id TEXT,
-    record_id TEXT,
-    remote TEXT,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
-CREATE TABLE IF NOT EXISTS outbox (
-    record_id TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-"""
-
 
 _UNAVAILABLE = (
     "full",
@@ -103,8 +51,43 @@ def _unavailable(exc: sqlite3.Error) -> bool:
     return any(sign in text for sign in _UNAVAILABLE)
 
 
-class Database:
-    """A SQLite file opened once, used from one worker thread at a time."""
+def drive(step: Awaitable[T]) -> T:
+    """Run a coroutine that never waits to its end, synchronously.
+
+    Steps over a SQLite `Tx` await only the Tx, whose methods do their work and return without ever
+    suspending; so a step runs under the connection lock, or in a worker thread, with no event loop.
+    A step that does wait on something else is a bug, and is refused rather than half-run.
+    """
+    coroutine = cast(Coroutine[Any, Any, T], step)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coroutine.close()
+    raise RuntimeError("a SQLite step waited on something other than the database; steps must not")
+
+
+class SQLiteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        cursor = self.conn.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else []
+        return Rows(rows, cursor.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    async def lock(self, name: str) -> None:
+        return None  # BEGIN IMMEDIATE has let one writer in already
+
+
+class SQLiteDatabase:
+    """A SQLite file opened once, used by one process; statements run inline under a lock."""
+
+    dialect = "sqlite"
+    shared = False
 
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
         """`durable=False` (`synchronous=NORMAL`) trades the last commits before a power cut for speed:
@@ -120,15 +103,40 @@ class Database:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise ConfigError(
                 f"cannot open database {self.path}: {exc}; check the path and permissions"
             ) from exc
         self._lock = threading.Lock()
+        self._held: dict[str, anyio.Lock] = {}
+        self._serving: int | None = None
+
+    def _migrate(self) -> None:
+        steps = MIGRATIONS["sqlite"]
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+            if version > len(steps):
+                raise ConfigError(
+                    f"database {self.path} has schema version {version}, newer than this handoff knows "
+                    f"({len(steps)}): upgrade handoff"
+                )
+            for step in steps[version:]:
+                for statement in filter(str.strip, step.split(";")):
+                    self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {len(steps)}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the connection, synchronously, holding the connection lock.
+        """Run `fn` on the raw connection, synchronously, holding the connection lock (tools and tests).
 
         A database that cannot be written or reached (disk full, read-only, I/O error, gone)
         raises `StorageUnavailable`; a broken statement or constraint stays the error it is.
@@ -142,21 +150,16 @@ class Database:
                 logger.error("database %s cannot be used right now: %s", self.path, exc)
                 raise StorageUnavailable(f"database {self.path} cannot be used right now: {exc}") from exc
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the connection. Async so a backend that does wait can share the interface."""
-        return self.call(fn)
+    def now(self, step: Step[T], *, transaction: bool = False) -> T:
+        """Run `step` synchronously (on SQLite every step can): for start-up checks and the CLI."""
 
-    async def run_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` in a worker thread: for bulk work (a sweep batch) that must not hold up the loop."""
-        return await anyio.to_thread.run_sync(self.call, fn)
-
-    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
-        """Wrap `fn` in BEGIN IMMEDIATE … COMMIT, rolling back on any exception."""
-
-        def wrapped(conn: sqlite3.Connection) -> T:
+        def run(conn: sqlite3.Connection) -> T:
+            tx = SQLiteTx(conn)
+            if not transaction:
+                return drive(step(tx))
             conn.execute("BEGIN IMMEDIATE")
             try:
-                result = fn(conn)
+                result: T = drive(step(tx))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back on its own (a full disk does)
@@ -164,8 +167,65 @@ class Database:
                 raise
             return result
 
-        return wrapped
+        return self.call(run)
+
+    async def run(self, step: Step[T]) -> T:
+        return self.now(step)
+
+    async def transaction(self, step: Step[T]) -> T:
+        return self.now(step, transaction=True)
+
+    async def bulk(self, step: Step[T]) -> T:
+        return await anyio.to_thread.run_sync(lambda: self.now(step, transaction=True))
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        # One process serves from a SQLite file (`serve` makes sure), so a lock of this process will do.
+        lock = self._held.setdefault(name, anyio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._held.pop(name, None)
+
+    async def start(self) -> None:
+        self.serve()
+
+    def serve(self) -> None:
+        """Claim the file for this server process, or refuse: two servers on one SQLite file would not
+        hear each other's completions (a person's browser on one, the waiting client on the other)."""
+        if self._serving is not None or str(self.path) == ":memory:":
+            return
+        marker = self.path.with_name(self.path.name + ".serving")
+        fd = os.open(marker, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise ConfigError(
+                f"another handoff server (pid {other}) is serving from {self.path}; several processes "
+                "cannot share a SQLite file (each would miss completions made in the others). Run one "
+                "process, or run every replica on PostgreSQL: set HANDOFF_DATABASE_URL=postgresql://…"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._serving = fd
+
+    async def stop(self) -> None:
+        """Give up the claim `serve` took (the connection stays open for whoever still reads)."""
+        if self._serving is not None:
+            os.close(self._serving)
+            self._serving = None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._serving is not None:
+            os.close(self._serving)
+            self._serving = None
+
+
+Database = SQLiteDatabase
+"""The embedded database (the name `Handoff.embedded` and the tools know it by)."""

@@ -11,11 +11,14 @@ a refresh token work exactly once.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._db import Database
+from ._sql import Database, Tx
+
+Change = Callable[[dict[str, Any] | None], tuple[dict[str, Any] | None, float]]
+"""Given the live value under a key (or None), the value to keep (None: remove it) and its expiry."""
 
 FOREVER = 1e18
 """An expiry that never comes."""
@@ -38,6 +41,11 @@ class Entries(Protocol):
 
     async def take(self, space: str, key: str) -> dict[str, Any] | None:
         """Remove and return the live value under `key`: of two concurrent takes, one gets it."""
+        ...
+
+    async def change(self, space: str, key: str, change: Change) -> dict[str, Any] | None:
+        """Read, change and write back the value under `key` as one step: of two concurrent changes,
+        each sees the other's result. Returns the value kept."""
         ...
 
     async def delete(self, space: str, key: str) -> None: ...
@@ -83,6 +91,15 @@ class MemoryEntries:
         self._items.pop((space, key), None)
         return json.loads(item[0]) if item else None
 
+    async def change(self, space: str, key: str, change: Change) -> dict[str, Any] | None:
+        item = self._live(space, key)
+        value, expires_at = change(json.loads(item[0]) if item else None)
+        if value is None:
+            self._items.pop((space, key), None)
+        else:
+            self._items[(space, key)] = (json.dumps(value), expires_at)
+        return value
+
     async def delete(self, space: str, key: str) -> None:
         self._items.pop((space, key), None)
 
@@ -98,80 +115,109 @@ class MemoryEntries:
         return len(expired)
 
 
-class SQLiteEntries:
+class SqlEntries:
     """Entries in the `entries` table of the handoff database; each call is one statement or transaction."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def put(self, space: str, key: str, value: dict[str, Any], *, expires_at: float) -> None:
-        data = json.dumps(value)
-        await self.db.run(
-            lambda c: c.execute(
-                "INSERT INTO entries (space, key, value, expires_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (space, key) DO UPDATE "
-                "SET value = excluded.value, expires_at = excluded.expires_at",
-                (space, key, data, expires_at),
-            )
-        )
+        await self.db.run(lambda tx: _upsert(tx, space, key, json.dumps(value), expires_at))
 
     async def add(
         self, space: str, key: str, value: dict[str, Any], *, expires_at: float, limit: int | None = None
     ) -> bool:
         data = json.dumps(value)
 
-        def insert(conn: sqlite3.Connection) -> bool:
+        async def insert(tx: Tx) -> bool:
             now = time.time()
-            conn.execute(
+            if limit is not None:
+                await tx.lock(f"entries:{space}")  # count-then-insert holds across replicas
+            await tx.execute(
                 "DELETE FROM entries WHERE space = ? AND key = ? AND expires_at <= ?", (space, key, now)
             )
             if limit is not None:
-                (live,) = conn.execute(
-                    "SELECT COUNT(*) FROM entries WHERE space = ? AND expires_at > ?", (space, now)
-                ).fetchone()
-                if live >= limit:
+                row = (
+                    await tx.execute(
+                        "SELECT COUNT(*) FROM entries WHERE space = ? AND expires_at > ?", (space, now)
+                    )
+                ).one()
+                if row is not None and row[0] >= limit:
                     return False
-            cursor = conn.execute(
+            added = await tx.execute(
                 "INSERT INTO entries (space, key, value, expires_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (space, key) DO NOTHING",
                 (space, key, data, expires_at),
             )
-            return cursor.rowcount == 1
+            return added.rowcount == 1
 
-        return await self.db.run(self.db.transaction(insert))
+        return await self.db.transaction(insert)
 
     async def get(self, space: str, key: str) -> dict[str, Any] | None:
-        row = await self.db.run(
-            lambda c: c.execute(
-                "SELECT value FROM entries WHERE space = ? AND key = ? AND expires_at > ?",
-                (space, key, time.time()),
-            ).fetchone()
-        )
+        row = (
+            await self.db.run(
+                lambda tx: tx.execute(
+                    "SELECT value FROM entries WHERE space = ? AND key = ? AND expires_at > ?",
+                    (space, key, time.time()),
+                )
+            )
+        ).one()
         return json.loads(row[0]) if row else None
 
     async def take(self, space: str, key: str) -> dict[str, Any] | None:
-        row = await self.db.run(
-            lambda c: c.execute(
-                "DELETE FROM entries WHERE space = ? AND key = ? RETURNING value, expires_at", (space, key)
-            ).fetchone()
-        )
+        row = (
+            await self.db.run(
+                lambda tx: tx.execute(
+                    "DELETE FROM entries WHERE space = ? AND key = ? RETURNING value, expires_at",
+                    (space, key),
+                )
+            )
+        ).one()
         return json.loads(row[0]) if row and row[1] > time.time() else None
+
+    async def change(self, space: str, key: str, change: Change) -> dict[str, Any] | None:
+        async def step(tx: Tx) -> dict[str, Any] | None:
+            await tx.lock(f"entry:{space}:{key}")
+            row = (
+                await tx.execute(
+                    "SELECT value FROM entries WHERE space = ? AND key = ? AND expires_at > ?",
+                    (space, key, time.time()),
+                )
+            ).one()
+            value, expires_at = change(json.loads(row[0]) if row else None)
+            if value is None:
+                await tx.execute("DELETE FROM entries WHERE space = ? AND key = ?", (space, key))
+            else:
+                await _upsert(tx, space, key, json.dumps(value), expires_at)
+            return value
+
+        return await self.db.transaction(step)
 
     async def delete(self, space: str, key: str) -> None:
         await self.db.run(
-            lambda c: c.execute("DELETE FROM entries WHERE space = ? AND key = ?", (space, key))
+            lambda tx: tx.execute("DELETE FROM entries WHERE space = ? AND key = ?", (space, key))
         )
 
     async def count(self, space: str) -> int:
-        (live,) = await self.db.run(
-            lambda c: c.execute(
-                "SELECT COUNT(*) FROM entries WHERE space = ? AND expires_at > ?", (space, time.time())
-            ).fetchone()
-        )
-        return int(live)
+        row = (
+            await self.db.run(
+                lambda tx: tx.execute(
+                    "SELECT COUNT(*) FROM entries WHERE space = ? AND expires_at > ?", (space, time.time())
+                )
+            )
+        ).one()
+        return int(row[0]) if row else 0
 
     async def purge(self) -> int:
-        cursor = await self.db.run(
-            lambda c: c.execute("DELETE FROM entries WHERE expires_at <= ?", (time.time(),))
+        gone = await self.db.bulk(
+            lambda tx: tx.execute("DELETE FROM entries WHERE expires_at <= ?", (time.time(),))
         )
-        return int(cursor.rowcount)
+        return gone.rowcount
+
+
+async def _upsert(tx: Tx, space: str, key: str, data: str, expires_at: float) -> None:
+    await tx.execute(
+        "INSERT INTO entries (space, key, value, expires_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        (space, key, data, expires_at),
+    )

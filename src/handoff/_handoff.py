@@ -22,9 +22,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._capacity import Holds, raise_descriptor_limit
-from ._completion import Completion, SQLiteCompletion, StepwiseCompletion, Value
-from ._db import Database
-from ._entries import Entries, MemoryEntries, SQLiteEntries
+from ._completion import Completion, Value
+from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._need import (
@@ -38,9 +37,10 @@ from ._need import (
     Validator,
 )
 from ._notifier import Notifier
+from ._sql import Database
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
-from .audit import AuditLog, Event, MemoryAudit, SQLiteAudit
-from .bus import Bus, LocalBus
+from .audit import AuditLog, Event
+from .bus import Bus
 from .eras import Call, StateSealer
 from .identity import (
     BrowserIdentity,
@@ -53,10 +53,11 @@ from .identity import (
     is_loopback,
 )
 from .identity._authserver import PublicClientRevocation
-from .ledger import Draft, Ledger, Limits, MemoryLedger, Record, SQLiteLedger, Status
+from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
-from .vault import Keyring, MemoryVault, SQLiteVault, Vault
+from .store import Store
+from .vault import Keyring, Vault
 
 logger = logging.getLogger("handoff")
 
@@ -128,6 +129,9 @@ def check_public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+_PARTS = ("audit", "entries", "bus", "completion")
+
+
 class Handoff:
     """URL mode elicitation for one MCP server: declare needs on tools, mount the pages.
 
@@ -151,10 +155,11 @@ class Handoff:
         self,
         *,
         public_url: str,
-        ledger: Ledger,
-        vault: Vault,
         browser: BrowserIdentity,
         secret_key: bytes,
+        store: Store | None = None,
+        ledger: Ledger | None = None,
+        vault: Vault | None = None,
         mcp_identity: McpIdentity | None = None,
         audit: AuditLog | None = None,
         bus: Bus | None = None,
@@ -178,11 +183,17 @@ class Handoff:
         self._secret_key = secret_key
         if isinstance(browser, LocalIdentity) and not is_loopback(urlsplit(self.public_url).hostname or ""):
             raise ConfigError("LocalIdentity is for loopback-only servers: use a 127.0.0.1 or localhost URL")
-        self.ledger = ledger
-        self.vault = vault
-        self.entries: Entries = entries or MemoryEntries()
-        self.audit: AuditLog = audit or MemoryAudit()
-        self.completion: Completion = completion or StepwiseCompletion(ledger, vault, self.audit)
+        if store is None:
+            if ledger is None or vault is None:
+                raise ConfigError("give Handoff a store=Store.open(...), or both a ledger and a vault")
+            store = Store.of(ledger, vault, audit=audit, entries=entries, bus=bus, completion=completion)
+        self.store = store
+        self.ledger: Ledger = store.ledger
+        self.vault: Vault = store.vault
+        self.entries: Entries = store.entries
+        self.audit: AuditLog = store.audit
+        assert store.completion is not None
+        self.completion: Completion = store.completion
         self.browser = browser
         if isinstance(browser, PasswordLogin | OidcLogin):  # AuthServer too: its sessions and grants
             browser.keep_in(self.entries)
@@ -190,7 +201,7 @@ class Handoff:
         self.mcp_identity: McpIdentity = mcp_identity or (
             LocalUser(browser.name) if isinstance(browser, LocalIdentity) else TokenSubject()
         )
-        self.bus: Bus = bus or LocalBus()
+        self.bus: Bus = store.bus
         self.notifier = Notifier()
         self.bus.listen(self.notifier.on_record)
         self.wait_timeout = wait_timeout
@@ -199,13 +210,14 @@ class Handoff:
         """Requests held open while people finish in the browser, refused with `Busy` before the
         process runs out of file descriptors (set `holds.capacity` to fix the number)."""
         self.states = StateSealer(
-            state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()], ttl=ledger.ttl
+            state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()],
+            ttl=self.ledger.ttl,
         )
         self.sweep_interval = sweep_interval
         self.audit_retention = audit_retention
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
-        self.connections = Connections(vault)
-        self.oauth_states = OAuthStates()
+        self.connections = Connections(self.vault, store.lock)
+        self.oauth_states = OAuthStates(self.entries)
         self.needs: dict[str, Need] = {}
         """Every declared need, by `kind:name` (pages look up validation hooks here)."""
         self.flows: dict[str, Flow] = {
@@ -224,33 +236,27 @@ class Handoff:
         cls,
         *,
         public_url: str,
-        db_path: str | Path | Database,
+        db_path: str | Path | Database | None = None,
         browser: BrowserIdentity,
         secret_key: bytes,
+        database_url: str | None = None,
         keyring: Keyring | None = None,
         ttl: float = LINK_LIFE,
         limits: Limits | None = None,
         **options: Any,
     ) -> Handoff:
-        """Ledger, vault, audit and the sign-in state in one SQLite file. The keyring defaults to
-        HANDOFF_VAULT_KEYS."""
-        db = db_path if isinstance(db_path, Database) else Database(db_path)
-        keyring = keyring or Keyring.from_env()
-        vault = SQLiteVault(db, keyring)
-        vault.check_keys()
-        ledger = SQLiteLedger(db, ttl=ttl, limits=limits)
-        audit = SQLiteAudit(db)
-        return cls(
-            public_url=public_url,
-            ledger=ledger,
-            vault=vault,
-            audit=audit,
-            completion=SQLiteCompletion(db, ledger, vault, audit),
-            entries=SQLiteEntries(db),
-            browser=browser,
-            secret_key=secret_key,
-            **options,
-        )
+        """Ledger, vault, audit and the sign-in state in one database: the SQLite file `db_path`, or
+        the PostgreSQL database `database_url` (default: HANDOFF_DATABASE_URL, which wins over
+        `db_path` so that a deployment picks its database without a code change). The keyring
+        defaults to HANDOFF_VAULT_KEYS."""
+        where = database_url or Store.url_from_env() or db_path
+        if where is None:
+            raise ConfigError(
+                "Handoff.embedded needs a database: db_path='handoff.db' for SQLite, or "
+                "database_url='postgresql://…' (or HANDOFF_DATABASE_URL) for PostgreSQL"
+            )
+        store = Store.open(where, keyring or Keyring.from_env(), ttl=ttl, limits=limits)
+        return cls(public_url=public_url, store=store, browser=browser, secret_key=secret_key, **options)
 
     @classmethod
     def in_memory(
@@ -265,14 +271,9 @@ class Handoff:
         **options: Any,
     ) -> Handoff:
         """Everything in process memory: for tests and throwaway servers."""
-        return cls(
-            public_url=public_url,
-            ledger=MemoryLedger(ttl=ttl, limits=limits),
-            vault=MemoryVault(keyring),
-            browser=browser,
-            secret_key=secret_key,
-            **options,
-        )
+        parts = {name: options.pop(name) for name in _PARTS if name in options}
+        store = Store.memory(keyring, ttl=ttl, limits=limits, **parts)
+        return cls(public_url=public_url, store=store, browser=browser, secret_key=secret_key, **options)
 
     # What tool authors use
 
@@ -561,14 +562,21 @@ class Handoff:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Serving: the file descriptor limit raised for held waits, then the expiry sweeper."""
+        """Serving: the file descriptor limit raised for held waits, the store connected (and, on SQLite,
+        claimed for this process), the bus listening, then the expiry sweeper."""
         raise_descriptor_limit()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._sweep_forever)
-            try:
-                yield
-            finally:
-                tg.cancel_scope.cancel()
+        await self.store.start()
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self.bus.run)
+                tg.start_soon(self._sweep_forever)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.store.stop()
 
     async def _sweep_forever(self) -> None:
         while True:

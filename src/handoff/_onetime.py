@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from ._entries import Entries, MemoryEntries
 
 T = TypeVar("T")
 
 
 class OneTimeStore(Generic[T]):
-    """OAuth `state` and the like: `issue` returns a fresh token; `take` gives the value once, in time."""
+    """OAuth `state` and the like: `issue` returns a fresh token; `take` gives the value once, in time.
 
-    def __init__(self, life: float) -> None:
+    Values (dataclasses of plain fields) are kept in the store's entries under `space`, so a token
+    issued by one replica is taken by whichever replica the browser comes back to, and by one only.
+    """
+
+    def __init__(self, space: str, kind: type[T], life: float, entries: Entries | None = None) -> None:
+        self.space = space
+        self.kind = kind
         self.life = life
-        self._items: dict[str, tuple[T, float]] = {}
+        self.entries: Entries = entries or MemoryEntries()
 
-    def issue(self, value: T) -> str:
-        now = time.time()
-        for token in [t for t, (_, until) in self._items.items() if until < now]:
-            del self._items[token]
+    def keep_in(self, entries: Entries) -> None:
+        self.entries = entries
+
+    async def issue(self, value: T) -> str:
         token = secrets.token_urlsafe(32)
-        self._items[token] = (value, now + self.life)
+        fields: dict[str, Any] = dataclasses.asdict(value)  # type: ignore[call-overload]
+        await self.entries.put(self.space, token, fields, expires_at=time.time() + self.life)
         return token
 
-    def take(self, token: str) -> T | None:
-        item = self._items.pop(token, None)  # taken before any other check: a token works once
-        if item is None or item[1] < time.time():
-            return None
-        return item[0]
+    async def take(self, token: str) -> T | None:
+        fields = await self.entries.take(self.space, token)  # taken before any other check: works once
+        return None if fields is None else self.kind(**fields)

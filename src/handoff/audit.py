@@ -6,11 +6,10 @@ import abc
 import enum
 import json
 import logging
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 
-from ._db import Database
+from ._sql import Database, Tx
 
 logger = logging.getLogger("handoff.audit")
 
@@ -112,62 +111,58 @@ class MemoryAudit(AuditLog):
         return found[-limit:]
 
 
-def insert_row(conn: sqlite3.Connection, entry: Entry) -> None:
-    """One audit line, inside the caller's transaction."""
-    conn.execute(
-        "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            entry.at,
-            entry.event,
-            entry.principal,
-            entry.client_id,
-            entry.record_id,
-            entry.remote,
-            entry.detail,
-        ),
+_INSERT = (
+    "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _values(entry: Entry) -> tuple[object, ...]:
+    return (
+        entry.at,
+        entry.event,
+        entry.principal,
+        entry.client_id,
+        entry.record_id,
+        entry.remote,
+        entry.detail,
     )
 
 
-class SQLiteAudit(AuditLog):
+async def insert_row(tx: Tx, entry: Entry) -> None:
+    """One audit line, inside the caller's transaction."""
+    await tx.execute(_INSERT, _values(entry))
+
+
+class SqlAudit(AuditLog):
     """Audit lines in the `audit` table of the handoff database, oldest first."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def _keep(self, entry: Entry) -> None:
-        await self.db.run(lambda conn: insert_row(conn, entry))
+        await self.db.run(lambda tx: insert_row(tx, entry))
 
     async def prune(self, before: float, limit: int = 5000) -> int:
-        cursor = await self.db.run_in_thread(
-            lambda c: c.execute(
+        gone = await self.db.bulk(
+            lambda tx: tx.execute(
                 "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
                 (before, limit),
             )
         )
-        return int(cursor.rowcount)
+        return gone.rowcount
 
     async def _keep_all(self, entries: list[Entry]) -> None:
-        rows = [(e.at, e.event, e.principal, e.client_id, e.record_id, e.remote, e.detail) for e in entries]
-        await self.db.run_in_thread(
-            self.db.transaction(
-                lambda conn: conn.executemany(
-                    "INSERT INTO audit (at, event, principal, client_id, record_id, remote, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            )
-        )
+        rows = [_values(e) for e in entries]
+        await self.db.bulk(lambda tx: tx.executemany(_INSERT, rows))
 
     async def read(
         self, *, principal: str | None = None, record_id: str | None = None, limit: int = 100
     ) -> list[Entry]:
-        return await self.db.run(lambda conn: read_audit(conn, principal, record_id, limit))
+        return await self.db.run(lambda tx: read_audit(tx, principal, record_id, limit))
 
 
-def read_audit(
-    conn: sqlite3.Connection, principal: str | None, record_id: str | None, limit: int
-) -> list[Entry]:
+async def read_audit(tx: Tx, principal: str | None, record_id: str | None, limit: int) -> list[Entry]:
     sql = "SELECT at, event, principal, client_id, record_id, remote, detail FROM audit WHERE 1=1"
     args: list[object] = []
     if principal is not None:
@@ -178,5 +173,5 @@ def read_audit(
         args.append(record_id)
     sql += " ORDER BY seq DESC LIMIT ?"
     args.append(limit)
-    rows = conn.execute(sql, args).fetchall()
+    rows = (await tx.execute(sql, args)).rows
     return [Entry(*row) for row in reversed(rows)]

@@ -1,16 +1,26 @@
-"""The bus: "record X changed" events, so whoever waits on a record wakes at once."""
+"""The bus: "record X changed" events, so whoever waits on a record wakes at once, on any replica."""
 
 from __future__ import annotations
 
+import logging
+import secrets
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
+from anyio.abc import TaskStatus
 
+from ._errors import ConfigError
 from .ledger import Record
 
+if TYPE_CHECKING:
+    from ._postgres import PostgresDatabase
+    from .ledger import SqlLedger
+
 Listener = Callable[[Record], Awaitable[None]]
+logger = logging.getLogger("handoff.bus")
 
 
 class Bus(Protocol):
@@ -26,13 +36,20 @@ class Bus(Protocol):
 
     async def wait(self, record_id: str, timeout: float) -> Record | None: ...
 
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Hear other processes' events until cancelled (in one process there are none to hear)."""
+        ...
+
+
+_Waiter = tuple[anyio.Event, list[Record]]
+
 
 class LocalBus:
     """In-process bus: listeners are called inline, waiters woken by events."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
-        self._waiters: dict[str, list[tuple[anyio.Event, list[Record]]]] = defaultdict(list)
+        self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
 
     async def publish(self, record: Record) -> None:
         for event, box in self._waiters.pop(record.id, []):
@@ -44,11 +61,17 @@ class LocalBus:
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def wait(self, record_id: str, timeout: float) -> Record | None:
-        event = anyio.Event()
-        box: list[Record] = []
-        entry = (event, box)
+    def waiting(self) -> int:
+        """How many waits are registered (for tests and benchmarks)."""
+        return sum(len(w) for w in self._waiters.values())
+
+    def register(self, record_id: str) -> _Waiter:
+        entry: _Waiter = (anyio.Event(), [])
         self._waiters[record_id].append(entry)
+        return entry
+
+    async def until(self, record_id: str, entry: _Waiter, timeout: float) -> Record | None:
+        event, box = entry
         try:
             with anyio.move_on_after(timeout):
                 await event.wait()
@@ -59,3 +82,123 @@ class LocalBus:
                 if not waiting:
                     del self._waiters[record_id]
         return box[0] if box else None
+
+    async def wait(self, record_id: str, timeout: float) -> Record | None:
+        return await self.until(record_id, self.register(record_id), timeout)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await anyio.sleep_forever()
+
+
+CHANNEL = "handoff_records"
+CATCH_UP_MARGIN = 30.0
+"""How far before a lost connection the catch-up reads: replicas' clocks differ by a little."""
+
+
+class PostgresBus:
+    """Events across replicas through PostgreSQL LISTEN/NOTIFY.
+
+    A record published here is delivered to this process's waiters at once and sent to the others
+    as a notification carrying its id (a replica reads the record itself, so it sees the committed
+    row whatever the notification says). One connection per process listens; when it drops (the
+    database restarted, the network blinked) it reconnects with backoff and then reads every record
+    that finished since a little before the drop, so no completion falls into the gap. Waits check
+    the record after registering, so one that finished just before is not waited for in vain.
+    """
+
+    def __init__(self, db: PostgresDatabase, ledger: SqlLedger) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.local = LocalBus()
+        self.replica = secrets.token_hex(8)
+        """This process's name on the channel: its own notifications come back to it, and are skipped."""
+        self.connected = anyio.Event()
+        self.reconnects = 0
+        self._delivering = anyio.Semaphore(64)
+
+    async def publish(self, record: Record) -> None:
+        await self.local.publish(record)
+        await self.db.run(
+            lambda tx: tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.replica} {record.id}"))
+        )
+
+    def listen(self, listener: Listener) -> None:
+        self.local.listen(listener)
+
+    async def wait(self, record_id: str, timeout: float) -> Record | None:
+        entry = self.local.register(record_id)
+        record = await self.ledger.get(record_id)
+        if not record.pending:
+            await self.local.until(record_id, entry, 0)
+            return record
+        return await self.local.until(record_id, entry, timeout)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen until cancelled; reports started once the first connection listens, or raises
+        `ConfigError` naming the database when even that one cannot be made."""
+        await self._listen_forever(task_status)
+
+    async def _listen_forever(self, task_status: TaskStatus[None]) -> None:
+        started = False
+        lost_at: float | None = None
+        backoff = 0.05
+        while True:
+            try:
+                conn = await self.db.connect()
+            except Exception as exc:
+                if not started:
+                    raise ConfigError(
+                        f"cannot reach database {self.db.describe()} to listen: {_line(exc)}"
+                    ) from None
+                lost_at = lost_at or time.time()
+                logger.warning("bus: cannot reach %s (%s); retrying", self.db.describe(), _line(exc))
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            try:
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
+                    if not started:
+                        started = True
+                        task_status.started()
+                    if lost_at is not None:
+                        self.reconnects += 1
+                        await self._catch_up(lost_at - CATCH_UP_MARGIN)
+                        logger.warning("bus: listening again on %s; caught up", self.db.describe())
+                    lost_at, backoff = None, 0.05
+                    async with anyio.create_task_group() as tg:
+                        while True:
+                            async for note in conn.notifies(timeout=5.0):
+                                replica, _, record_id = note.payload.partition(" ")
+                                if replica != self.replica:
+                                    await self._delivering.acquire()
+                                    tg.start_soon(self._deliver, record_id)
+                            await conn.execute("SELECT 1")  # quiet for 5 s: is the connection still alive?
+            except Exception as exc:
+                if not started:
+                    raise ConfigError(
+                        f"cannot listen on database {self.db.describe()}: {_line(exc)}"
+                    ) from None
+                self.connected = anyio.Event()
+                lost_at = lost_at or time.time()
+                logger.warning("bus: lost %s (%s); reconnecting", self.db.describe(), _line(exc))
+                await anyio.sleep(backoff)
+
+    async def _deliver(self, record_id: str) -> None:
+        try:
+            await self.local.publish(await self.ledger.get(record_id))
+        except Exception:
+            logger.warning("bus: could not deliver %s…", record_id[:8], exc_info=True)
+        finally:
+            self._delivering.release()
+
+    async def _catch_up(self, since: float) -> None:
+        for record in await self.ledger.finished_since(since):
+            await self.local.publish(record)
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

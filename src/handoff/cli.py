@@ -18,7 +18,7 @@ import click
 from ._errors import ConfigError, HandoffError
 
 if TYPE_CHECKING:
-    from .vault import SQLiteVault
+    from .vault import SqlVault
 
 T = TypeVar("T")
 
@@ -95,15 +95,19 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
     """Print the audit log: who created, opened, completed or was refused, and when."""
     from datetime import UTC, datetime
 
+    from ._db import SQLiteTx, drive
     from .audit import read_audit
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        entries = read_audit(conn, principal, record_id, limit)
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"{db} is not a handoff database ({exc})") from exc
-    finally:
-        conn.close()
+    if db.startswith(("postgresql://", "postgres://")):
+        entries = anyio.run(_read_postgres_audit, db, principal, record_id, limit)
+    else:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            entries = drive(read_audit(SQLiteTx(conn), principal, record_id, limit))
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"{db} is not a handoff database ({exc})") from exc
+        finally:
+            conn.close()
     for e in entries:
         if fmt == "json":
             click.echo(e.as_json())
@@ -380,15 +384,15 @@ def connections_revoke(db: str, dev_key_file: str | None, principal: str, provid
     click.echo(f"revoked {principal}'s connection to {provider}")
 
 
-def _vault(db: str, dev_key_file: str | None) -> SQLiteVault:
+def _vault(db: str, dev_key_file: str | None) -> SqlVault:
     from ._db import Database
-    from .vault import Keyring, SQLiteVault
+    from .vault import Keyring, SqlVault
 
     try:
         keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
     except HandoffError as exc:
         raise click.ClickException(str(exc)) from exc
-    return SQLiteVault(Database(db), keyring)
+    return SqlVault(Database(db), keyring)
 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -428,3 +432,19 @@ def _free_port() -> int:
 
 if __name__ == "__main__":
     main()
+
+
+async def _read_postgres_audit(
+    url: str, principal: str | None, record_id: str | None, limit: int
+) -> list[Any]:
+    from ._postgres import PostgresDatabase
+    from .audit import read_audit
+
+    db = PostgresDatabase(url, min_size=1, max_size=1)
+    try:
+        await db.start()
+        return await db.run(lambda tx: read_audit(tx, principal, record_id, limit))
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        await db.stop()

@@ -147,7 +147,7 @@ class AuthServer(PasswordLogin):
         self._pages_url = pages_url.rstrip("/")
         self.resource = (resource or f"{self._issuer}/mcp").rstrip("/")
         if store is not None:
-            self.sessions.keep_in(store)
+            self.keep_in(store)
         self._token_life = token_life
         self._refresh_life = refresh_life
         self._scope_descriptions = dict(scope_descriptions or {})

@@ -13,8 +13,8 @@ import os
 import re
 import secrets
 import time
-from collections import OrderedDict, deque
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import anyio
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._entries import Entries
+from .._entries import Entries, MemoryEntries
 from .._errors import ConfigError
 from .._web import Web, content_security_policy, message, remote_address, render, safe_next
 from ._sessions import BrowserSessions
@@ -71,9 +71,12 @@ class Throttle:
     - failures from one address across all users (`address_limit` within `window`) slow that address
       down (password spraying).
 
-    At most `max_keys` counters are kept (the least recently failed are forgotten first), so a flood of
-    made-up names cannot grow memory without bound.
+    The counters live in the store's entries (`keep_in`), so every replica counts the same failures
+    and a guesser gains nothing by landing on another one; each counter is forgotten `window` after
+    its last failure.
     """
+
+    SPACE = "signin.failures"
 
     def __init__(
         self,
@@ -83,60 +86,66 @@ class Throttle:
         untrusted_limit: int = 50,
         address_limit: int = 100,
         window: float = 900.0,
-        max_keys: int = 10_000,
+        store: Entries | None = None,
     ) -> None:
         self.free = free
         self.max_wait = max_wait
         self.untrusted_limit = untrusted_limit
         self.address_limit = address_limit
         self.window = window
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._store = store
+
+    @property
+    def store(self) -> Entries:
+        if self._store is None:
+            self._store = MemoryEntries()
+        return self._store
+
+    def keep_in(self, store: Entries) -> None:
+        """Count in `store` unless given one."""
+        if self._store is None:
+            self._store = store
 
     @staticmethod
     def _keys(user: str, address: str, device: bool) -> tuple[str, str | None, str]:
         source = f"src:{user}\0{'device' if device else address}"
         return source, None if device else f"user:{user}", f"addr:{address}"
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key) or deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+    def _recent(self, value: dict[str, Any] | None, now: float) -> list[float]:
+        return [t for t in (value or {}).get("times", []) if t > now - self.window]
 
-    def _record(self, key: str, now: float, keep: int) -> None:
-        times = self._recent(key, now)
-        times.append(now)
-        while len(times) > keep:
-            times.popleft()
-        self._failures[key] = times
-        self._failures.move_to_end(key)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
+    async def _times(self, key: str, now: float) -> list[float]:
+        return self._recent(await self.store.get(self.SPACE, key), now)
 
-    def wait(self, user: str, address: str, *, device: bool = False) -> float:
+    async def _record(self, key: str, now: float, keep: int) -> None:
+        def add(value: dict[str, Any] | None) -> tuple[dict[str, Any], float]:
+            return {"times": [*self._recent(value, now), now][-keep:]}, now + self.window
+
+        await self.store.change(self.SPACE, key, add)
+
+    async def wait(self, user: str, address: str, *, device: bool = False) -> float:
         """Seconds this sign-in must wait before a password is even checked (0 when it may go on)."""
-        now = time.monotonic()
+        now = time.time()
         source, untrusted, spray = self._keys(user, address, device)
         waits = []
-        tries = self._recent(source, now)
+        tries = await self._times(source, now)
         if len(tries) >= self.free:
             waits.append(tries[-1] + min(self.max_wait, 2.0 ** (len(tries) - self.free)) - now)
         for key, limit in ((untrusted, self.untrusted_limit), (spray, self.address_limit)):
-            if key is not None and len(times := self._recent(key, now)) >= limit:
+            if key is not None and len(times := await self._times(key, now)) >= limit:
                 waits.append(times[0] + self.window - now)
         return max([0.0, *waits])
 
-    def failed(self, user: str, address: str, *, device: bool = False) -> None:
-        now = time.monotonic()
+    async def failed(self, user: str, address: str, *, device: bool = False) -> None:
+        now = time.time()
         source, untrusted, spray = self._keys(user, address, device)
-        self._record(source, now, self.free + 16)
+        await self._record(source, now, self.free + 16)
         if untrusted is not None:
-            self._record(untrusted, now, self.untrusted_limit)
-        self._record(spray, now, self.address_limit)
+            await self._record(untrusted, now, self.untrusted_limit)
+        await self._record(spray, now, self.address_limit)
 
-    def succeeded(self, user: str, address: str, *, device: bool = False) -> None:
-        self._failures.pop(self._keys(user, address, device)[0], None)
+    async def succeeded(self, user: str, address: str, *, device: bool = False) -> None:
+        await self.store.delete(self.SPACE, self._keys(user, address, device)[0])
 
 
 class PasswordLogin:
@@ -168,8 +177,9 @@ class PasswordLogin:
         return await self.sessions.user(request)
 
     def keep_in(self, store: Entries) -> None:
-        """Keep browser sessions in `store` unless given one: `Handoff` calls this with its own."""
+        """Keep browser sessions and sign-in failures in `store`: `Handoff` calls this with its own."""
         self.sessions.keep_in(store)
+        self.throttle.keep_in(self.sessions.store)
 
     async def form_targets(self, next_path: str) -> tuple[str, ...]:
         """Where, besides this app, the sign-in form's redirect may lead for `next_path` (nowhere here)."""
@@ -215,7 +225,7 @@ class PasswordLogin:
         password = str(form.get("password", ""))
         remote = remote_address(request) or ""
         device = web.cookie.is_device_of(request, user)
-        wait = self.throttle.wait(user, remote, device=device)
+        wait = await self.throttle.wait(user, remote, device=device)
         if wait:
             return await self._login_page(
                 request,
@@ -225,11 +235,11 @@ class PasswordLogin:
                 error=f"Too many failed sign-ins. Try again in {_duration(wait)}.",
             )
         if not await self._verify_off_the_loop(user, password):
-            self.throttle.failed(user, remote, device=device)
+            await self.throttle.failed(user, remote, device=device)
             return await self._login_page(
                 request, web, next_path, error="Wrong user name or password.", status=401
             )
-        self.throttle.succeeded(user, remote, device=device)
+        await self.throttle.succeeded(user, remote, device=device)
         await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.

@@ -121,15 +121,16 @@ class OidcLogin:
         self.client_id = client_id
         self.client_secret = client_secret
         self.scopes = scopes
-        self._logins: OneTimeStore[_Login] = OneTimeStore(_STATE_LIFE)
+        self._logins: OneTimeStore[_Login] = OneTimeStore("oidc.login", _Login, _STATE_LIFE)
         self.sessions = BrowserSessions()
 
     async def current(self, request: Request) -> str | None:
         return await self.sessions.user(request)
 
     def keep_in(self, store: Entries) -> None:
-        """Keep browser sessions in `store` unless given one: `Handoff` calls this with its own."""
+        """Keep browser sessions and sign-ins in flight in `store`: `Handoff` calls this with its own."""
         self.sessions.keep_in(store)
+        self._logins.keep_in(store)
 
     def login_url(self, request: Request, next_path: str) -> str | None:
         return f"{Web.of(request).root}/oidc/login?{urlencode({'next': next_path})}"
@@ -153,7 +154,7 @@ class OidcLogin:
         meta = await self.discovery.meta()
         nonce, verifier = secrets.token_urlsafe(16), generate_token(64)
         next_path = safe_next(request.query_params.get("next"), web.root)
-        state = self._logins.issue(_Login(browser_id, next_path, verifier, nonce))
+        state = await self._logins.issue(_Login(browser_id, next_path, verifier, nonce))
         async with self._client(web) as oauth:
             url, _ = oauth.create_authorization_url(
                 meta["authorization_endpoint"],
@@ -166,7 +167,7 @@ class OidcLogin:
 
     async def _callback(self, request: Request) -> Response:
         web = Web.of(request)
-        login = self._logins.take(request.query_params.get("state", ""))
+        login = await self._logins.take(request.query_params.get("state", ""))
         if login is None or login.browser_id != web.browser_id(request):
             return message(
                 web.root,

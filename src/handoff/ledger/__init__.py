@@ -2,7 +2,7 @@
 
 from ._memory import MemoryLedger
 from ._record import FINAL_STATUSES, Draft, Ledger, Limits, Record, Status, new_record_id
-from ._sqlite import SQLiteLedger
+from ._sql import SqlLedger
 
 __all__ = [
     "FINAL_STATUSES",
@@ -11,7 +11,7 @@ __all__ = [
     "Limits",
     "MemoryLedger",
     "Record",
-    "SQLiteLedger",
+    "SqlLedger",
     "Status",
     "new_record_id",
 ]

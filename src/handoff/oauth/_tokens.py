@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +65,20 @@ def client(provider: Provider, redirect_uri: str | None = None) -> AsyncOAuth2Cl
     )
 
 
-class Connections:
-    """Reads token sets, refreshing an expiring one once even when many calls need it at the same time."""
+Lock = Callable[[str], AbstractAsyncContextManager[None]]
 
-    def __init__(self, vault: Vault) -> None:
+
+class Connections:
+    """Reads token sets, refreshing an expiring one once even when many calls need it at the same time.
+
+    `lock(name)` is held by one caller in every process on the store (a PostgreSQL advisory lock
+    across replicas): of 20 calls on three replicas that find a token expiring, one refreshes it and
+    the others, once they get the lock, read the refreshed token.
+    """
+
+    def __init__(self, vault: Vault, lock: Lock | None = None) -> None:
         self.vault = vault
-        self._locks: defaultdict[tuple[str, str], anyio.Lock] = defaultdict(anyio.Lock)
+        self._lock: Lock = lock or _process_locks()
 
     async def load(self, principal: str, provider: str) -> TokenSet | None:
         raw = await self.vault.get(principal, vault_name(provider))
@@ -93,7 +102,7 @@ class Connections:
             return None
         if tokens.fresh(time.time()):
             return tokens
-        async with self._locks[(principal, provider.name)]:
+        async with self._lock(f"refresh:{principal}\0{provider.name}"):
             tokens = await self.load(principal, provider.name)  # another call may have refreshed it
             if tokens is None:
                 return None
@@ -126,3 +135,8 @@ class Connections:
             except (OAuthError, OSError, ValueError):
                 pass  # forgetting it here matters most; the provider may already have dropped it
         return await self.forget(principal, provider.name)
+
+
+def _process_locks() -> Lock:
+    locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
+    return lambda name: locks[name]

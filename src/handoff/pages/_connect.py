@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .._completion import Value
+from .._entries import Entries
 from .._errors import RecordNotFound, TransitionRefused
 from .._onetime import OneTimeStore
 from .._web import Web, content_security_policy, message, remote_address, render, signed_in
@@ -45,8 +46,8 @@ class PendingConnect:
 class OAuthStates(OneTimeStore[PendingConnect]):
     """OAuth `state` values in flight: each is taken once, and forgotten after about ten minutes."""
 
-    def __init__(self) -> None:
-        super().__init__(STATE_LIFE)
+    def __init__(self, entries: Entries | None = None) -> None:
+        super().__init__("connect.state", PendingConnect, STATE_LIFE, entries)
 
 
 class ConnectFlow:
@@ -77,7 +78,7 @@ class ConnectFlow:
         browser_id = web.browser_id(request)
         assert browser_id is not None  # the pages app gives every browser an id
         verifier = generate_token(64)
-        state = handoff.oauth_states.issue(
+        state = await handoff.oauth_states.issue(
             PendingConnect(record.id, record.principal, browser_id, provider.name, verifier)
         )
         async with client(provider, handoff.oauth_callback_url()) as oauth:
@@ -96,7 +97,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
     web = Web.of(request)
     remote = remote_address(request)
     state = request.query_params.get("state", "")
-    pending = handoff.oauth_states.take(state) if state else None
+    pending = await handoff.oauth_states.take(state) if state else None
     if pending is None:
         await handoff.audit.write(
             Event.REJECTED, remote=remote, detail="oauth state unknown, used or expired"

@@ -1,13 +1,13 @@
 """The vault: secrets encrypted with AES-256-GCM, bound to their owner and name."""
 
 from ._keyring import KEYS_ENV, Keyring, associated_data, dev_key, generate_key
-from ._store import MemoryVault, SQLiteVault, Vault
+from ._store import MemoryVault, SqlVault, Vault
 
 __all__ = [
     "KEYS_ENV",
     "Keyring",
     "MemoryVault",
-    "SQLiteVault",
+    "SqlVault",
     "Vault",
     "associated_data",
     "dev_key",

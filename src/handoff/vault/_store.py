@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from .._db import Database
 from .._errors import ConfigError, VaultError
+from .._sql import Database, Tx
 from ._keyring import Keyring, Sealed
 
 
@@ -65,8 +64,8 @@ class MemoryVault:
         return len(fresh)
 
 
-def write_row(conn: sqlite3.Connection, principal: str, name: str, sealed: Sealed) -> None:
-    conn.execute(
+async def write_row(tx: Tx, principal: str, name: str, sealed: Sealed) -> None:
+    await tx.execute(
         "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
         "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
@@ -75,34 +74,36 @@ def write_row(conn: sqlite3.Connection, principal: str, name: str, sealed: Seale
     )
 
 
-class SQLiteVault:
+class SqlVault:
     """Ciphertexts in the `secrets` table of the handoff database.
 
     Rows read are kept, still encrypted, for `read_cache_ttl` seconds, so a burst of gated calls
-    does not query SQLite each time; this process's writes update the copy at once, and a write
-    by another process is seen within `read_cache_ttl` (0 turns the copy off).
+    does not query the database each time; this process's writes update the copy at once, and a
+    write by another process is seen within `read_cache_ttl` (0 turns the copy off). The default is
+    1 s on a database of one process (SQLite) and 0 on one that replicas share: a key a person
+    replaced on one replica is the key every replica uses from then on.
     """
 
-    def __init__(self, db: Database, keyring: Keyring, *, read_cache_ttl: float = 1.0) -> None:
+    def __init__(self, db: Database, keyring: Keyring, *, read_cache_ttl: float | None = None) -> None:
         self.db = db
         self.keyring = keyring
-        self.read_cache_ttl = read_cache_ttl
+        self.read_cache_ttl = read_cache_ttl if read_cache_ttl is not None else (0.0 if db.shared else 1.0)
         self._rows: dict[tuple[str, str], tuple[float, Sealed]] = {}
 
     async def put(self, principal: str, name: str, value: str) -> None:
         sealed = self.keyring.seal(principal, name, value.encode())
         self._rows.pop((principal, name), None)
-        await self.db.run(lambda conn: write_row(conn, principal, name, sealed))
+        await self.db.run(lambda tx: write_row(tx, principal, name, sealed))
         self._remember(principal, name, sealed)
 
     def sealed_write(
         self, principal: str, name: str, value: str
-    ) -> tuple[Sealed, Callable[[sqlite3.Connection], None]]:
+    ) -> tuple[Sealed, Callable[[Tx], Awaitable[None]]]:
         """`value` sealed, and the statement that stores it, for a caller's own transaction; call
         `stored(principal, name, sealed)` once that transaction committed."""
         sealed = self.keyring.seal(principal, name, value.encode())
         self._rows.pop((principal, name), None)
-        return sealed, lambda conn: write_row(conn, principal, name, sealed)
+        return sealed, lambda tx: write_row(tx, principal, name, sealed)
 
     def stored(self, principal: str, name: str, sealed: Sealed) -> None:
         self._remember(principal, name, sealed)
@@ -112,12 +113,14 @@ class SQLiteVault:
         if cached is not None and cached[0] > time.monotonic():
             return self.keyring.open(principal, name, cached[1]).decode()
 
-        def read(conn: sqlite3.Connection) -> tuple[str, bytes, bytes] | None:
-            row = conn.execute(
-                "SELECT key_id, nonce, ciphertext FROM secrets WHERE principal = ? AND name = ?",
-                (principal, name),
-            ).fetchone()
-            return None if row is None else (row[0], row[1], row[2])
+        async def read(tx: Tx) -> tuple[str, bytes, bytes] | None:
+            row = (
+                await tx.execute(
+                    "SELECT key_id, nonce, ciphertext FROM secrets WHERE principal = ? AND name = ?",
+                    (principal, name),
+                )
+            ).one()
+            return None if row is None else (row[0], bytes(row[1]), bytes(row[2]))
 
         row = await self.db.run(read)
         if row is None:
@@ -138,30 +141,30 @@ class SQLiteVault:
     async def delete(self, principal: str, name: str) -> bool:
         self._rows.pop((principal, name), None)
 
-        def remove(conn: sqlite3.Connection) -> bool:
-            return (
-                conn.execute(
-                    "DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name)
-                ).rowcount
-                > 0
-            )
+        async def remove(tx: Tx) -> bool:
+            gone = await tx.execute("DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name))
+            return gone.rowcount > 0
 
         return await self.db.run(remove)
 
     async def names(self, principal: str) -> list[str]:
-        def read(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute("SELECT name FROM secrets WHERE principal = ? ORDER BY name", (principal,))
+        async def read(tx: Tx) -> list[str]:
+            rows = await tx.execute(
+                "SELECT name FROM secrets WHERE principal = ? ORDER BY name", (principal,)
+            )
             return [r[0] for r in rows]
 
         return await self.db.run(read)
 
-    def check_keys(self) -> None:
+    async def check_keys(self) -> None:
         """Refuse to start on a keyring that cannot open what the vault holds.
 
         A wrong or missing key would otherwise look like "no secret stored" to every user, and each
         would be asked again and their old value overwritten.
         """
-        held = {row[0] for row in self.db.call(lambda c: c.execute("SELECT DISTINCT key_id FROM secrets"))}
+        held = {
+            row[0] for row in await self.db.run(lambda tx: tx.execute("SELECT DISTINCT key_id FROM secrets"))
+        }
         missing = sorted(held - set(self.keyring.key_ids))
         if missing:
             raise ConfigError(
@@ -179,15 +182,18 @@ class SQLiteVault:
         """
         keyring = self.keyring
 
-        def reseal(conn: sqlite3.Connection) -> int:
-            rows = conn.execute(
-                "SELECT principal, name, key_id, nonce, ciphertext FROM secrets WHERE key_id != ?",
-                (keyring.current,),
-            ).fetchall()
+        async def reseal(tx: Tx) -> int:
+            rows = (
+                await tx.execute(
+                    "SELECT principal, name, key_id, nonce, ciphertext FROM secrets WHERE key_id != ?",
+                    (keyring.current,),
+                )
+            ).rows
             opened, unreadable = [], []
             for principal, name, key_id, nonce, ct in rows:
                 try:
-                    opened.append((principal, name, keyring.open(principal, name, Sealed(key_id, nonce, ct))))
+                    sealed = Sealed(key_id, bytes(nonce), bytes(ct))
+                    opened.append((principal, name, keyring.open(principal, name, sealed)))
                 except VaultError:
                     unreadable.append((principal, name, key_id))
             if unreadable and not drop_unreadable:
@@ -199,10 +205,10 @@ class SQLiteVault:
                     f"keys: {listed}. Add their key back, or pass --drop-unreadable to delete them"
                 )
             for principal, name, _ in unreadable:
-                conn.execute("DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name))
+                await tx.execute("DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name))
             for principal, name, plain in opened:
                 fresh = keyring.seal(principal, name, plain)
-                conn.execute(
+                await tx.execute(
                     "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? "
                     "WHERE principal = ? AND name = ?",
                     (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name),
@@ -210,4 +216,4 @@ class SQLiteVault:
             return len(opened)
 
         self._rows.clear()
-        return await self.db.run(self.db.transaction(reseal))
+        return await self.db.transaction(reseal)

@@ -1,0 +1,262 @@
+"""PostgreSQL: the database of a server that runs as several replicas.
+
+The driver is psycopg 3, asynchronously, with psycopg_pool: it speaks libpq, so a database URL
+means what it means to `psql` (host lists, `sslmode`, `service`, `PGPASSWORD` and `.pgpass` all
+work), its LISTEN/NOTIFY is an async iterator (the bus), and its pool checks connections and
+replaces dead ones after a server restart. (asyncpg is faster per statement, but implements the
+protocol itself, without libpq's URL options, and handoff's statements are point reads and
+writes whose cost is the round trip.)
+
+Every replica's tables live in one PostgreSQL schema (`handoff` unless told), created and migrated
+by whichever replica starts first, under an advisory lock so that replicas starting together
+migrate once. Transactions run at READ COMMITTED: every transition is a conditional UPDATE, which
+PostgreSQL re-checks against the committed row, so of two replicas finishing one record exactly one
+changes it; the few read-then-write steps (a rate limit, a sweep) take `Tx.lock` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from ._errors import ConfigError, StorageUnavailable
+from ._sql import MIGRATIONS, Rows, Step
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool
+
+T = TypeVar("T")
+logger = logging.getLogger("handoff.db")
+
+_MIGRATION_LOCK = 0x68616E646F6666  # "handoff": one advisory lock id every replica agrees on
+_RETRIES = 3
+"""Times a transaction is run again after a deadlock or a serialization failure."""
+
+
+def _placeholders(sql: str) -> str:
+    """handoff's statements say `?`; psycopg says `%s` (and would read a literal `%` as one)."""
+    if "%" in sql:
+        raise ValueError("handoff's SQL must not contain '%'")
+    return sql.replace("?", "%s")
+
+
+def _import() -> Any:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        raise ConfigError(
+            "a postgresql:// database needs psycopg: pip install 'handoff[postgresql]'"
+        ) from None
+    return psycopg, psycopg_pool
+
+
+def describe_url(url: str) -> str:
+    """`url` without its password, for messages and logs."""
+    psycopg, _ = _import()
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(a URL that does not parse)"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    user = parts.get("user")
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{parts.get('dbname') or ''}"
+
+
+class _PostgresTx:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        cursor = await self.conn.execute(_placeholders(sql), params)
+        rows = await cursor.fetchall() if cursor.description else []
+        return Rows(list(rows), cursor.rowcount)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            async with self.conn.cursor() as cursor:
+                await cursor.executemany(_placeholders(sql), rows)
+
+    async def lock(self, name: str) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+
+
+class PostgresDatabase:
+    """A pool of connections to one PostgreSQL database, shared with the other replicas."""
+
+    dialect = "postgresql"
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "handoff",
+        min_size: int = 2,
+        max_size: int = 20,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"{describe_url(url)} is not a PostgreSQL URL: it starts with postgresql://")
+        if not schema.isidentifier():
+            raise ConfigError(f"schema {schema!r} must be a plain identifier, like 'handoff'")
+        _import()
+        self.url = url
+        self.schema = schema
+        self.min_size = min_size
+        self.max_size = max_size
+        self.connect_timeout = connect_timeout
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._starting = anyio.Lock()
+        self._held: dict[str, anyio.Lock] = {}
+
+    def describe(self) -> str:
+        return describe_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase({self.describe()!r})"
+
+    def unreachable(self, exc: BaseException) -> StorageUnavailable:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        logger.error("database %s cannot be used right now: %s", self.describe(), first)
+        return StorageUnavailable(f"database {self.describe()} cannot be used right now: {first}")
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            return
+        async with self._starting:
+            if self._pool is not None:
+                return
+            psycopg, psycopg_pool = _import()
+            schema = self.schema
+
+            async def configure(conn: Any) -> None:
+                await conn.execute(f'SET search_path TO "{schema}"')
+
+            pool = psycopg_pool.AsyncConnectionPool(
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout))},
+                configure=configure,
+                check=psycopg_pool.AsyncConnectionPool.check_connection,
+                timeout=self.connect_timeout,
+                open=False,
+                name="handoff",
+            )
+            try:
+                await pool.open(wait=True, timeout=self.connect_timeout)
+                await self._migrate(pool)
+            except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
+                await pool.close()
+                raise ConfigError(
+                    f"cannot reach database {self.describe()}: {_first_line(exc)}; check that PostgreSQL "
+                    "runs there and that HANDOFF_DATABASE_URL names the right host, port, user and database"
+                ) from None
+            self._pool = pool
+
+    async def _migrate(self, pool: AsyncConnectionPool[Any]) -> None:
+        steps = MIGRATIONS["postgresql"]
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER NOT NULL, at TIMESTAMPTZ NOT NULL)"
+            )
+            cursor = await conn.execute("SELECT max(version) FROM schema_version")
+            row = await cursor.fetchone()
+            version = (row[0] if row else None) or 0
+            if version > len(steps):
+                raise ConfigError(
+                    f"database {self.describe()} has handoff schema version {version}, newer than this "
+                    f"handoff knows ({len(steps)}): upgrade handoff on every replica"
+                )
+            for number, step in enumerate(steps[version:], start=version + 1):
+                for statement in filter(str.strip, step.split(";")):
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_version VALUES (%s, now())", (number,))
+                logger.info("database %s: schema version %d", self.describe(), number)
+
+    async def _ready(self) -> AsyncConnectionPool[Any]:
+        if self._pool is None:
+            try:
+                await self.start()
+            except ConfigError as exc:
+                raise StorageUnavailable(str(exc)) from None
+        assert self._pool is not None
+        return self._pool
+
+    async def run(self, step: Step[T]) -> T:
+        pool = await self._ready()
+        psycopg, psycopg_pool = _import()
+        try:
+            async with pool.connection() as conn:
+                return await step(_PostgresTx(conn))
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self.unreachable(exc) from exc
+
+    async def transaction(self, step: Step[T]) -> T:
+        pool = await self._ready()
+        psycopg, psycopg_pool = _import()
+        for attempt in range(_RETRIES + 1):
+            try:
+                async with pool.connection() as conn, conn.transaction():
+                    return await step(_PostgresTx(conn))
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == _RETRIES:
+                    raise
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                raise self.unreachable(exc) from exc
+        raise AssertionError("unreachable")
+
+    async def bulk(self, step: Step[T]) -> T:
+        return await self.transaction(step)  # the wait is the server's; the event loop stays free
+
+    @contextlib.asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        # One waiter per process on the database (the others queue here, not on pooled connections),
+        # then a session advisory lock, which PostgreSQL drops by itself if this connection dies.
+        local = self._held.setdefault(name, anyio.Lock())
+        try:
+            async with local:
+                pool = await self._ready()
+                psycopg, psycopg_pool = _import()
+                try:
+                    async with pool.connection() as conn:
+                        await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
+                        try:
+                            yield
+                        finally:
+                            with contextlib.suppress(psycopg.Error):
+                                await conn.execute(
+                                    "SELECT pg_advisory_unlock(hashtextextended(%s, 1))", (name,)
+                                )
+                except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                    raise self.unreachable(exc) from exc
+        finally:
+            if not local.locked() and local.statistics().tasks_waiting == 0:
+                self._held.pop(name, None)
+
+    async def connect(self) -> Any:
+        """A connection of its own, outside the pool (the bus listens on one)."""
+        psycopg, _ = _import()
+        return await psycopg.AsyncConnection.connect(
+            self.url, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
+        )
+
+    async def stop(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
