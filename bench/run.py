@@ -43,7 +43,7 @@ from handoff import Limits
 from handoff._capacity import hold_capacity, raise_descriptor_limit
 from handoff._db import Database
 from handoff.demo import DEMO_USERS, ScriptedBrowser
-from handoff.ledger import Draft, MemoryLedger, SQLiteLedger, Status, new_record_id
+from handoff.ledger import Draft, MemoryLedger, SqlLedger, Status, new_record_id
 
 
 def machine() -> str:
@@ -471,7 +471,7 @@ async def _post(
     out.append(time.perf_counter() - start)
 
 
-async def _ledger_rate(ledger: SQLiteLedger | MemoryLedger, n: int) -> float:
+async def _ledger_rate(ledger: SqlLedger | MemoryLedger, n: int) -> float:
     start = time.perf_counter()
     for i in range(n):
         record = await ledger.create(
@@ -486,12 +486,12 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
         unlimited = Limits(max_pending=10**9, max_per_minute=10**9)
         memory = await _ledger_rate(MemoryLedger(limits=unlimited), n)
         fast_db = Database(Path(tmp) / "n.db", durable=False)
-        fast = await _ledger_rate(SQLiteLedger(fast_db, limits=unlimited), n)
-        empty = await _ledger_rate(SQLiteLedger(Database(Path(tmp) / "a.db"), limits=unlimited), n)
+        fast = await _ledger_rate(SqlLedger(fast_db, limits=unlimited), n)
+        empty = await _ledger_rate(SqlLedger(Database(Path(tmp) / "a.db"), limits=unlimited), n)
         full_db = Database(Path(tmp) / "b.db")
         rows = pending_rows(pending, expires_at=time.time() + 3600)
         full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
-        full = await _ledger_rate(SQLiteLedger(full_db, limits=unlimited), n)
+        full = await _ledger_rate(SqlLedger(full_db, limits=unlimited), n)
     print(f"ledger create+complete ({n} pairs, one at a time):")
     print(f"  in-memory ledger (baseline)        {memory:10,.0f} /s")
     print(f"  SQLite, synchronous=NORMAL         {fast:10,.0f} /s   (not power-cut safe)")
@@ -511,7 +511,7 @@ async def bench_tokens(n: int = 5000, grants: int = 100_000) -> dict[str, object
     baseline), then with the grant lookup that makes revocation and replay detection work."""
     import jwt
 
-    from handoff import AuthServer, SQLiteEntries, hash_password
+    from handoff import AuthServer, SqlEntries, hash_password
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "auth.db")
@@ -520,7 +520,7 @@ async def bench_tokens(n: int = 5000, grants: int = 100_000) -> dict[str, object
             signing_key=b"k" * 32,
             issuer="http://127.0.0.1:1",
             pages_url="http://127.0.0.1:1/handoff",
-            store=SQLiteEntries(db),
+            store=SqlEntries(db),
         )
         now = time.time()
         db.call(
