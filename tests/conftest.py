@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _postgres import Postgres
 from _server import ServerThread, free_port
 
 from handoff.demo import Demo, build_demo
@@ -22,6 +23,52 @@ from handoff.oauth import provider
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# The store: the end-to-end modules run on SQLite and on a real PostgreSQL (one server per session,
+# a fresh database per test).
+
+BOTH_STORES = {
+    "test_elicitation_e2e",
+    "test_modern_era",
+    "test_approvals",
+    "test_connections",
+    "test_signin",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if "store" in metafunc.fixturenames and module in BOTH_STORES:
+        metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    server = Postgres().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def database_url(postgres: Postgres) -> str:
+    """A fresh, empty PostgreSQL database of the session's server."""
+    return postgres.fresh_database(f"test{next(_databases)}")
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> str | None:
+    """The database URL a test's demo server runs on: None for SQLite (the default), or a fresh
+    PostgreSQL database in the modules that run on both."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("database_url")
+        return url
+    return None
 
 
 class Recorder:
@@ -82,8 +129,22 @@ class Running:
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
-    server = Running(tmp_path / "data").start()
+def database_bytes(request: pytest.FixtureRequest, store: str | None, tmp_path: Path) -> Any:
+    """Every byte the store wrote to disk so far: the SQLite file and its WAL, or PostgreSQL's whole
+    data directory (its WAL included)."""
+
+    def read() -> bytes:
+        if store is None:
+            return b"".join(p.read_bytes() for p in (tmp_path / "data").glob("handoff.db*"))
+        root = request.getfixturevalue("postgres").data_dir
+        return b"".join(p.read_bytes() for p in Path(root).rglob("*") if p.is_file())
+
+    return read
+
+
+@pytest.fixture
+def running(tmp_path: Path, store: str | None) -> Iterator[Running]:
+    server = Running(tmp_path / "data", database_url=store).start()
     yield server
     server.stop()
 
@@ -137,7 +198,7 @@ def start_oidc(config: dict) -> tuple[subprocess.Popen[str], str]:
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[World]:
+def world(tmp_path: Path, store: str | None) -> Iterator[World]:
     port = free_port()
     callback = f"http://127.0.0.1:{port}/handoff/oauth/callback"
     process, oidc = start_oidc(
@@ -154,7 +215,7 @@ def world(tmp_path) -> Iterator[World]:
         default_scopes=["openid", "offline_access"],
         authorize_params={"prompt": "consent"},
     )
-    server = Running(tmp_path / "data", port=port, providers=[calendar]).start()
+    server = Running(tmp_path / "data", port=port, providers=[calendar], database_url=store).start()
     try:
         yield World(server, oidc)
     finally:

@@ -4,7 +4,6 @@ where the story is the same (the 2025-only and 2026-only details have their own 
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import anyio
 import pytest
@@ -195,12 +194,12 @@ async def test_missing_or_wrong_csrf_is_refused(running, browsers, era):
 
 
 @ERAS
-async def test_expired_link_is_refused(tmp_path, era):
+async def test_expired_link_is_refused(tmp_path, era, store):
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
 
-    server = Running(tmp_path / "short", ttl=0.5).start()
+    server = Running(tmp_path / "short", ttl=0.5, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice", mode=era) as (client, _):
@@ -251,7 +250,7 @@ async def test_concurrent_double_submit_completes_once(running, browsers, era):
 
 
 @ERAS
-async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, caplog, era):
+async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, caplog, era, database_bytes):
     caplog.set_level(logging.DEBUG)
     browser = browsers()
     async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
@@ -265,8 +264,8 @@ async def test_secret_never_in_mcp_traffic_logs_or_database(running, browsers, c
     assert KEY.encode() not in traffic
     assert KEY not in caplog.text
     assert "HTTP Request" in caplog.text or caplog.records  # logging was captured
-    db_bytes = b"".join(p.read_bytes() for p in running.data_dir.glob("handoff.db*"))
-    assert b"weather_api_key" in db_bytes  # the file was written
+    db_bytes = database_bytes()
+    assert b"weather_api_key" in db_bytes  # the files were written
     assert KEY.encode() not in db_bytes
     for entry in await running.demo.handoff.audit.read(limit=1000):
         assert KEY not in entry.as_json()
@@ -280,8 +279,8 @@ async def test_vault_row_moved_to_another_user_does_not_decrypt(running, browser
     async with user_client(running.mcp_url, browser, "alice", mode=era) as (client, notices):
         elicitation = await _ask(client, era)
         await _enter(browser, elicitation["url"])
-    db = running.demo.handoff.vault.db  # type: ignore[attr-defined]
-    db.call(lambda c: c.execute("UPDATE secrets SET principal = 'bob' WHERE principal = 'alice'"))
+    db = running.demo.handoff.store.database
+    await db.run(lambda tx: tx.execute("UPDATE secrets SET principal = 'bob' WHERE principal = 'alice'"))
     with pytest.raises(VaultError):
         await running.demo.handoff.vault.get("bob", "weather_api_key")
     # a moved row is unreadable, so bob's tool call asks bob for his own key
@@ -290,12 +289,12 @@ async def test_vault_row_moved_to_another_user_does_not_decrypt(running, browser
 
 
 @ERAS
-async def test_restart_with_a_pending_record_then_completion_works(tmp_path, era):
+async def test_restart_with_a_pending_record_then_completion_works(tmp_path, era, store):
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
 
-    server = Running(tmp_path / "data").start()
+    server = Running(tmp_path / "data", database_url=store).start()
     async with ScriptedBrowser(server.origin) as browser:
         async with user_client(server.mcp_url, browser, "alice", mode=era) as (client, _):
             elicitation = await _ask(client, era)
@@ -319,14 +318,14 @@ async def test_restart_with_a_pending_record_then_completion_works(tmp_path, era
             server.stop()
 
 
-async def test_a_2026_retry_minted_before_a_restart_goes_on_after_it(tmp_path):
+async def test_a_2026_retry_minted_before_a_restart_goes_on_after_it(tmp_path, store):
     """Stateless by design: a request state sealed before a restart (or by another process with the same
     keys) opens after it; the sign-in, the record and both layers of sealing survive."""
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
 
-    server = Running(tmp_path / "data").start()
+    server = Running(tmp_path / "data", database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice", mode="2026-07-28") as (client, notices):
@@ -442,11 +441,16 @@ async def test_pending_record_is_reused_and_rate_limits_say_what_to_do(running, 
     assert "rate_limited" in events
 
 
-async def test_sqlite_file_is_the_state(running):
-    conn = sqlite3.connect(running.data_dir / "handoff.db")
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    conn.close()
-    assert {"records", "secrets", "audit"} <= tables
+async def test_the_database_is_the_state(running, store):
+    db = running.demo.handoff.store.database
+    assert db.dialect == ("postgresql" if store else "sqlite")
+    listing = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'handoff'"
+        if store
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    tables = {row[0] for row in await db.run(lambda tx: tx.execute(listing))}
+    assert {"records", "secrets", "audit", "entries", "outbox", "claimed"} <= tables
 
 
 async def test_gated_tools_show_only_their_own_arguments(running, browsers):
@@ -457,12 +461,12 @@ async def test_gated_tools_show_only_their_own_arguments(running, browsers):
     assert "weather" in (tools["forecast"].description or "")
 
 
-async def test_a_waiting_2025_client_is_told_when_its_link_expires(tmp_path):
+async def test_a_waiting_2025_client_is_told_when_its_link_expires(tmp_path, store):
     from conftest import Running
 
     from handoff.demo import ScriptedBrowser
 
-    server = Running(tmp_path / "data", ttl=0.5).start()
+    server = Running(tmp_path / "data", ttl=0.5, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice") as (client, notices):

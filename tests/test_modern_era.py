@@ -101,10 +101,11 @@ async def test_retry_blocks_until_completion_then_runs(running, browsers):
         assert not isinstance(result, InputRequiredResult) and "Oslo" in text_of(result)
 
 
-async def test_still_pending_after_the_bound_answers_with_state_only(tmp_path):
+async def test_still_pending_after_the_bound_answers_with_state_only(tmp_path, store):
     from conftest import Running
 
-    server = Running(tmp_path / "data", retry_wait=0.3, ttl=3).start()  # holds of 3 s / 10 rounds
+    # holds of 3 s / 10 rounds
+    server = Running(tmp_path / "data", retry_wait=0.3, ttl=3, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice", mode=MODERN) as (client, _):
@@ -192,10 +193,10 @@ async def test_state_used_by_another_user_is_rejected(running, browsers):
         assert await running.demo.handoff.vault.get("bob", "weather_api_key") is None
 
 
-async def test_expired_state_is_rejected(tmp_path):
+async def test_expired_state_is_rejected(tmp_path, store):
     from conftest import Running
 
-    server = Running(tmp_path / "data", ttl=0.5).start()
+    server = Running(tmp_path / "data", ttl=0.5, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(server.mcp_url, browser, "alice", mode=MODERN) as (client, _):
@@ -247,14 +248,14 @@ async def test_legacy_connections_never_see_2026_messages(running, browsers):
     )
 
 
-async def test_the_clients_rounds_last_as_long_as_the_link(tmp_path):
+async def test_the_clients_rounds_last_as_long_as_the_link(tmp_path, store):
     """The SDK client retries ten times; a person who takes most of the link's life still gets the result."""
     from conftest import Running
 
     async def accept(*_: object) -> ElicitResult:
         return ElicitResult(action="accept")
 
-    server = Running(tmp_path / "data", retry_wait=0.05, ttl=6).start()
+    server = Running(tmp_path / "data", retry_wait=0.05, ttl=6, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             async with user_client(
@@ -274,7 +275,7 @@ async def test_the_clients_rounds_last_as_long_as_the_link(tmp_path):
         server.stop()
 
 
-async def test_a_retry_sent_again_after_its_connection_dropped_goes_on(tmp_path):
+async def test_a_retry_sent_again_after_its_connection_dropped_goes_on(tmp_path, store):
     import httpx2
     from conftest import Running
     from mcp.client.auth import OAuthClientProvider
@@ -285,7 +286,7 @@ async def test_a_retry_sent_again_after_its_connection_dropped_goes_on(tmp_path)
     async def no_elicitation(*_: object) -> None:
         raise AssertionError("unexpected elicitation/create")
 
-    server = Running(tmp_path / "data", retry_wait=5, ttl=60).start()
+    server = Running(tmp_path / "data", retry_wait=5, ttl=60, database_url=store).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
             http = signed_in_http(server.mcp_url, browser, "alice", DEMO_USERS["alice"])

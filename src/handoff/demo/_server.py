@@ -94,6 +94,7 @@ def build_demo(
     wait_timeout: float = 120.0,
     retry_wait: float = 25.0,
     providers: Sequence[Provider] | None = None,
+    database_url: str | None = None,
 ) -> Demo:
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
@@ -111,6 +112,7 @@ def build_demo(
     handoff = Handoff.embedded(
         public_url=public_url,
         db_path=data / "handoff.db",
+        database_url=database_url,
         browser=auth,
         secret_key=secret_key,
         keyring=Keyring.dev(data / "vault.key"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -71,20 +73,46 @@ class ModernEra:
             )
             raise
         # The newest presentation of a state is the one whose client is listening: an earlier one still
-        # held (its connection dropped, the client sent the retry again) steps aside, unanswered.
-        superseded = anyio.Event()
+        # held (its connection dropped, the client sent the retry again, perhaps to another replica)
+        # steps aside, unanswered and without using the state up. In this process it is woken at once;
+        # on another replica it finds, when its hold ends, that the store names a newer presentation.
+        presentation = Presentation(secrets.token_hex(8), anyio.Event())
+        await handoff.entries.put(
+            PRESENTED,
+            state.once,
+            {"by": presentation.name},
+            expires_at=max(state.expires_at, time.time() + 60),
+        )
         earlier = _holding.pop(state.once, None)
         if earlier is not None:
-            earlier.set()
-        _holding[state.once] = superseded
+            earlier.superseded.set()
+        _holding[state.once] = presentation
         try:
-            return await _retry(call, missing, state, digest, superseded, token)
+            return await _retry(call, missing, state, digest, presentation, token)
         finally:
-            if _holding.get(state.once) is superseded:
+            if _holding.get(state.once) is presentation:
                 del _holding[state.once]
 
 
-_holding: dict[str, anyio.Event] = {}
+@dataclass(frozen=True)
+class Presentation:
+    """One presentation of a request state: its name in the store, and the event that makes it step
+    aside in this process."""
+
+    name: str
+    superseded: anyio.Event
+
+    async def current(self, handoff: Handoff, state: State) -> bool:
+        if self.superseded.is_set():
+            return False
+        newest = await handoff.entries.get(PRESENTED, state.once)
+        return newest is None or newest.get("by") == self.name
+
+
+PRESENTED = "retry.presented"
+"""Entries space: the newest presentation of each request state, by its one-time id."""
+
+_holding: dict[str, Presentation] = {}
 """Retries held in this process, by their state's one-time id."""
 
 CLIENT_ROUNDS = 10
@@ -95,7 +123,7 @@ among them). Ten rounds of it cover a link of `LINK_LIFE`."""
 
 
 async def _retry(
-    call: Call, missing: list[Need], state: State, digest: str, superseded: anyio.Event, token: str
+    call: Call, missing: list[Need], state: State, digest: str, presentation: Presentation, token: str
 ) -> InputRequiredResult | None:
     handoff = call.handoff
     records = [await handoff.ledger.get(record_id) for record_id in state.records]
@@ -107,8 +135,9 @@ async def _retry(
             raise StateRejected("state does not cover this need")
         await _apply_answer(call, record, answers.get(need.name), state)
     for need in missing:
-        finished = await _hold(handoff, by_name[need.name], _hold_for(handoff, records, state), superseded)
-        if superseded.is_set():
+        held = _hold_for(handoff, records, state)
+        finished = await _hold(handoff, by_name[need.name], held, presentation.superseded)
+        if not await presentation.current(handoff, state):
             return InputRequiredResult(request_state=token)  # nobody listens to this one any more
         if finished is None:
             # Still in the browser: answer again with the state only, so the client retries.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -108,8 +109,14 @@ class Throttle:
 
     @staticmethod
     def _keys(user: str, address: str, device: bool) -> tuple[str, str | None, str]:
-        source = f"src:{user}\0{'device' if device else address}"
-        return source, None if device else f"user:{user}", f"addr:{address}"
+        """The counters' keys, hashed: a name typed at the sign-in form may be a password typed in the
+        wrong field, and is kept nowhere as typed."""
+
+        def key(*parts: str) -> str:
+            return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+        source = key("source", user, "device" if device else address)
+        return source, None if device else key("user", user), key("address", address)
 
     def _recent(self, value: dict[str, Any] | None, now: float) -> list[float]:
         return [t for t in (value or {}).get("times", []) if t > now - self.window]

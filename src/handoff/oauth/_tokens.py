@@ -102,7 +102,7 @@ class Connections:
             return None
         if tokens.fresh(time.time()):
             return tokens
-        async with self._lock(f"refresh:{principal}\0{provider.name}"):
+        async with self._lock(f"refresh:{json.dumps([principal, provider.name])}"):
             tokens = await self.load(principal, provider.name)  # another call may have refreshed it
             if tokens is None:
                 return None
