@@ -13,14 +13,23 @@ from handoff.ledger import Draft
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_ledger(request, tmp_path: Path):
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def make_ledger(request, tmp_path: Path):
+    from handoff._postgres import PostgresDatabase
+
+    opened: list[PostgresDatabase] = []
+
     def make(**options):
         if request.param == "memory":
             return MemoryLedger(**options)
-        return SqlLedger(Database(tmp_path / "ledger.db"), **options)
+        if request.param == "sqlite":
+            return SqlLedger(Database(tmp_path / "ledger.db"), **options)
+        opened.append(PostgresDatabase(request.getfixturevalue("database_url")))
+        return SqlLedger(opened[-1], **options)
 
-    return make
+    yield make
+    for db in opened:
+        await db.stop()
 
 
 def draft(principal: str = "alice", key: str = "secret:k") -> Draft:

@@ -12,14 +12,21 @@ from handoff._db import Database
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_vault(request, tmp_path: Path):
-    db = Database(tmp_path / "v.db")
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def make_vault(request, tmp_path: Path):
+    from handoff._postgres import PostgresDatabase
+
+    db = (
+        PostgresDatabase(request.getfixturevalue("database_url"))
+        if request.param == "postgresql"
+        else Database(tmp_path / "v.db")
+    )
 
     def make(keyring: Keyring):
         return MemoryVault(keyring) if request.param == "memory" else SqlVault(db, keyring)
 
-    return make
+    yield make
+    await db.stop()
 
 
 async def test_round_trip_per_principal(make_vault):

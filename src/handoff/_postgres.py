@@ -151,6 +151,10 @@ class PostgresDatabase:
                 name="handoff",
             )
             try:
+                # One plain connection first: when the server is down or refuses us, its own words
+                # ("connection refused", "password authentication failed") are what a person needs.
+                probe = await self.connect()
+                await probe.close()
                 await pool.open(wait=True, timeout=self.connect_timeout)
                 await self._migrate(pool)
             except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:

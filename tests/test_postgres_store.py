@@ -1,0 +1,165 @@
+"""The PostgreSQL store on a real server: migrations, locks, the bus across processes' connections,
+and what an unreachable database says."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+from _postgres import Postgres
+from _server import free_port
+
+from handoff import ConfigError, Store
+from handoff._entries import SqlEntries
+from handoff._postgres import PostgresDatabase
+from handoff.bus import PostgresBus
+from handoff.ledger import Draft, SqlLedger, Status
+from handoff.vault import Keyring, generate_key
+
+pytestmark = pytest.mark.anyio
+
+
+def draft(principal: str = "alice") -> Draft:
+    return Draft(principal=principal, kind="secret", params={"name": "k"}, client_id="c1", key="secret:k")
+
+
+async def test_replicas_starting_together_migrate_once(database_url, postgres):
+    replicas = [PostgresDatabase(database_url) for _ in range(5)]
+    async with anyio.create_task_group() as tg:
+        for db in replicas:
+            tg.start_soon(db.start)
+    name = database_url.rsplit("/", 1)[1]
+    with postgres.admin_connection(name) as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM handoff.schema_version ORDER BY 1")]
+    assert versions == [1, 2]
+    for db in replicas:
+        await db.stop()
+
+
+async def test_a_schema_newer_than_this_handoff_is_refused(database_url, postgres):
+    db = PostgresDatabase(database_url)
+    await db.start()
+    await db.stop()
+    with postgres.admin_connection(database_url.rsplit("/", 1)[1]) as conn:
+        conn.execute("INSERT INTO handoff.schema_version VALUES (99, now())")
+    with pytest.raises(ConfigError, match=r"schema version 99.*upgrade handoff"):
+        await PostgresDatabase(database_url).start()
+
+
+async def test_an_unreachable_database_is_named_and_its_password_is_not():
+    port = free_port()
+    db = PostgresDatabase(f"postgresql://handoff:Sup3rSecret@127.0.0.1:{port}/handoff", connect_timeout=2)
+    with pytest.raises(ConfigError) as caught:
+        await db.start()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "Sup3rSecret" not in message
+    assert "Sup3rSecret" not in repr(db) and "Sup3rSecret" not in db.describe()
+
+
+async def test_a_wrong_password_says_so_without_either_password(postgres):
+    wrong = postgres.url.replace(postgres.password, "NotThePassw0rd")
+    with pytest.raises(ConfigError) as caught:
+        await PostgresDatabase(wrong, connect_timeout=2).start()
+    message = str(caught.value)
+    assert "password authentication failed" in message
+    assert "NotThePassw0rd" not in message and postgres.password not in message
+
+
+async def test_a_lock_is_held_by_one_holder_across_databases(database_url):
+    one, two = PostgresDatabase(database_url), PostgresDatabase(database_url)  # two replicas
+    inside: list[str] = []
+    overlaps: list[bool] = []
+
+    async def hold(db: PostgresDatabase, name: str) -> None:
+        async with db.lock("refresh:alice"):
+            overlaps.append(bool(inside))
+            inside.append(name)
+            await anyio.sleep(0.05)
+            inside.remove(name)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(6):
+            tg.start_soon(hold, (one, two)[n % 2], f"holder{n}")
+    assert overlaps == [False] * 6
+    await one.stop()
+    await two.stop()
+
+
+async def test_a_limited_add_holds_across_databases(database_url):
+    dbs = [PostgresDatabase(database_url) for _ in range(3)]
+    entries = [SqlEntries(db) for db in dbs]
+    added: list[bool] = []
+
+    async def add(n: int) -> None:
+        value = {"n": n}
+        added.append(
+            await entries[n % 3].add("clients", f"c{n}", value, expires_at=time.time() + 60, limit=5)
+        )
+
+    async with anyio.create_task_group() as tg:
+        for n in range(30):
+            tg.start_soon(add, n)
+    assert added.count(True) == 5 and await entries[0].count("clients") == 5
+    for db in dbs:
+        await db.stop()
+
+
+async def test_a_completion_on_one_replica_wakes_a_wait_on_another_even_across_a_dropped_listener(
+    database_url, postgres: Postgres
+):
+    here_db, there_db = PostgresDatabase(database_url), PostgresDatabase(database_url)
+    here, there = SqlLedger(here_db), SqlLedger(there_db)
+    here_bus, there_bus = PostgresBus(here_db, here), PostgresBus(there_db, there)
+    async with anyio.create_task_group() as tg:
+        await tg.start(here_bus.run)
+        await tg.start(there_bus.run)
+
+        # A completion published on "here" wakes a wait on "there", within milliseconds.
+        record = await here.create(draft())
+        woke: list[float] = []
+
+        async def wait() -> None:
+            started = time.monotonic()
+            finished = await there_bus.wait(record.id, 10)
+            assert finished is not None and finished.status is Status.COMPLETED
+            woke.append(time.monotonic() - started)
+
+        async with anyio.create_task_group() as waits:
+            waits.start_soon(wait)
+            await anyio.sleep(0.2)
+            await here_bus.publish(await here.finish(record.id, Status.COMPLETED))
+        assert woke and woke[0] < 1
+
+        # The listener's connection dies; a completion happens while it is down; the waiter still wakes.
+        lost = await here.create(draft("bob"))
+        caught_up = anyio.Event()
+
+        async def listener(finished: object) -> None:
+            if getattr(finished, "id", "") == lost.id:
+                caught_up.set()
+
+        there_bus.listen(listener)
+        with postgres.admin_connection() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            )
+        await here_bus.publish(await here.finish(lost.id, Status.COMPLETED))  # nobody listens on "there"
+        with anyio.fail_after(10):
+            await caught_up.wait()  # heard after reconnecting, by the catch-up read
+        assert there_bus.reconnects >= 1
+        tg.cancel_scope.cancel()
+    for db in (here_db, there_db):
+        await db.stop()
+
+
+async def test_the_store_checks_its_vault_keys_when_it_starts(database_url):
+    first = Store.postgresql(database_url, Keyring.parse(generate_key()))
+    await first.start()
+    await first.vault.put("alice", "k", "v")
+    await first.stop()
+    wrong = Store.postgresql(database_url, Keyring.parse(generate_key()))
+    with pytest.raises(ConfigError, match="key is wrong or missing"):
+        await wrong.start()
+    await wrong.stop()
