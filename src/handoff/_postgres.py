@@ -34,6 +34,9 @@ T = TypeVar("T")
 logger = logging.getLogger("handoff.db")
 
 _MIGRATION_LOCK = 0x68616E646F6666  # "handoff": one advisory lock id every replica agrees on
+WAIT_FOR_CONNECTION = 5.0
+"""Longest wait for a pooled connection: while the database is away, a page says so after this long
+(and once it is back, the pool has reconnected within a few seconds)."""
 _RETRIES = 3
 """Times a transaction is run again after a deadlock or a serialization failure."""
 
@@ -146,7 +149,7 @@ class PostgresDatabase:
                 kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout))},
                 configure=configure,
                 check=psycopg_pool.AsyncConnectionPool.check_connection,
-                timeout=self.connect_timeout,
+                timeout=WAIT_FOR_CONNECTION,
                 open=False,
                 name="handoff",
             )
