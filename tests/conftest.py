@@ -13,11 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _calendar import CLIENT_ID, CLIENT_SECRET, calendar_at
 from _postgres import Postgres
 from _server import ServerThread, free_port
 
 from handoff.demo import Demo, build_demo
-from handoff.oauth import provider
 
 
 @pytest.fixture
@@ -168,7 +168,6 @@ async def browsers(running: Running) -> AsyncIterator[Any]:
 # A third-party OpenID Connect provider (oidc-provider, from npm) and a demo server that uses it.
 
 PEER = Path(__file__).parent / "peer"
-CLIENT_ID, CLIENT_SECRET = "handoff-test", "handoff-test-secret-value"
 
 
 @dataclass
@@ -204,18 +203,7 @@ def world(tmp_path: Path, store: str | None) -> Iterator[World]:
     process, oidc = start_oidc(
         {"clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [callback]}]}
     )
-    calendar = provider(
-        "calendar",
-        label="Calendar",
-        authorize_url=f"{oidc}/auth",
-        token_url=f"{oidc}/token",
-        revocation_url=f"{oidc}/token/revocation",
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        default_scopes=["openid", "offline_access"],
-        authorize_params={"prompt": "consent"},
-    )
-    server = Running(tmp_path / "data", port=port, providers=[calendar], database_url=store).start()
+    server = Running(tmp_path / "data", port=port, providers=[calendar_at(oidc)], database_url=store).start()
     try:
         yield World(server, oidc)
     finally:

@@ -14,18 +14,14 @@ per-record lock that keeps two submits from both storing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-import anyio
-
 from ._errors import TransitionRefused
+from ._locks import NamedLocks
 from ._sql import Database, Tx
 from .audit import AuditLog, Entry, Event, SqlAudit, insert_row
 from .ledger import Ledger, Record, SqlLedger, Status
@@ -135,7 +131,7 @@ class StepwiseCompletion:
         self.ledger = ledger
         self.vault = vault
         self.audit = audit
-        self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
+        self._lock = NamedLocks()
 
     async def finish(
         self, record_id: str, status: Status, *, value: Value | None, remote: str | None
@@ -161,13 +157,3 @@ class StepwiseCompletion:
 
     async def untold(self, older_than: float) -> list[str]:
         return []
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, record_id: str) -> AsyncIterator[None]:
-        lock = self._locks[record_id]
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(record_id, None)

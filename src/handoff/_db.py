@@ -14,19 +14,20 @@ so nothing is ever half-written.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
 
 from ._errors import ConfigError, StorageUnavailable
+from ._locks import NamedLocks
 from ._sql import MIGRATIONS, Rows, Step
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ class SQLiteDatabase:
                 f"cannot open database {self.path}: {exc}; check the path and permissions"
             ) from exc
         self._lock = threading.Lock()
-        self._held: dict[str, anyio.Lock] = {}
+        self._held = NamedLocks()
         self._serving: int | None = None
 
     def _migrate(self) -> None:
@@ -178,16 +179,9 @@ class SQLiteDatabase:
     async def bulk(self, step: Step[T]) -> T:
         return await anyio.to_thread.run_sync(lambda: self.now(step, transaction=True))
 
-    @contextlib.asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         # One process serves from a SQLite file (`serve` makes sure), so a lock of this process will do.
-        lock = self._held.setdefault(name, anyio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._held.pop(name, None)
+        return self._held(name)
 
     async def start(self) -> None:
         self.serve()

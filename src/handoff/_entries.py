@@ -59,6 +59,25 @@ class Entries(Protocol):
         ...
 
 
+class KeptIn:
+    """A part that keeps its state in entries: in the store it was given, else in the one `keep_in`
+    hands it (`Handoff` hands its own), else in memory."""
+
+    def __init__(self, store: Entries | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> Entries:
+        if self._store is None:
+            self._store = MemoryEntries()
+        return self._store
+
+    def keep_in(self, store: Entries) -> None:
+        """Keep state in `store`, unless a store was given or is already in use."""
+        if self._store is None:
+            self._store = store
+
+
 class MemoryEntries:
     """Entries in process memory: for tests and throwaway servers; a restart forgets them."""
 

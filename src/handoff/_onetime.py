@@ -7,12 +7,12 @@ import secrets
 import time
 from typing import Any, Generic, TypeVar
 
-from ._entries import Entries, MemoryEntries
+from ._entries import Entries, KeptIn
 
 T = TypeVar("T")
 
 
-class OneTimeStore(Generic[T]):
+class OneTimeStore(KeptIn, Generic[T]):
     """OAuth `state` and the like: `issue` returns a fresh token; `take` gives the value once, in time.
 
     Values (dataclasses of plain fields) are kept in the store's entries under `space`, so a token
@@ -20,20 +20,17 @@ class OneTimeStore(Generic[T]):
     """
 
     def __init__(self, space: str, kind: type[T], life: float, entries: Entries | None = None) -> None:
+        super().__init__(entries)
         self.space = space
         self.kind = kind
         self.life = life
-        self.entries: Entries = entries or MemoryEntries()
-
-    def keep_in(self, entries: Entries) -> None:
-        self.entries = entries
 
     async def issue(self, value: T) -> str:
         token = secrets.token_urlsafe(32)
         fields: dict[str, Any] = dataclasses.asdict(value)  # type: ignore[call-overload]
-        await self.entries.put(self.space, token, fields, expires_at=time.time() + self.life)
+        await self.store.put(self.space, token, fields, expires_at=time.time() + self.life)
         return token
 
     async def take(self, token: str) -> T | None:
-        fields = await self.entries.take(self.space, token)  # taken before any other check: works once
+        fields = await self.store.take(self.space, token)  # taken before any other check: works once
         return None if fields is None else self.kind(**fields)

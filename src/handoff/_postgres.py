@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from ._errors import ConfigError, StorageUnavailable
+from ._locks import NamedLocks
 from ._sql import MIGRATIONS, Rows, Step
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class PostgresDatabase:
         self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[Any] | None = None
         self._starting = anyio.Lock()
-        self._held: dict[str, anyio.Lock] = {}
+        self._held = NamedLocks()
 
     def describe(self) -> str:
         return describe_url(self.url)
@@ -230,26 +231,19 @@ class PostgresDatabase:
     async def lock(self, name: str) -> AsyncIterator[None]:
         # One waiter per process on the database (the others queue here, not on pooled connections),
         # then a session advisory lock, which PostgreSQL drops by itself if this connection dies.
-        local = self._held.setdefault(name, anyio.Lock())
-        try:
-            async with local:
-                pool = await self._ready()
-                psycopg, psycopg_pool = _import()
-                try:
-                    async with pool.connection() as conn:
-                        await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
-                        try:
-                            yield
-                        finally:
-                            with contextlib.suppress(psycopg.Error):
-                                await conn.execute(
-                                    "SELECT pg_advisory_unlock(hashtextextended(%s, 1))", (name,)
-                                )
-                except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-                    raise self.unreachable(exc) from exc
-        finally:
-            if not local.locked() and local.statistics().tasks_waiting == 0:
-                self._held.pop(name, None)
+        async with self._held(name):
+            pool = await self._ready()
+            psycopg, psycopg_pool = _import()
+            try:
+                async with pool.connection() as conn:
+                    await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
+                    try:
+                        yield
+                    finally:
+                        with contextlib.suppress(psycopg.Error):
+                            await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 1))", (name,))
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                raise self.unreachable(exc) from exc
 
     async def connect(self) -> Any:
         """A connection of its own, outside the pool (the bus listens on one)."""

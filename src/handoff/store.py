@@ -14,20 +14,17 @@ and PostgreSQL (`_sql.py` says what differs and who handles it).
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from ._completion import Completion, SqlCompletion, StepwiseCompletion
 from ._db import SQLiteDatabase, drive
 from ._entries import Entries, MemoryEntries, SqlEntries
 from ._errors import ConfigError
+from ._locks import NamedLocks
 from ._sql import Database
 from .audit import AuditLog, MemoryAudit, SqlAudit
 from .bus import Bus, LocalBus, PostgresBus
@@ -49,7 +46,7 @@ class Store:
     completion: Completion | None = None
     bus: Bus = field(default_factory=LocalBus)
     database: Database | None = None
-    _locks: dict[str, anyio.Lock] = field(default_factory=dict, repr=False)
+    _locks: NamedLocks = field(default_factory=NamedLocks, repr=False)
 
     def __post_init__(self) -> None:
         if self.completion is None:
@@ -160,17 +157,7 @@ class Store:
         """Held by one caller at a time in every process on this store, across awaits."""
         if self.database is not None:
             return self.database.lock(name)
-        return self._local_lock(name)
-
-    @contextlib.asynccontextmanager
-    async def _local_lock(self, name: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(name, anyio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(name, None)
+        return self._locks(name)
 
     async def start(self) -> None:
         """Connect, migrate and claim what serving needs; refuse to serve on a keyring that cannot open

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._entries import Entries, MemoryEntries
+from .._entries import Entries, KeptIn
 from .._errors import ConfigError
 from .._web import Web, content_security_policy, message, remote_address, render, safe_next
 from ._sessions import BrowserSessions
@@ -58,7 +58,7 @@ HASHES_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
 the event loop keeps one for everything else."""
 
 
-class Throttle:
+class Throttle(KeptIn):
     """Slows password guessing without letting a stranger lock anyone out.
 
     The scheme is OWASP's "slow down online guessing attacks with device cookies":
@@ -94,18 +94,7 @@ class Throttle:
         self.untrusted_limit = untrusted_limit
         self.address_limit = address_limit
         self.window = window
-        self._store = store
-
-    @property
-    def store(self) -> Entries:
-        if self._store is None:
-            self._store = MemoryEntries()
-        return self._store
-
-    def keep_in(self, store: Entries) -> None:
-        """Count in `store` unless given one."""
-        if self._store is None:
-            self._store = store
+        super().__init__(store)
 
     @staticmethod
     def _keys(user: str, address: str, device: bool) -> tuple[str, str | None, str]:

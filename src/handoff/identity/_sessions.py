@@ -12,7 +12,7 @@ import time
 
 from starlette.requests import Request
 
-from .._entries import Entries, MemoryEntries
+from .._entries import Entries, KeptIn
 from .._web import Web
 
 SESSION_LIFE = 12 * 3600.0
@@ -23,23 +23,12 @@ def _key(browser_id: str) -> str:
     return hashlib.sha256(browser_id.encode()).hexdigest()
 
 
-class BrowserSessions:
+class BrowserSessions(KeptIn):
     """Who each browser is signed in as. A sign-in always gets a fresh id (no session fixation)."""
 
     def __init__(self, life: float = SESSION_LIFE, store: Entries | None = None) -> None:
+        super().__init__(store)
         self.life = life
-        self._store = store
-
-    @property
-    def store(self) -> Entries:
-        if self._store is None:
-            self._store = MemoryEntries()
-        return self._store
-
-    def keep_in(self, store: Entries) -> None:
-        """Keep sessions in `store` unless one was given (and none were started yet)."""
-        if self._store is None:
-            self._store = store
 
     async def start(self, user: str) -> str:
         """A new browser id signed in as `user`; set it as the browser cookie."""

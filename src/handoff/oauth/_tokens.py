@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
+from .._locks import NamedLocks
 from ._providers import Provider
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ class Connections:
 
     def __init__(self, vault: Vault, lock: Lock | None = None) -> None:
         self.vault = vault
-        self._lock: Lock = lock or _process_locks()
+        self._lock: Lock = lock or NamedLocks()
 
     async def load(self, principal: str, provider: str) -> TokenSet | None:
         raw = await self.vault.get(principal, vault_name(provider))
@@ -135,8 +134,3 @@ class Connections:
             except (OAuthError, OSError, ValueError):
                 pass  # forgetting it here matters most; the provider may already have dropped it
         return await self.forget(principal, provider.name)
-
-
-def _process_locks() -> Lock:
-    locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
-    return lambda name: locks[name]
