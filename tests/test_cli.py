@@ -172,3 +172,39 @@ def test_vault_rotate_stops_on_unreadable_rows_and_can_drop_them(tmp_path):
         timeout=30,
     )
     assert dropped.returncode == 0, dropped.stderr
+
+
+def test_the_vault_and_audit_commands_work_on_postgresql(database_url: str, monkeypatch: pytest.MonkeyPatch):
+    from handoff import Store
+
+    old, new = generate_key(), generate_key()
+
+    async def seed() -> None:
+        store = Store.postgresql(database_url, Keyring.parse(old))
+        await store.start()
+        await store.vault.put("alice", "k", "v")
+        await store.audit.write(Event.CREATED, principal="alice", record_id="r1")
+        await store.stop()
+
+    anyio.run(seed)
+    runner = CliRunner()
+    monkeypatch.setenv("HANDOFF_VAULT_KEYS", f"{new},{old}")
+    monkeypatch.setenv("HANDOFF_DATABASE_URL", database_url)  # --db defaults to it
+    rotated = runner.invoke(main, ["vault", "rotate"])
+    assert rotated.exit_code == 0 and "re-encrypted 1 secret" in rotated.output
+    listed = runner.invoke(main, ["audit", "--format", "json"])
+    assert listed.exit_code == 0 and json.loads(listed.output)["event"] == "created"
+    assert (
+        "alice has no connections" in runner.invoke(main, ["connections", "list", "--user", "alice"]).output
+    )
+
+
+def test_tools_never_create_handoff_tables_in_a_database_without_them(postgres):
+    empty = postgres.fresh_database("not_handoffs")
+    runner = CliRunner()
+    out = runner.invoke(main, ["audit", "--db", empty])
+    assert (
+        out.exit_code == 1 and "holds no handoff data" in out.output and postgres.password not in out.output
+    )
+    with postgres.admin_connection("not_handoffs") as conn:
+        assert conn.execute("SELECT to_regnamespace('handoff')").fetchone() == (None,)

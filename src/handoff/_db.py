@@ -184,7 +184,7 @@ class SQLiteDatabase:
         return self._held(name)
 
     async def start(self) -> None:
-        self.serve()
+        return None  # opened and migrated already
 
     def serve(self) -> None:
         """Claim the file for this server process, or refuse: two servers on one SQLite file would not

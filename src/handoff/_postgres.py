@@ -105,7 +105,10 @@ class PostgresDatabase:
         min_size: int = 2,
         max_size: int = 20,
         connect_timeout: float = 10.0,
+        migrate: bool = True,
     ) -> None:
+        """`migrate=False` (for tools that only read or tend an existing database) refuses a database
+        without handoff's schema instead of creating it."""
         if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"{describe_url(url)} is not a PostgreSQL URL: it starts with postgresql://")
         if not schema.isidentifier():
@@ -116,6 +119,7 @@ class PostgresDatabase:
         self.min_size = min_size
         self.max_size = max_size
         self.connect_timeout = connect_timeout
+        self.migrate = migrate
         self._pool: AsyncConnectionPool[Any] | None = None
         self._starting = anyio.Lock()
         self._held = NamedLocks()
@@ -169,10 +173,20 @@ class PostgresDatabase:
                 ) from None
             self._pool = pool
 
+    def serve(self) -> None:
+        return None  # every replica serves from the same database
+
     async def _migrate(self, pool: AsyncConnectionPool[Any]) -> None:
         steps = MIGRATIONS["postgresql"]
         async with pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if not self.migrate:
+                found = await conn.execute("SELECT to_regclass('schema_version')")
+                if (await found.fetchone() or (None,))[0] is None:
+                    raise ConfigError(
+                        f"database {self.describe()} holds no handoff data (no schema {self.schema!r}): "
+                        "check the URL"
+                    )
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version "
@@ -181,6 +195,11 @@ class PostgresDatabase:
             cursor = await conn.execute("SELECT max(version) FROM schema_version")
             row = await cursor.fetchone()
             version = (row[0] if row else None) or 0
+            if not self.migrate and version < len(steps):
+                raise ConfigError(
+                    f"database {self.describe()} has handoff schema version {version}; start a server of "
+                    f"this handoff once to migrate it to {len(steps)}"
+                )
             if version > len(steps):
                 raise ConfigError(
                     f"database {self.describe()} has handoff schema version {version}, newer than this "

@@ -85,6 +85,11 @@ class Database(Protocol):
         password) when it cannot be reached."""
         ...
 
+    def serve(self) -> None:
+        """Claim the database for a serving process, or raise `ConfigError` saying why it may not
+        (a SQLite file serves one process; PostgreSQL serves any number)."""
+        ...
+
     async def stop(self) -> None:
         """Let go of what `start` took (connections, the claim on a file); `start` again may follow."""
         ...

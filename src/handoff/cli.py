@@ -18,9 +18,13 @@ import click
 from ._errors import ConfigError, HandoffError
 
 if TYPE_CHECKING:
+    from ._sql import Database
     from .vault import SqlVault
 
 T = TypeVar("T")
+
+_POSTGRES = ("postgresql://", "postgres://")
+DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported lazily, like the rest)
 
 
 @click.group()
@@ -39,33 +43,112 @@ def main() -> None:
     default="handoff-demo",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where the demo keeps its SQLite file and dev keys.",
+    help="Where the demo keeps its SQLite file and dev keys (replicas given one folder share the keys).",
+)
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    envvar=DATABASE_ENV,
+    show_envvar=True,
+    help="Keep everything in this PostgreSQL database (postgresql://…) instead of SQLite: what several "
+    "replicas share.",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The URL clients and browsers use, when it is not http://HOST:PORT (a load balancer's, in front "
+    "of replicas).",
+)
+@click.option(
+    "--replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Run this many server processes behind haproxy on --port (needs --database).",
 )
 @click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
-def demo(host: str, port: int, data_dir: str, walkthrough: bool) -> None:
+def demo(
+    host: str,
+    port: int,
+    data_dir: str,
+    database_url: str | None,
+    public_url: str | None,
+    replicas: int,
+    walkthrough: bool,
+) -> None:
     """Serve the demo MCP server, or run the scripted walkthrough."""
+    if database_url and not database_url.startswith(_POSTGRES):
+        raise click.UsageError("--database takes a postgresql:// URL (the SQLite file lives in --data-dir)")
+    if replicas > 1 and not database_url:
+        raise click.UsageError(
+            "several replicas share one PostgreSQL database: pass --database postgresql://…"
+        )
+    if database_url:
+        _check_database(database_url)
     if walkthrough:
+        from .demo._balancer import NotServing
         from .demo._walkthrough import walkthrough as run_story
 
-        ok = anyio.run(run_story, _free_port() if port == 8377 else port)
+        story = functools.partial(
+            run_story,
+            _free_port() if port == 8377 else port,
+            database_url=database_url,
+            replicas=replicas,
+        )
+        try:
+            ok = anyio.run(story)
+        except (HandoffError, NotServing) as exc:
+            raise click.ClickException(str(exc)) from None
         sys.exit(0 if ok else 1)
 
-    import uvicorn
-
-    from .demo import DEMO_USERS, build_demo
     from .identity import is_loopback
 
     if not is_loopback(host):
         raise click.UsageError("the demo serves plain http with demo passwords: keep --host on loopback")
+    base = (public_url or f"http://{host}:{port}").rstrip("/")
+    if replicas > 1:
+        assert database_url is not None
+        _serve_replicas(replicas, port, base, database_url, data_dir)
+        return
+
+    import uvicorn
+
+    from .demo import build_demo
+
     try:
-        app = build_demo(f"http://{host}:{port}", data_dir)
+        app = build_demo(base, data_dir, database_url=database_url)
     except HandoffError as exc:
         raise click.ClickException(str(exc)) from exc
-    base = f"http://{host}:{port}"
-    click.echo(f"""handoff demo
+    click.echo(_demo_banner(base, data_dir, database_url))
+    # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
+    uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: str = "") -> str:
+    from .demo import DEMO_USERS
+
+    if database_url:
+        import psycopg
+
+        from ._postgres import describe_url
+
+        described = describe_url(database_url)
+        has_password = bool(psycopg.conninfo.conninfo_to_dict(database_url).get("password"))
+        where = (
+            f"  database (PostgreSQL):          {described}\n"
+            f"  dev keys:                       {Path(data_dir).resolve()}"
+        )
+        audit = f"handoff audit --db {described}"
+        if has_password:
+            audit += "  (with PGPASSWORD set, or the password in the URL)"
+    else:
+        where = f"  data (SQLite, dev keys):        {Path(data_dir).resolve()}"
+        audit = f"handoff audit --db {Path(data_dir) / 'handoff.db'}"
+    return f"""handoff demo{replicas}
   MCP endpoint (streamable HTTP): {base}/mcp
   pages:                          {base}/handoff/
-  data (SQLite, dev keys):        {Path(data_dir).resolve()}
+{where}
   users:                          {", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items())}
 
 Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp (or run
@@ -76,16 +159,100 @@ Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp (or
   send_payment  needs your approval of exactly those details, once
 To see the whole story without a client:
   handoff demo --walkthrough
-Audit log: handoff audit --db {Path(data_dir) / "handoff.db"}
+Audit log: {audit}
 Press Ctrl-C to stop.
-""")
-    # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
-    uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
+"""
+
+
+def _serve_replicas(count: int, port: int, base: str, database_url: str, data_dir: str) -> None:
+    """N demo server processes behind haproxy on `port`, until Ctrl-C (or until one of them stops)."""
+    import signal
+    import time
+
+    from .demo._balancer import Balancer, NotServing
+    from .demo._replicas import Replicas
+
+    # A SIGTERM stops the replicas and haproxy too, as Ctrl-C does (without this they would outlive us).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    group = Replicas(count, public_url=base, database_url=database_url, data_dir=data_dir)
+    try:
+        balancer = Balancer(group.backends, port=port)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        try:
+            group.start()
+            balancer.start()
+        except NotServing as exc:
+            raise click.ClickException(str(exc)) from None
+        listing = ", ".join(f"{r.name} on 127.0.0.1:{r.port}" for r in group)
+        click.echo(
+            _demo_banner(
+                base,
+                data_dir,
+                database_url,
+                f": {count} replicas behind haproxy on 127.0.0.1:{port}\n"
+                f"  replicas:                       {listing}\n"
+                f"  replica logs:                   {Path(data_dir).resolve()}/replicaN.log",
+            )
+        )
+        while balancer.process is not None and balancer.process.poll() is None:
+            stopped = [r.name for r in group if not r.alive]
+            if stopped:
+                raise click.ClickException(f"{', '.join(stopped)} stopped; see its log in {data_dir}")
+            time.sleep(0.5)
+        raise click.ClickException(f"haproxy stopped:\n{balancer.log()[-2000:]}")
+    except KeyboardInterrupt:
+        click.echo("stopping the replicas")
+    finally:
+        balancer.close()
+        group.stop()
+
+
+def _check_database(url: str) -> None:
+    """Fail at once, in one line, when the database cannot be reached: naming its host and port, never
+    its password (a server would otherwise wait out its connect timeout and fail inside uvicorn)."""
+    from ._postgres import describe_url
+
+    try:
+        import psycopg
+    except ImportError:
+        raise click.ClickException(
+            "a postgresql:// database needs psycopg: pip install 'handoff[postgresql]'"
+        ) from None
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        raise click.ClickException(
+            "the database URL does not parse: postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if password:
+            first = first.replace(str(password), "***")
+        raise click.ClickException(f"cannot reach database {describe_url(url)}: {first}") from None
+
+
+class _DatabaseParam(click.ParamType[str, str]):
+    """An existing SQLite file, or a postgresql:// URL (which no file check would pass)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value.startswith(_POSTGRES):
+            return value
+        return str(click.Path(exists=True, dir_okay=False).convert(value, param, ctx))
 
 
 @main.command()
 @click.option(
-    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
+    "--db",
+    required=True,
+    type=_DatabaseParam(),
+    envvar=DATABASE_ENV,
+    help=f"The handoff SQLite file, or a postgresql:// URL (default: ${DATABASE_ENV}).",
 )
 @click.option("--principal", help="Only this user's events.")
 @click.option("--record", "record_id", help="Only this elicitation's events.")
@@ -98,7 +265,8 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
     from ._db import SQLiteTx, drive
     from .audit import read_audit
 
-    if db.startswith(("postgresql://", "postgres://")):
+    if db.startswith(_POSTGRES):
+        _check_database(db)
         entries = anyio.run(_read_postgres_audit, db, principal, record_id, limit)
     else:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -116,6 +284,22 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
         rid = (e.record_id or "-")[:8]
         line = f"{when}Z  {e.event:<18} {e.principal or '-':<12} record {rid:<8} from {e.remote or '-'}"
         click.echo(line + (f"  {e.detail}" if e.detail else ""))
+
+
+async def _read_postgres_audit(
+    url: str, principal: str | None, record_id: str | None, limit: int
+) -> list[Any]:
+    from ._postgres import PostgresDatabase
+    from .audit import read_audit
+
+    db = PostgresDatabase(url, min_size=1, max_size=1, migrate=False)
+    try:
+        await db.start()
+        return await db.run(lambda tx: read_audit(tx, principal, record_id, limit))
+    except HandoffError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        await db.stop()
 
 
 @main.command("check-url")
@@ -326,7 +510,11 @@ def connections() -> None:
 
 
 _db_option = click.option(
-    "--db", required=True, type=click.Path(exists=True, dir_okay=False), help="The handoff SQLite file."
+    "--db",
+    required=True,
+    type=_DatabaseParam(),
+    envvar=DATABASE_ENV,
+    help=f"The handoff SQLite file, or a postgresql:// URL (default: ${DATABASE_ENV}).",
 )
 _key_option = click.option(
     "--dev-key-file",
@@ -345,9 +533,8 @@ def connections_list(db: str, dev_key_file: str | None, principal: str) -> None:
 
     from .oauth import Connections
 
-    store = Connections(_vault(db, dev_key_file))
-
-    async def show() -> list[str]:
+    async def show(vault: SqlVault) -> list[str]:
+        store = Connections(vault)
         lines = []
         for name in await store.vault.names(principal):
             if not name.startswith("connection:"):
@@ -365,7 +552,7 @@ def connections_list(db: str, dev_key_file: str | None, principal: str) -> None:
             lines.append(f"{provider:<16} scopes: {tokens.scope or '-'}  expires: {expires}  ({refresh})")
         return lines
 
-    lines = _run(show)
+    lines = _with_vault(db, dev_key_file, show)
     click.echo("\n".join(lines) if lines else f"{principal} has no connections.")
 
 
@@ -378,21 +565,39 @@ def connections_revoke(db: str, dev_key_file: str | None, principal: str, provid
     """Delete a user's connection to PROVIDER; the next tool that needs it asks the user again."""
     from .oauth import Connections
 
-    store = Connections(_vault(db, dev_key_file))
-    if not _run(store.forget, principal, provider):
+    if not _with_vault(db, dev_key_file, lambda vault: Connections(vault).forget(principal, provider)):
         raise click.ClickException(f"{principal} has no connection to {provider!r}")
     click.echo(f"revoked {principal}'s connection to {provider}")
 
 
-def _vault(db: str, dev_key_file: str | None) -> SqlVault:
-    from ._db import Database
+def _with_vault(db: str, dev_key_file: str | None, fn: Callable[[SqlVault], Awaitable[T]]) -> T:
+    """Run `fn` on the vault of `db` (a SQLite file or a PostgreSQL URL), then let the database go."""
     from .vault import Keyring, SqlVault
 
     try:
         keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
     except HandoffError as exc:
         raise click.ClickException(str(exc)) from exc
-    return SqlVault(Database(db), keyring)
+
+    async def run() -> T:
+        database = _open_database(db)
+        try:
+            await database.start()
+            return await fn(SqlVault(database, keyring))
+        finally:
+            await database.stop()
+
+    return _run(run)
+
+
+def _open_database(db: str) -> Database:
+    if db.startswith(_POSTGRES):
+        from ._postgres import PostgresDatabase
+
+        return PostgresDatabase(db, min_size=1, max_size=2, migrate=False)
+    from ._db import SQLiteDatabase
+
+    return SQLiteDatabase(db)
 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -419,9 +624,14 @@ def rotate(db: str, dev_key_file: str | None, drop_unreadable: bool) -> None:
     """Re-encrypt every secret under the newest key in HANDOFF_VAULT_KEYS (newest first).
 
     Secrets that no configured key opens stop the rotation before anything changes, each one named."""
-    store = _vault(db, dev_key_file)
-    moved = _run(lambda: store.rotate(drop_unreadable=drop_unreadable))
-    click.echo(f"re-encrypted {moved} secret(s) under key {store.keyring.current}")
+    current: list[str] = []
+
+    async def rotate_all(vault: SqlVault) -> int:
+        current.append(vault.keyring.current)
+        return await vault.rotate(drop_unreadable=drop_unreadable)
+
+    moved = _with_vault(db, dev_key_file, rotate_all)
+    click.echo(f"re-encrypted {moved} secret(s) under key {current[0]}")
 
 
 def _free_port() -> int:
@@ -432,19 +642,3 @@ def _free_port() -> int:
 
 if __name__ == "__main__":
     main()
-
-
-async def _read_postgres_audit(
-    url: str, principal: str | None, record_id: str | None, limit: int
-) -> list[Any]:
-    from ._postgres import PostgresDatabase
-    from .audit import read_audit
-
-    db = PostgresDatabase(url, min_size=1, max_size=1)
-    try:
-        await db.start()
-        return await db.run(lambda tx: read_audit(tx, principal, record_id, limit))
-    except HandoffError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        await db.stop()

@@ -165,6 +165,7 @@ class Store:
         if self.database is None:
             return
         await self.database.start()
+        self.database.serve()
         if isinstance(self.vault, SqlVault) and self.database.shared:
             await self.vault.check_keys()
 
