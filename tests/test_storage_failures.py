@@ -3,6 +3,7 @@ nothing is half-written, and everything works again once the database does."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from _mcp import text_of, user_client
 from mcp import MCPError
@@ -107,3 +108,35 @@ def test_a_full_disk_is_storage_unavailable_and_the_transaction_is_rolled_back(t
         db.now(fill, transaction=True)
     assert db.call(lambda c: c.execute("SELECT COUNT(*) FROM ballast").fetchone()) == (0,)
     assert not db.call(lambda c: c.in_transaction)
+
+
+async def test_a_notice_the_store_could_not_send_stays_queued_and_the_sweep_sends_it(tmp_path):
+    from test_ledger import _embedded
+
+    from handoff.bus import LocalBus
+    from handoff.ledger import Draft, Record, Status
+
+    class FlakyBus(LocalBus):
+        """The bus of a replica whose database went away between the commit and the NOTIFY."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.failing = True
+            self.published: list[str] = []
+
+        async def publish(self, record: Record) -> None:
+            if self.failing:
+                raise StorageUnavailable("database cannot be used right now")
+            self.published.append(record.id)
+            await super().publish(record)
+
+    handoff = _embedded(tmp_path)
+    handoff.bus = bus = FlakyBus()
+    record = await handoff.ledger.create(Draft(principal="alice", kind="secret", params={"name": "k"}))
+    finished = await handoff.finish(record.id, Status.DECLINED, remote=None)  # no error for the person
+    assert finished.status is Status.DECLINED
+    assert await handoff.completion.untold(float("inf")) == [record.id]  # the notice waits in the outbox
+    bus.failing = False
+    await anyio.sleep(2.1)  # tell_untold leaves alone what was queued in the last two seconds
+    assert await handoff.tell_untold() == 1
+    assert bus.published == [record.id] and await handoff.completion.untold(float("inf")) == []

@@ -427,8 +427,14 @@ class Handoff:
         return await self.finish(record.id, Status.COMPLETED, remote=remote, value=given)
 
     async def _tell(self, record: Record) -> None:
-        await self.bus.publish(record)
-        await self.completion.told(record.id)
+        """Wake whoever waits on `record`, here and on other replicas; then take its notice off the
+        outbox. When the store fails in between, the change is kept all the same (the person's page
+        says so) and the notice stays queued: a sweep, on this replica or another, sends it."""
+        try:
+            await self.bus.publish(record)
+            await self.completion.told(record.id)
+        except StorageUnavailable:
+            logger.warning("record %s… finished; its notice waits in the outbox for the sweep", record.id[:8])
 
     async def tell_untold(self) -> int:
         """Announce completions whose notice a crash cut off (queued more than a few seconds ago)."""

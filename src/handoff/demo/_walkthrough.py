@@ -170,7 +170,9 @@ class Router:
 
     def heard_notice(self) -> None:
         """A notice arrived, over the stream the MCP connection holds open."""
-        self._served.append(_Served("MCP connection", "mcp", self.stream or "no replica", step=self.window))
+        # Over the session's GET stream, or (before that stream is open) over one of the session's
+        # responses; every one of those was checked to come from the session's replica.
+        self._served.append(_Served("MCP connection", "mcp", self.stream or self.mcp, step=self.window))
 
     def report(self) -> str:
         """One line naming who was served by which replica in the step that just ended; StepFailed if
@@ -448,7 +450,6 @@ async def _legacy_story(story: Story, stage: Stage) -> None:
 
     async def on_message(message: object) -> None:
         if isinstance(message, ElicitCompleteNotification):
-            stage.heard_notice()
             notices.append(message.params.elicitation_id)
             arrived.set()
 
@@ -489,6 +490,8 @@ async def _legacy_story(story: Story, stage: Stage) -> None:
             story.step("The client learns that the elicitation is complete")
             with anyio.move_on_after(10):
                 await arrived.wait()
+            if arrived.is_set():  # told with this step, however early it came
+                stage.heard_notice()
             story.check(
                 notices == [eid],
                 "notifications/elicitation/complete arrived for that id",
@@ -660,7 +663,6 @@ class _Notices:
 
     async def on_message(self, message: object) -> None:
         if isinstance(message, ElicitCompleteNotification):
-            self.stage.heard_notice()
             self.ids.append(message.params.elicitation_id)
             self._changed.set()
 
@@ -669,6 +671,8 @@ class _Notices:
             while eid not in self.ids:
                 self._changed = anyio.Event()
                 await self._changed.wait()
+        if eid in self.ids:  # told with the step that waits for it, however early it came
+            self.stage.heard_notice()
         return eid in self.ids
 
 
