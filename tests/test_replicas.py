@@ -24,6 +24,7 @@ from test_connections import _at_provider, _needs_connection, _start_connect
 from test_elicitation_e2e import KEY, _enter, _needs_key
 
 from handoff import StorageUnavailable, Store
+from handoff.demo import DEMO_USERS
 from handoff.oauth import Connections
 from handoff.vault import Keyring
 
@@ -380,3 +381,43 @@ def test_two_servers_on_one_sqlite_file_the_second_is_refused(tmp_path):
     finally:
         first.terminate()
         first.wait(timeout=10)
+
+
+async def test_a_person_in_chromium_signs_in_on_one_replica_and_saves_the_key_on_another(cluster, browsers):
+    from _chromium import CHROMIUM, FLAGS
+    from playwright.async_api import async_playwright
+
+    helper, _ = browsers(to("replica1"))
+    async with cluster.client(helper, "alice", route=to("replica1")) as (client, notices, mcp):
+        elicitation = await _needs_key(client)
+        async with async_playwright() as p:
+            chromium = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            try:
+                context = await chromium.new_context(extra_http_headers={"x-handoff-route": "replica2"})
+                page = await context.new_page()
+                served: list[tuple[str, str]] = []
+                page.on("response", lambda r: served.append((r.url, r.headers.get("x-handoff-replica", ""))))
+                await page.goto(elicitation["url"])
+                assert "/handoff/login" in page.url  # a new browser: signed in nowhere yet
+                await page.fill("input[name=username]", "alice")
+                await page.fill("input[name=password]", DEMO_USERS["alice"])
+                await page.click("button[type=submit]")
+                await page.wait_for_url(elicitation["url"])
+                signed_in_on = {replica for _, replica in served}
+                # The sign-in lives in the database: the same browser, sent to another replica, is
+                # still signed in there, and saves the key there.
+                await context.set_extra_http_headers({"x-handoff-route": "replica3"})
+                served.clear()
+                await page.reload()
+                await page.fill("input[name=value]", KEY)
+                await page.click("button[value=save]")
+                await page.wait_for_load_state()
+                assert "Saved" in await page.inner_text("h1")
+                saved_on = {replica for _, replica in served}
+            finally:
+                await chromium.close()
+        assert signed_in_on == {"replica2"} and saved_on == {"replica3"}
+        assert await notices.wait_for(elicitation["elicitationId"])  # told on replica1
+        result = await client.call_tool("forecast", {"city": "Oslo"})
+        assert "Oslo" in text_of(result)
+    assert mcp.names(session=True) == {"replica1"}
