@@ -36,6 +36,9 @@ class Notifier:
             sessions = [*sessions, session][-self.MAX_SESSIONS :]
         self._watching[record_id] = (sessions, until or time.time() + 3600)
 
+    def watching(self, record_id: str) -> bool:
+        return record_id in self._watching
+
     async def on_record(self, record: Record) -> None:
         entry = self._watching.pop(record.id, None)
         if entry is None or record.status not in _NOTIFY:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +39,8 @@ _MIGRATION_LOCK = 0x68616E646F6666  # "handoff": one advisory lock id every repl
 WAIT_FOR_CONNECTION = 5.0
 """Longest wait for a pooled connection: while the database is away, a page says so after this long
 (and once it is back, the pool has reconnected within a few seconds)."""
+IDLE_CHECK = 2.0
+"""A pooled connection unused for longer than this (seconds) is pinged before it is lent out."""
 _RETRIES = 3
 """Times a transaction is run again after a deadlock or a serialization failure."""
 
@@ -123,6 +126,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool[Any] | None = None
         self._starting = anyio.Lock()
         self._held = NamedLocks()
+        self._used: dict[int, float] = {}
 
     def describe(self) -> str:
         return describe_url(self.url)
@@ -153,7 +157,7 @@ class PostgresDatabase:
                 max_size=self.max_size,
                 kwargs={"autocommit": True, "connect_timeout": max(1, int(self.connect_timeout))},
                 configure=configure,
-                check=psycopg_pool.AsyncConnectionPool.check_connection,
+                check=self._check_if_idle,
                 timeout=WAIT_FOR_CONNECTION,
                 open=False,
                 name="handoff",
@@ -175,6 +179,27 @@ class PostgresDatabase:
 
     def serve(self) -> None:
         return None  # every replica serves from the same database
+
+    async def _check_if_idle(self, conn: Any) -> None:
+        """Before a connection is lent out: ping it if it sat unused a while (the server may have
+        restarted since), not when it was just used; a ping per checkout would be a round trip more on
+        every statement."""
+        if time.monotonic() - self._used.get(id(conn), 0.0) > IDLE_CHECK:
+            await conn.execute("SELECT 1")
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, pool: AsyncConnectionPool[Any]) -> AsyncIterator[Any]:
+        """A pooled connection, noted as just used when it goes back (so its next lending skips the
+        ping)."""
+        async with pool.connection() as conn:
+            try:
+                yield conn
+            finally:
+                self._used[id(conn)] = time.monotonic()
+                if len(self._used) > 4 * self.max_size:  # connections the pool has replaced since
+                    oldest = sorted(self._used, key=self._used.__getitem__)
+                    for stale in oldest[: len(self._used) - self.max_size]:
+                        del self._used[stale]
 
     async def _migrate(self, pool: AsyncConnectionPool[Any]) -> None:
         steps = MIGRATIONS["postgresql"]
@@ -224,7 +249,7 @@ class PostgresDatabase:
         pool = await self._ready()
         psycopg, psycopg_pool = _import()
         try:
-            async with pool.connection() as conn:
+            async with self._connection(pool) as conn:
                 return await step(_PostgresTx(conn))
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self.unreachable(exc) from exc
@@ -234,7 +259,7 @@ class PostgresDatabase:
         psycopg, psycopg_pool = _import()
         for attempt in range(_RETRIES + 1):
             try:
-                async with pool.connection() as conn, conn.transaction():
+                async with self._connection(pool) as conn, conn.transaction():
                     return await step(_PostgresTx(conn))
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES:
@@ -254,7 +279,7 @@ class PostgresDatabase:
             pool = await self._ready()
             psycopg, psycopg_pool = _import()
             try:
-                async with pool.connection() as conn:
+                async with self._connection(pool) as conn:
                     await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
                     try:
                         yield

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .ledger import SqlLedger
 
 Listener = Callable[[Record], Awaitable[None]]
+Interest = Callable[[str], bool]
+"""Whether a listener cares about the record with this id."""
 logger = logging.getLogger("handoff.bus")
 
 
@@ -32,7 +34,10 @@ class Bus(Protocol):
 
     async def publish(self, record: Record) -> None: ...
 
-    def listen(self, listener: Listener) -> None: ...
+    def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
+        """Call `listener` for published records (only those `interest` names, when given: a replica
+        then skips reading what nobody here waits for)."""
+        ...
 
     async def wait(self, record_id: str, timeout: float) -> Record | None: ...
 
@@ -49,6 +54,7 @@ class LocalBus:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._interests: list[Interest] | None = []
         self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
 
     async def publish(self, record: Record) -> None:
@@ -58,8 +64,18 @@ class LocalBus:
         for listener in list(self._listeners):
             await listener(record)
 
-    def listen(self, listener: Listener) -> None:
+    def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
         self._listeners.append(listener)
+        if interest is None:
+            self._interests = None  # this listener hears everything
+        elif self._interests is not None:
+            self._interests.append(interest)
+
+    def wants(self, record_id: str) -> bool:
+        """Whether anything here waits for or listens to `record_id`."""
+        if record_id in self._waiters or self._interests is None:
+            return True
+        return any(interest(record_id) for interest in self._interests)
 
     def waiting(self) -> int:
         """How many waits are registered (for tests and benchmarks)."""
@@ -123,8 +139,8 @@ class PostgresBus:
             lambda tx: tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.replica} {record.id}"))
         )
 
-    def listen(self, listener: Listener) -> None:
-        self.local.listen(listener)
+    def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
+        self.local.listen(listener, interest=interest)
 
     async def wait(self, record_id: str, timeout: float) -> Record | None:
         entry = self.local.register(record_id)
@@ -172,7 +188,7 @@ class PostgresBus:
                         while True:
                             async for note in conn.notifies(timeout=5.0):
                                 replica, _, record_id = note.payload.partition(" ")
-                                if replica != self.replica:
+                                if replica != self.replica and self.local.wants(record_id):
                                     await self._delivering.acquire()
                                     tg.start_soon(self._deliver, record_id)
                             await conn.execute("SELECT 1")  # quiet for 5 s: is the connection still alive?
