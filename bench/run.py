@@ -1,7 +1,9 @@
 """handoff benchmarks: each figure is compared, in the same run, with a baseline.
 
     python bench/run.py            # all of them
-    python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds
+    python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds,
+                                   # replicas
+    python bench/run.py replicas   # about 1 minute; needs PostgreSQL and haproxy (bench/replicas.py)
 
 Figures (targets from the design notes):
 - gate: gated tool call with the secret present ÷ the same tool without handoff (≤ 1.05)
@@ -14,6 +16,9 @@ Figures (targets from the design notes):
   (at least 5 times sooner, ≤ 10 ms)
 - holds: 1,200 held 2026-07-28 retries arriving over 3 s at a server limited to 1,024 descriptors: how
   many are held, how many answered busy at once, and opening a page meanwhile against idle
+- replicas: three replicas on one PostgreSQL behind haproxy, against one process on SQLite: the 2025
+  notice and the held 2026 retry with the browser on another replica (p99 ≤ 15 ms, notice ≤ 1.5x one
+  process), the ledger on PostgreSQL (≥ 1,000/s), 1,000 waiting sessions all notified (0 lost)
 """
 
 from __future__ import annotations
@@ -588,6 +593,11 @@ async def main(which: list[str]) -> None:
         print()
     if "tokens" in which:
         results["tokens"] = await bench_tokens()
+        print()
+    if "replicas" in which:
+        from replicas import bench_replicas
+
+        results["replicas"] = await bench_replicas()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -598,5 +608,7 @@ if __name__ == "__main__":
 
     logging.disable(logging.WARNING)
     anyio.run(
-        main, sys.argv[1:] or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens", "holds"]
+        main,
+        sys.argv[1:]
+        or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens", "holds", "replicas"],
     )
