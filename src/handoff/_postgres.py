@@ -77,13 +77,19 @@ def describe_url(url: str) -> str:
 
 
 class _PostgresTx:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any], pipeline: Any = None) -> None:
         self.conn = conn
+        self.pipeline = pipeline
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         cursor = await self.conn.execute(_placeholders(sql), params)
+        if self.pipeline is not None:
+            await self.pipeline.sync()  # this answer is needed now (and so are the writes before it)
         rows = await cursor.fetchall() if cursor.description else []
         return Rows(list(rows), cursor.rowcount)
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.conn.execute(_placeholders(sql), params)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -91,6 +97,7 @@ class _PostgresTx:
                 await cursor.executemany(_placeholders(sql), rows)
 
     async def lock(self, name: str) -> None:
+        # Sent on like a write: the server runs statements in order, so what follows waits for it.
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
 
 
@@ -259,8 +266,8 @@ class PostgresDatabase:
         psycopg, psycopg_pool = _import()
         for attempt in range(_RETRIES + 1):
             try:
-                async with self._connection(pool) as conn, conn.transaction():
-                    return await step(_PostgresTx(conn))
+                async with self._connection(pool) as conn, conn.pipeline() as pipeline, conn.transaction():
+                    return await step(_PostgresTx(conn, pipeline))
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES:
                     raise
