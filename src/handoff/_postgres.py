@@ -77,14 +77,11 @@ def describe_url(url: str) -> str:
 
 
 class _PostgresTx:
-    def __init__(self, conn: psycopg.AsyncConnection[Any], pipeline: Any = None) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
-        self.pipeline = pipeline
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         cursor = await self.conn.execute(_placeholders(sql), params)
-        if self.pipeline is not None:
-            await self.pipeline.sync()  # this answer is needed now (and so are the writes before it)
         rows = await cursor.fetchall() if cursor.description else []
         return Rows(list(rows), cursor.rowcount)
 
@@ -97,7 +94,6 @@ class _PostgresTx:
                 await cursor.executemany(_placeholders(sql), rows)
 
     async def lock(self, name: str) -> None:
-        # Sent on like a write: the server runs statements in order, so what follows waits for it.
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
 
 
@@ -266,8 +262,8 @@ class PostgresDatabase:
         psycopg, psycopg_pool = _import()
         for attempt in range(_RETRIES + 1):
             try:
-                async with self._connection(pool) as conn, conn.pipeline() as pipeline, conn.transaction():
-                    return await step(_PostgresTx(conn, pipeline))
+                async with self._connection(pool) as conn, conn.transaction():
+                    return await step(_PostgresTx(conn))
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES:
                     raise

@@ -46,10 +46,7 @@ class Tx(Protocol):
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows: ...
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """A statement whose result nobody reads. In a PostgreSQL transaction it is sent on without
-        waiting for its answer (the connection is in pipeline mode): the writes that end a transaction
-        go out together with its COMMIT, one round trip instead of one each; an error in any of them
-        still fails the transaction."""
+        """A statement whose result nobody reads (nothing is fetched)."""
         ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
