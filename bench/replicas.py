@@ -53,37 +53,23 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from mcp.server.mcpserver import Context
 
 from handoff import Limits
 
-LIMITS = Limits(max_pending=10_000, max_per_minute=1_000_000)
-"""The benchmark servers' per-user limits (bench/server.py sets the same)."""
 FIXED_KEY = "wk_bench_1234567890"
 MODERN = "2026-07-28"
 LEGACY = "2025-11-25"
 
 
 def serve(port: int, public_url: str, database_url: str, data_dir: str) -> None:
-    """One replica: the demo on the shared database, with the benchmark server's extra tools."""
+    """One replica: the benchmark server's demo (bench/server.py) on the shared database."""
     import logging
 
     import uvicorn
-
-    from handoff.demo import build_demo
+    from server import bench_demo
 
     logging.disable(logging.WARNING)
-    demo = build_demo(public_url, data_dir, database_url=database_url, retry_wait=25.0)
-    demo.handoff.ledger.limits = LIMITS  # type: ignore[attr-defined]
-
-    @demo.mcp.tool()
-    async def bench_forget(ctx: Context) -> str:
-        """Delete the caller's weather key (the vault's copy is the shared database's)."""
-        principal = demo.handoff.principal(ctx)
-        assert principal is not None
-        await demo.handoff.vault.delete(principal, "weather_api_key")
-        return "forgotten"
-
+    demo = bench_demo(public_url, data_dir, retry_wait=25.0, database_url=database_url)
     uvicorn.run(demo.app, host="127.0.0.1", port=port, log_level="error", proxy_headers=False)
 
 
@@ -113,29 +99,6 @@ async def _interleaved(sides: dict[str, Flow], flows: int, warmup: int) -> dict[
             if i >= warmup:
                 kept[name].append(got)
     return kept
-
-
-async def _notice_flow(client: Any, notices: Any, browser: Any) -> tuple[float, float]:
-    """bench_notice's flow: forget the key, call (error -32042), open the page, then time the POST
-    until the client holds `notifications/elicitation/complete`; returns (notice, POST alone)."""
-    from mcp import MCPError
-    from run import _post
-
-    await client.call_tool("bench_forget", {})
-    try:
-        await client.call_tool("forecast", {"city": "x"})
-        raise AssertionError("expected -32042")
-    except MCPError as error:
-        elicitation = error.data["elicitations"][0]
-    page = await browser.open(elicitation["url"])
-    data = {"value": FIXED_KEY, "action": "save", "csrf": page.csrf or ""}
-    posts: list[float] = []
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_post, browser, elicitation["url"], data, start, posts)
-        assert await notices.wait_for(elicitation["elicitationId"], timeout=5), "notice lost"
-        took = time.perf_counter() - start
-    return took, posts[0]
 
 
 async def _retry(client: Any, state: str | None, box: list[Any]) -> None:
@@ -238,8 +201,10 @@ async def _notice_side(cluster: Any) -> AsyncIterator[tuple[Flow, str, list[str]
         turn = itertools.count()
 
         async def flow() -> tuple[float, float]:
+            from run import notice_flow
+
             target[0] = others[next(turn) % len(others)]
-            return await _notice_flow(client, notices, browser)
+            return await notice_flow(client, notices, browser)
 
         seen.by.clear()
         yield flow, home, others
@@ -248,10 +213,10 @@ async def _notice_side(cluster: Any) -> AsyncIterator[tuple[Flow, str, list[str]
 
 
 async def _notice_round(cluster: Any, single: Any, flows: int) -> dict[str, Any]:
-    from run import summary
+    from run import notice_flow, summary
 
     async with (
-        _single_side(single, "legacy", _notice_flow) as one,
+        _single_side(single, "legacy", notice_flow) as one,
         _notice_side(cluster) as (replicas, home, others),
     ):
         got = await _interleaved({"single": one, "replicas": replicas}, flows, warmup=5)

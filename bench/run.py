@@ -253,25 +253,35 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
     return {"idle": a, "during_sweep": b, "sweep_seconds": took}
 
 
+async def notice_flow(client: Any, notices: Any, browser: Any) -> tuple[float, float]:
+    """One flow: forget the key, call (error -32042), open the page, then time the POST until the
+    client holds `notifications/elicitation/complete`; returns (notice, POST alone) in seconds."""
+    await client.call_tool("bench_forget", {})
+    try:
+        await client.call_tool("forecast", {"city": "x"})
+        raise AssertionError("expected -32042")
+    except MCPError as error:
+        elicitation = error.data["elicitations"][0]
+    page = await browser.open(elicitation["url"])
+    data = {"value": "wk_bench_1234567890", "action": "save", "csrf": page.csrf or ""}
+    posts: list[float] = []
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_post, browser, elicitation["url"], data, start, posts)
+        assert await notices.wait_for(elicitation["elicitationId"], timeout=5), "notice lost"
+        took = time.perf_counter() - start
+    return took, posts[0]
+
+
 async def bench_notice(server: Server, flows: int = 250) -> dict[str, object]:
     latencies: list[float] = []
     post_only: list[float] = []
     async with ScriptedBrowser(server.url) as browser:
         async with user_client(server.mcp_url, browser, "alice") as (client, notices):
             for _ in range(flows):
-                await client.call_tool("bench_forget", {})
-                try:
-                    await client.call_tool("forecast", {"city": "x"})
-                    raise AssertionError("expected -32042")
-                except MCPError as error:
-                    elicitation = error.data["elicitations"][0]
-                page = await browser.open(elicitation["url"])
-                data = {"value": "wk_bench_1234567890", "action": "save", "csrf": page.csrf or ""}
-                start = time.perf_counter()
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(_post, browser, elicitation["url"], data, start, post_only)
-                    assert await notices.wait_for(elicitation["elicitationId"], timeout=5)
-                    latencies.append(time.perf_counter() - start)
+                took, post = await notice_flow(client, notices, browser)
+                latencies.append(took)
+                post_only.append(post)
     n, p = summary(latencies), summary(post_only)
     print(f"completion POST → client holds the notice ({flows} flows):")
     show("POST round trip alone (baseline)", p)

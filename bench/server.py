@@ -12,13 +12,17 @@ import uvicorn
 from mcp.server.mcpserver import Context
 
 from handoff import Limits
-from handoff.demo import build_demo
+from handoff.demo import Demo, build_demo
+
+LIMITS = Limits(max_pending=10_000, max_per_minute=1_000_000)
+"""Per-user limits past what the benchmarks create (the demo's users are only alice and bob)."""
 
 
-def main(port: int, data: str, retry_wait: float) -> None:
-    logging.disable(logging.WARNING)
-    demo = build_demo(f"http://127.0.0.1:{port}", data, retry_wait=retry_wait)
-    demo.handoff.ledger.limits = Limits(max_pending=10_000, max_per_minute=1_000_000)  # type: ignore[attr-defined]
+def bench_demo(public_url: str, data: str, *, retry_wait: float, database_url: str | None = None) -> Demo:
+    """The demo with the benchmarks' limits and extra tools: an ungated twin of `forecast`, and
+    `bench_forget` to start each flow afresh."""
+    demo = build_demo(public_url, data, retry_wait=retry_wait, database_url=database_url)
+    demo.handoff.ledger.limits = LIMITS  # type: ignore[attr-defined]
 
     @demo.mcp.tool()
     async def forecast_plain(city: str) -> str:
@@ -33,6 +37,12 @@ def main(port: int, data: str, retry_wait: float) -> None:
         await demo.handoff.vault.delete(principal, "weather_api_key")
         return "forgotten"
 
+    return demo
+
+
+def main(port: int, data: str, retry_wait: float) -> None:
+    logging.disable(logging.WARNING)
+    demo = bench_demo(f"http://127.0.0.1:{port}", data, retry_wait=retry_wait)
     uvicorn.run(demo.app, host="127.0.0.1", port=port, log_level="error")
 
 
