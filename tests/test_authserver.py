@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import httpx2
 import jwt
 import pytest
@@ -457,3 +458,27 @@ async def test_tokens_issued_before_the_clock_stepped_back_still_work(running, p
     grant = await peer.sign_in(browsers(), await peer.client())
     monkeypatch.setattr(_authserver.time, "time", real)  # and is set right: iat lies in the future
     assert await peer.mcp_status(grant.access_token) == 200
+
+
+async def test_a_body_whose_last_part_crosses_the_limit_is_refused_at_once():
+    from handoff._web import BodyLimit
+
+    async def app(scope, receive, send):  # never reached
+        raise AssertionError("the body was let through")
+
+    sent: list[dict] = []
+    parts = [{"type": "http.request", "body": b"x" * 10_000, "more_body": True}]
+    parts.append({"type": "http.request", "body": b"x" * 10_000, "more_body": False})  # the last crosses
+
+    async def receive():
+        if parts:
+            return parts.pop(0)
+        await anyio.sleep_forever()  # a client that sent everything and waits for the answer
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/handoff/login", "headers": [], "method": "POST"}
+    with anyio.fail_after(2):
+        await BodyLimit(app, max_bytes=16 * 1024)(scope, receive, send)
+    assert sent[0]["status"] == 413

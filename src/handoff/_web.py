@@ -84,16 +84,23 @@ class SecurityHeaders:
 
 async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes | None:
     """The whole request body from an ASGI `receive`, or None once it grows past `max_bytes`."""
+    body, _ = await _read_up_to(receive, max_bytes)
+    return body
+
+
+async def _read_up_to(receive: Receive, max_bytes: int | None) -> tuple[bytes | None, bool]:
+    """The body (None once past `max_bytes`), and whether the client has sent all of it."""
     body = bytearray()
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return bytes(body)
+            return bytes(body), True
         body += message.get("body", b"")
+        ended = not message.get("more_body", False)
         if max_bytes is not None and len(body) > max_bytes:
-            return None
-        if not message.get("more_body", False):
-            return bytes(body)
+            return None, ended
+        if ended:
+            return bytes(body), True
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:
@@ -133,17 +140,19 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
-        body = await read_body(receive, self.max_bytes)
+        body, ended = await _read_up_to(receive, self.max_bytes)
         if body is None:
-            await self._refuse(scope, receive, send)
+            # The part that went past the limit may have been the last: then there is nothing to drain
+            # (waiting for more would hang until the client gives up).
+            await self._refuse(scope, receive, send, drain=not ended)
             return
         await self.app(scope, replaying(body, receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, *, drain: bool = True) -> None:
         # Read (and drop) what a client is still sending, up to a bound, so that it reads the answer
         # instead of a connection reset; beyond the bound the connection is closed mid-upload.
         drained = 0
-        while drained <= _DRAIN_LIMIT:
+        while drain and drained <= _DRAIN_LIMIT:
             message = await receive()
             drained += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body", False):
