@@ -22,6 +22,22 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("https://gооgle.com/", "warn", "mixed-script"),
     ("https://www.xn--80ak6aa92e.com/", "warn", "confusable"),  # аррӏе in punycode
     ("https://paypal.com.xn--80ak6aa92e.com/", "warn", "confusable"),
+    ("https://xn--80ak6aa92e.com/", "warn", "lookalike-domain"),  # looks like apple.com
+    ("https://gıthub.com/", "warn", "lookalike-domain"),  # dotless i
+    ("https://googlé.com/", "warn", "lookalike-domain"),
+    ("https://accounts.gооgle.com/", "warn", "lookalike-domain"),
+    ("https://αρριε.com/", "warn", "confusable"),  # whole-script Greek
+    ("https://1շ.com/", "warn", "digit-lookalike"),
+    ("https://pi\u0307xel.com/", "warn", "combining-mark"),
+    ("https://aþcdef.com/", "warn", "tld-letter"),
+    ("https://əxample.com/", "warn", "tld-letter"),
+    ("https://l·l.com/", "warn", "middle-dot"),
+    ("https://abc\u2010def.com/", "warn", "unusual-character"),  # a hyphen that is not '-'
+    ("https://🍕💩.xyz/", "warn", "unusual-character"),
+    ("https://ip一address.com/", "warn", "cjk-lookalike"),
+    ("https://google\u3099.com/", "warn", "kana-mark"),
+    ("https://xn--example-.com/", "block", "invalid-idn"),
+    ("https://login.xn--bc-9x80a.xyz/", "block", "invalid-idn"),
     ("https://user:pw@192.168.0.1/", "warn", "userinfo"),
     ("https://user:pw@192.168.0.1/", "warn", "ip-host"),
     ("https://trusted.com@evil.com/", "warn", "userinfo"),
@@ -71,6 +87,12 @@ BENIGN: list[tuple[str, str, str]] = [
     ("https://münchen.de/rathaus", "xn--mnchen-3ya.de", "xn--mnchen-3ya.de"),
     ("https://例え.jp/", "xn--r8jz45g.jp", "xn--r8jz45g.jp"),
     ("https://пример.рф/", "xn--e1afmkfd.xn--p1ai", "xn--e1afmkfd.xn--p1ai"),
+    ("https://faß.de/", "xn--fa-hia.de", "xn--fa-hia.de"),
+    ("https://ουτοπία.gr/", "xn--kxae4bafwg.gr", "xn--kxae4bafwg.gr"),
+    ("https://þorgeir.is/", "xn--orgeir-hza.is", "xn--orgeir-hza.is"),
+    ("https://l·l.cat/", "xn--ll-0ea.cat", "xn--ll-0ea.cat"),
+    ("https://例子.测试/", "xn--fsqu00a.xn--0zwm56d", "xn--fsqu00a.xn--0zwm56d"),
+    ("https://éxample.blogspot.com/", "xn--xample-9ua.blogspot.com", "xn--xample-9ua.blogspot.com"),
     ("https://mcp.github.com/handoff/e/abc", "mcp.github.com", "github.com"),
     ("https://foo.github.io/", "foo.github.io", "foo.github.io"),
     ("https://EXAMPLE.com:443/", "example.com", "example.com"),
@@ -105,6 +127,8 @@ def test_hosts_read_as_a_browser_reads_them() -> None:
     assert check_url("https://0x7f.1/").host == "127.0.0.1"
     assert check_url("https://2130706433/").host == "127.0.0.1"
     assert check_url("https://xn--pple-43d.com/").host_unicode == "аpple.com"
+    assert check_url("https://xn--example-.com/").host_unicode == "xn--example-.com"  # never shown decoded
+    assert check_url("https://a.xn--80ak6aa92e.com./").host_unicode == "a.аррӏе.com."
 
 
 def test_plain_http_only_for_loopback_and_configurable() -> None:

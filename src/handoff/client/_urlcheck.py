@@ -3,7 +3,10 @@
 Parsing is WHATWG (ada-url), like the browser that will open the link; the
 checks then compare what the person sees (the raw text) with where the browser
 goes (the parsed host), and mark the registrable domain from the Public Suffix
-List so a display can show who the person is really dealing with.
+List so a display can show who the person is really dealing with. A host with
+Unicode labels is judged as a browser's address bar judges it before showing it
+(`_idn`): strict IDNA 2008, ICU's spoof checker with the browser's rules, and
+look-alikes of well-known domains.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from functools import lru_cache
 from typing import Literal
 
 import ada_url
-from confusable_homoglyphs import categories, confusables
 from publicsuffixlist import PublicSuffixList
+
+from ._idn import read_host
+from ._reason import Reason as Reason  # re-exported: handoff.client takes it from here
 
 Verdict = Literal["ok", "warn", "block"]
 
@@ -39,21 +44,7 @@ _INVISIBLE = {
     "\u3164",
     "\uffa0",
 }
-_NEUTRAL_SCRIPTS = {"COMMON", "INHERITED"}
-_CJK_MIXES = ({"HAN", "HIRAGANA", "KATAKANA"}, {"HAN", "HANGUL"}, {"HAN", "BOPOMOFO"})
 _DEFAULT_PORTS = {"https:": "443", "http:": "80"}
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One finding: a stable `code`, its severity, and a sentence for a person.
-
-    A `note` only explains (why a link that would look odd elsewhere is fine here); it never
-    changes the verdict."""
-
-    code: str
-    severity: Literal["warn", "block", "note"]
-    text: str
 
 
 @dataclass(frozen=True)
@@ -142,11 +133,13 @@ def check_url(url: object, *, allow_http_loopback: bool = True) -> UrlReport:
     if port and port != _DEFAULT_PORTS.get(scheme):
         reasons.append(Reason("port", "warn", f"The link uses the unusual port {port}."))
     raw_host = _raw_host(url)
+    host_unicode = host
     if ip is not None:
         reasons += _ip_findings(ip, raw_host)
     else:
-        reasons += _host_findings(host, raw_host)
-    host_unicode = _to_unicode(host)
+        reading = read_host(host)
+        reasons += _host_findings(host, raw_host) + reading.findings
+        host_unicode = reading.shown
     registrable = None if ip is not None else _psl().privatesuffix(host.rstrip(".").lower())
     return UrlReport(
         url,
@@ -266,65 +259,4 @@ def _host_findings(host: str, raw_host: str) -> list[Reason]:
         found.append(
             Reason("trailing-dot", "warn", "The site name ends with a dot, which can slip past checks.")
         )
-    labels = [label for label in host.rstrip(".").split(".") if label]
-    unicode_labels = [_label_to_unicode(label) for label in labels]
-    tld_scripts = _scripts(unicode_labels[-1]) if unicode_labels else set()
-    for label, shown in zip(labels, unicode_labels, strict=True):
-        if shown == label:
-            continue
-        scripts = _scripts(shown)
-        if len(scripts) > 1 and scripts not in _CJK_MIXES and not any(scripts <= mix for mix in _CJK_MIXES):
-            found.append(
-                Reason(
-                    "mixed-script",
-                    "warn",
-                    f"'{shown}' mixes writing systems "
-                    f"({', '.join(sorted(s.title() for s in scripts))}), "
-                    "a common way to imitate a known name.",
-                )
-            )
-            continue
-        lookalike = _latin_lookalike(shown)
-        if lookalike and scripts != {"LATIN"} and not (scripts & tld_scripts - {"LATIN"}):
-            found.append(
-                Reason(
-                    "confusable",
-                    "warn",
-                    f"'{shown}' is written in "
-                    f"{'/'.join(s.title() for s in sorted(scripts))} letters "
-                    f"but reads like the Latin '{lookalike}'.",
-                )
-            )
     return found
-
-
-def _label_to_unicode(label: str) -> str:
-    if label.lower().startswith("xn--"):
-        try:
-            return label[4:].encode("ascii").decode("punycode")
-        except (UnicodeError, ValueError):
-            return label
-    return label
-
-
-def _to_unicode(host: str) -> str:
-    return ".".join(_label_to_unicode(label) for label in host.split("."))
-
-
-def _scripts(text: str) -> set[str]:
-    return {categories.alias(c) for c in text if c.isalpha()} - _NEUTRAL_SCRIPTS
-
-
-def _latin_lookalike(text: str) -> str | None:
-    """The ASCII string `text` can pass for, when every letter has a Latin look-alike."""
-    out = []
-    for c in text:
-        if c.isascii():
-            out.append(c)
-            continue
-        found = confusables.is_confusable(c, preferred_aliases=["latin"], greedy=True) or []
-        glyphs = [g["c"] for hit in found for g in hit["homoglyphs"] if g["c"].isascii() and len(g["c"]) == 1]
-        if not glyphs:
-            return None
-        out.append(glyphs[0])
-    return "".join(out)
