@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -37,10 +38,30 @@ BOTH_STORES = {
 }
 
 
+# The framework: the end-to-end modules also run with the demo server written on FastMCP (on SQLite:
+# the store and the framework are separate seams, so one database shows the framework's side).
+
+BOTH_FRAMEWORKS = {
+    "test_elicitation_e2e",
+    "test_modern_era",
+    "test_approvals",
+    "test_connections",
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rpartition(".")[2]
-    if "store" in metafunc.fixturenames and module in BOTH_STORES:
-        metafunc.parametrize("store", ["sqlite", "postgresql"], indirect=True)
+    stores = ["sqlite", "postgresql"] if module in BOTH_STORES else []
+    if "framework" in metafunc.fixturenames and module in BOTH_FRAMEWORKS:
+        if "store" in metafunc.fixturenames and stores:
+            combos = [(store, "sdk") for store in stores] + [("sqlite", "fastmcp")]
+            metafunc.parametrize(
+                ["store", "framework"], combos, indirect=True, ids=[f"{s}-{f}" for s, f in combos]
+            )
+        else:
+            metafunc.parametrize("framework", ["sdk", "fastmcp"], indirect=True)
+    elif "store" in metafunc.fixturenames and stores:
+        metafunc.parametrize("store", stores, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +80,26 @@ _databases = iter(range(1, 1_000_000))
 def database_url(postgres: Postgres) -> str:
     """A fresh, empty PostgreSQL database of the session's server."""
     return postgres.fresh_database(f"test{next(_databases)}")
+
+
+@pytest.fixture
+def framework(request: pytest.FixtureRequest) -> str:
+    """The framework the test's demo server is written with: the SDK's MCPServer (the default), or
+    FastMCP in the modules that run on both."""
+    name: str = getattr(request, "param", "sdk")
+    if name == "fastmcp" and importlib.util.find_spec("fastmcp") is None:
+        pytest.fail("FastMCP is not installed: pip install -e '.[test,fastmcp]' (.ci/run does)")
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _framework_of_servers(framework: str) -> Iterator[None]:
+    """Every demo server a test starts (`Running(...)`) is written with the test's framework."""
+    Running.framework = framework
+    try:
+        yield
+    finally:
+        Running.framework = "sdk"
 
 
 @pytest.fixture
@@ -100,9 +141,12 @@ class Recorder:
 
 
 class Running:
+    framework = "sdk"
+    """The framework of the servers the running test starts (set per test, see `framework`)."""
+
     def __init__(self, data_dir: Path, *, port: int | None = None, **options: Any) -> None:
         self.data_dir = data_dir
-        self.options = options
+        self.options = {"framework": self.framework, **options}
         self.port = port or free_port()
         self.server: ServerThread | None = None
         self.demo: Demo

@@ -33,8 +33,9 @@ def test_every_python_block_in_the_readme_is_an_example_file_verbatim():
         assert (ROOT / match.group(1)).read_text() == block, f"{match.group(1)} differs from the README"
 
 
-@pytest.fixture
-def example_server(tmp_path) -> Iterator[str]:
+@pytest.fixture(params=["server.py", "fastmcp_server.py"])
+def example_server(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The server example (the SDK's MCPServer), or the same tools written with FastMCP."""
     port = free_port()
     env = {
         **os.environ,
@@ -47,11 +48,12 @@ def example_server(tmp_path) -> Iterator[str]:
         "HANDOFF_OAUTH_GITHUB_CLIENT_SECRET": "example-client-secret",
         "HANDOFF_DB": str(tmp_path / "handoff.db"),
     }
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "server.py")], env=env, stderr=subprocess.PIPE, text=True
-    )
+    example = ROOT / "examples" / request.param
+    process = subprocess.Popen([sys.executable, str(example)], env=env, stderr=subprocess.PIPE, text=True)
     origin = f"http://127.0.0.1:{port}"
-    wait_until_serving(f"{origin}/.well-known/oauth-authorization-server", process, "examples/server.py")
+    wait_until_serving(
+        f"{origin}/.well-known/oauth-authorization-server", process, f"examples/{example.name}"
+    )
     try:
         yield origin
     finally:

@@ -10,13 +10,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+from mcp.shared.exceptions import MCPError
 
 from ._errors import StorageUnavailable
 from ._need import Invocation
 from .eras import Call, era_for
+from .frameworks import Refusal, ToolRequest, context_annotation, context_parameter, request_of
 
 if TYPE_CHECKING:
     from ._handoff import Handoff
@@ -45,32 +44,33 @@ class Secrets:
         return values[ref]
 
 
-def server_name(ctx: Any) -> str:
-    """The name of the MCP server a call reached: approvals given on one server never run on another."""
-    server = getattr(ctx, "mcp_server", None)
-    return str(getattr(server, "name", "") or "")
-
-
 def gate(handoff: Handoff, need: Need, delivery: Delivery) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         needs: tuple[Need, ...] = (need, *getattr(fn, "__handoff_needs__", ()))
         body: Callable[..., Any] = getattr(fn, "__handoff_body__", fn)
         signature = inspect.signature(body, eval_str=True)
         hints = typing.get_type_hints(body, include_extras=True)
-        ctx_name = find_context_parameter(body)
+        ctx_name = context_parameter(body)
         parameters = list(signature.parameters.values())
         if ctx_name is None:
-            parameters.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
-            hints = {**hints, _CTX: Context}
+            # A parameter of the gate's own, injected by the framework and absent from the tool's schema.
+            annotation = context_annotation()
+            parameters.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
+            hints = {**hints, _CTX: annotation}
 
         @functools.wraps(body)
         async def gated(*args: Any, **kwargs: Any) -> Any:
-            ctx = kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name]
+            request = request_of(kwargs.pop(_CTX) if ctx_name is None else kwargs[ctx_name])
             try:
-                values = await fetch(handoff, ctx, body.__name__, needs, delivery)
-            except StorageUnavailable:
-                await handoff.note_storage_failure(detail=f"tool {body.__name__}")
-                raise ToolError(StorageUnavailable.PERSON) from None
+                try:
+                    values = await fetch(handoff, request, body.__name__, needs, delivery)
+                except StorageUnavailable:
+                    await handoff.note_storage_failure(detail=f"tool {body.__name__}")
+                    raise Refusal(StorageUnavailable.PERSON) from None
+            except Refusal as refusal:
+                raise request.framework.tool_error(refusal) from None
+            except MCPError as answer:
+                raise request.framework.answer(answer) from None
             if not isinstance(values, dict):
                 return values  # the era's answer for "not yet" (an InputRequiredResult)
             token = _values.set({**_values.get(), **values})
@@ -92,19 +92,18 @@ def gate(handoff: Handoff, need: Need, delivery: Delivery) -> Callable[[F], F]:
 
 
 async def fetch(
-    handoff: Handoff, ctx: Any, fallback_name: str, needs: tuple[Need, ...], delivery: Delivery
+    handoff: Handoff, request: ToolRequest, fallback_name: str, needs: tuple[Need, ...], delivery: Delivery
 ) -> dict[str, Any] | Any:
     """Every need's value for the verified caller, or the era's early answer while some are missing."""
-    request_context = ctx.request_context
-    principal = handoff.mcp_identity.principal(request_context)
+    principal = handoff.mcp_identity.principal(request.context)
     if principal is None:
-        raise ToolError(
+        raise Refusal(
             "This tool needs to know who you are, but the connection carries no verified user. "
             "Connect with an access token from this server's sign-in."
         )
-    params = getattr(request_context, "params", None) or {}
+    params = request.params
     tool = str(params.get("name") or fallback_name)
-    invocation = Invocation(server_name(ctx), tool, params.get("arguments") or {})
+    invocation = Invocation(request.server, tool, params.get("arguments") or {})
     values: dict[str, Any] = {}
     missing: list[Need] = []
     for need in needs:
@@ -116,9 +115,9 @@ async def fetch(
     if missing or params.get("requestState") is not None:
         call = Call(
             handoff=handoff,
-            ctx=ctx,
+            request=request,
             principal=principal,
-            client_id=handoff.mcp_identity.client_id(request_context),
+            client_id=handoff.mcp_identity.client_id(request.context),
             invocation=invocation,
             delivery=delivery,
         )
@@ -131,7 +130,7 @@ async def fetch(
             continue
         value = await need.take(handoff, principal, invocation)
         if value is None:
-            raise ToolError(
+            raise Refusal(
                 f"{need.label} is not there yet (or was already used). "
                 "Finish in the browser, then call the tool again."
             )

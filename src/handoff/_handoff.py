@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,6 +41,7 @@ from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
 from .audit import AuditLog, Event
 from .bus import Bus
 from .eras import Call, StateSealer
+from .frameworks import Refusal, framework_of, request_of
 from .identity import (
     BrowserIdentity,
     LocalIdentity,
@@ -360,8 +360,9 @@ class Handoff:
         return need
 
     def principal(self, ctx: Any) -> str | None:
-        """The verified principal of the tool call `ctx` belongs to (None if unauthenticated)."""
-        return self.mcp_identity.principal(ctx.request_context)
+        """The verified principal of the tool call `ctx` (the SDK's or FastMCP's `Context`) belongs to
+        (None if unauthenticated)."""
+        return self.mcp_identity.principal(request_of(ctx).context)
 
     def secret(self, name: str) -> str:
         """The value of a declared secret, inside a tool gated by `requires_secret(name)`."""
@@ -397,7 +398,7 @@ class Handoff:
                     remote=remote,
                     detail=key,
                 )
-                raise ToolError(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
+                raise Refusal(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
             await self.audit.write(
                 Event.CREATED,
                 principal=principal,
@@ -498,15 +499,18 @@ class Handoff:
         return build_pages(self, self.web)
 
     def app(self, mcp_server: Any, **streamable_http: Any) -> Starlette:
-        """The MCP server's streamable HTTP app with the pages mounted beside it."""
+        """The MCP server's streamable HTTP app with the pages mounted beside it: an `MCPServer` of the
+        SDK, or a FastMCP server (its own `http_app`, with `HandoffMiddleware` installed). Options go
+        to that app (`streamable_http_app(...)`, or FastMCP's `http_app(...)`)."""
         host = str(streamable_http.get("host", "127.0.0.1"))
         if isinstance(self.browser, LocalIdentity) and not is_loopback(host):
             raise ConfigError(
                 f"refusing to serve on {host}: LocalIdentity trusts every browser on this machine, so it "
                 "only binds to loopback; use another identity (AuthServer, CustomIdentity) on a network"
             )
+        framework = framework_of(mcp_server)
         self._check_verified_users(mcp_server)
-        app: Starlette = mcp_server.streamable_http_app(**streamable_http)
+        app = framework.http_app(self, mcp_server, dict(streamable_http))
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         self._redirect_slashes(app)
         # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
@@ -558,13 +562,21 @@ class Handoff:
         verifies tokens some other way says so by passing `mcp_identity=` explicitly.)"""
         if not (self._identity_assumed and isinstance(self.mcp_identity, TokenSubject)):
             return
-        settings = getattr(mcp_server, "settings", None)
-        if settings is not None and getattr(settings, "auth", None) is None:
+        framework = framework_of(mcp_server)
+        if framework.has_verified_users(mcp_server):
+            return
+        if framework.name == "fastmcp":
             raise ConfigError(
-                "this MCP server has no authentication, but handoff needs a verified user for every tool "
-                "call: build it with auth=AuthSettings(...) and an auth_server_provider (AuthServer) or a "
-                "token_verifier (JwtVerifier), or use LocalIdentity for a single-user loopback server"
+                "this FastMCP server has no authentication, but handoff needs a verified user for every "
+                "tool call: build it with auth=AuthServerProvider(auth) (from handoff.frameworks.fastmcp) "
+                "or one of FastMCP's token verifiers (JWTVerifier), or use LocalIdentity for a "
+                "single-user loopback server"
             )
+        raise ConfigError(
+            "this MCP server has no authentication, but handoff needs a verified user for every tool "
+            "call: build it with auth=AuthSettings(...) and an auth_server_provider (AuthServer) or a "
+            "token_verifier (JwtVerifier), or use LocalIdentity for a single-user loopback server"
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

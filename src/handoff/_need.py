@@ -11,8 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mcp.server.mcpserver.exceptions import ToolError
-
+from .frameworks import Refusal
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -144,7 +143,7 @@ class ApprovalNeed(Need):
         summary = [[str(k), str(v)] for k, v in shown.items()]
         size = sum(len(k) + len(v) for k, v in summary)
         if size > MAX_SHOWN:
-            raise ToolError(
+            raise Refusal(
                 f"{invocation.tool} cannot ask for approval: what it would show is {size:,} characters, "
                 f"more than a person can check ({MAX_SHOWN:,} at most). Call it with less."
             )

@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import click
@@ -67,6 +67,13 @@ def main() -> None:
     type=click.IntRange(1, 16),
     help="Run this many server processes behind haproxy on --port (needs --database).",
 )
+@click.option(
+    "--framework",
+    type=click.Choice(["sdk", "fastmcp"]),
+    default="sdk",
+    show_default=True,
+    help="What the demo server is written with: the mcp SDK's MCPServer, or FastMCP (handoff[fastmcp]).",
+)
 @click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
 def demo(
     host: str,
@@ -75,9 +82,19 @@ def demo(
     database_url: str | None,
     public_url: str | None,
     replicas: int,
+    framework: Literal["sdk", "fastmcp"],
     walkthrough: bool,
 ) -> None:
     """Serve the demo MCP server, or run the scripted walkthrough."""
+    if framework == "fastmcp":
+        if replicas > 1:
+            raise click.UsageError("--replicas runs the demo written with the SDK: leave out --framework")
+        try:
+            import fastmcp  # noqa: F401
+        except ImportError:
+            raise click.ClickException(
+                "the FastMCP demo needs FastMCP: pip install 'handoff[fastmcp]'"
+            ) from None
     if database_url and not database_url.startswith(_POSTGRES):
         raise click.UsageError("--database takes a postgresql:// URL (the SQLite file lives in --data-dir)")
     if replicas > 1 and not database_url:
@@ -95,6 +112,7 @@ def demo(
             _free_port() if port == 8377 else port,
             database_url=database_url,
             replicas=replicas,
+            framework=framework,
         )
         try:
             ok = anyio.run(story)
@@ -117,10 +135,14 @@ def demo(
     from .demo import build_demo
 
     try:
-        app = build_demo(base, data_dir, database_url=database_url)
+        app = build_demo(base, data_dir, database_url=database_url, framework=framework)
     except HandoffError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(_demo_banner(base, data_dir, database_url))
+    click.echo(
+        _demo_banner(
+            base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
+        )
+    )
     # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
     uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import Context, MCPServer
@@ -20,6 +20,10 @@ from ..oauth import Provider, provider
 from ..vault import Keyring, dev_key
 
 DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
+
+Framework = Literal["sdk", "fastmcp"]
+"""The server framework the demo's tools are written with: the SDK's MCPServer, or FastMCP."""
+FRAMEWORKS: tuple[Framework, ...] = ("sdk", "fastmcp")
 
 
 def check_weather_key(value: str) -> str | None:
@@ -75,10 +79,12 @@ def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
 @dataclass
 class Demo:
     handoff: Handoff
-    mcp: MCPServer
+    mcp: Any
+    """The MCP server: an `MCPServer`, or a `FastMCP` server."""
     auth: AuthServer
     app: Starlette
     public_url: str
+    framework: Framework = "sdk"
 
     @property
     def mcp_url(self) -> str:
@@ -95,7 +101,12 @@ def build_demo(
     retry_wait: float = 25.0,
     providers: Sequence[Provider] | None = None,
     database_url: str | None = None,
+    framework: Framework = "sdk",
 ) -> Demo:
+    """The demo server on `framework`: the same tools, sign-in and pages on the SDK's MCPServer or on
+    FastMCP."""
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, not {framework!r}")
     data = Path(data_dir)
     secret_key = dev_key(data / "pages.key")
     signing_key = hmac.new(secret_key, b"handoff/demo/access-token", hashlib.sha256).digest()
@@ -121,27 +132,33 @@ def build_demo(
         retry_wait=retry_wait,
         providers=providers,
     )
-    mcp = MCPServer(
-        "handoff-demo",
-        request_state_security=handoff.request_state_security(),
-        log_level="WARNING",
-        instructions="Demo tools that need a user's API keys, entered in the user's own browser.",
-        auth_server_provider=auth,
-        auth=AuthSettings(
-            issuer_url=public_url,  # type: ignore[arg-type]
-            resource_server_url=f"{public_url}/mcp",  # type: ignore[arg-type]
-            client_registration_options=ClientRegistrationOptions(enabled=True),
-            revocation_options=RevocationOptions(enabled=True),
-            validate_token_resource=True,
-        ),
-    )
+    instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
+    tool: Callable[[Callable[..., Any]], object]
+    if framework == "fastmcp":
+        mcp, tool = _fastmcp_server(handoff, auth, instructions)
+    else:
+        mcp = MCPServer(
+            "handoff-demo",
+            request_state_security=handoff.request_state_security(),
+            log_level="WARNING",
+            instructions=instructions,
+            auth_server_provider=auth,
+            auth=AuthSettings(
+                issuer_url=public_url,  # type: ignore[arg-type]
+                resource_server_url=f"{public_url}/mcp",  # type: ignore[arg-type]
+                client_registration_options=ClientRegistrationOptions(enabled=True),
+                revocation_options=RevocationOptions(enabled=True),
+                validate_token_resource=True,
+            ),
+        )
+        tool = mcp.tool()
 
-    @mcp.tool()
-    async def whoami(ctx: Context) -> str:
-        """Say which user this connection is signed in as."""
-        return f"You are {handoff.principal(ctx)}."
+        @tool
+        async def whoami(ctx: Context) -> str:
+            """Say which user this connection is signed in as."""
+            return f"You are {handoff.principal(ctx)}."
 
-    @mcp.tool()
+    @tool
     @handoff.requires_secret(
         "weather_api_key",
         label="Weather API key",
@@ -154,7 +171,7 @@ def build_demo(
         fingerprint = hashlib.sha256(key.encode()).hexdigest()[:8]
         return f"Forecast for {city}: sunny, 21°C (fetched with your key …{fingerprint})"
 
-    @mcp.tool()
+    @tool
     @handoff.requires_secret(
         "notes_token",
         label="Notes token",
@@ -168,7 +185,7 @@ def build_demo(
 
     if "calendar" in handoff.providers:
 
-        @mcp.tool()
+        @tool
         @handoff.requires_connection("calendar", scopes=["calendar"])
         async def next_meeting() -> str:
             """Your next meeting, read from your calendar account (connected in your browser)."""
@@ -176,11 +193,36 @@ def build_demo(
             fingerprint = hashlib.sha256(token.encode()).hexdigest()[:8]
             return f"Next meeting: design review at 14:00 (calendar token …{fingerprint})"
 
-    @mcp.tool()
+    @tool
     @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
     async def send_payment(amount: str, currency: str, payee: str, description: str = "") -> str:
         """Send a payment. Runs only after you approve exactly these details in your browser."""
         return f"Paid {amount} {currency} to {payee}."
 
     app = handoff.app(mcp, host="127.0.0.1")
-    return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url)
+    return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url, framework=framework)
+
+
+def _fastmcp_server(
+    handoff: Handoff, auth: AuthServer, instructions: str
+) -> tuple[Any, Callable[[Callable[..., Any]], object]]:
+    """The demo's FastMCP server (signed in with the same AuthServer), and its tool decorator."""
+    from fastmcp import Context as FastMCPContext
+    from fastmcp import FastMCP
+
+    from ..frameworks.fastmcp import AuthServerProvider
+
+    server = FastMCP(
+        "handoff-demo",
+        instructions=instructions,
+        auth=AuthServerProvider(auth),
+        request_state_security=handoff.request_state_security(),
+    )
+
+    async def whoami(ctx: FastMCPContext) -> str:
+        """Say which user this connection is signed in as."""
+        return f"You are {handoff.principal(ctx)}."
+
+    whoami.__annotations__ = {"ctx": FastMCPContext, "return": str}  # resolved here, not in this module
+    server.tool(whoami)
+    return server, server.tool()

@@ -35,7 +35,7 @@ from ._balancer import REPLICA_HEADER, ROUTE_HEADER, Balancer, replica_names
 from ._browser import ScriptedBrowser
 from ._client import demo_client, signed_in_http
 from ._replicas import Replicas
-from ._server import DEMO_USERS, build_demo
+from ._server import DEMO_USERS, Framework, build_demo
 
 KEY = "wk_demo_1234567890"
 
@@ -270,20 +270,24 @@ async def walkthrough(
     *,
     database_url: str | None = None,
     replicas: int = 1,
+    framework: Framework = "sdk",
 ) -> bool:
     """Run both stories against a fresh demo server on 127.0.0.1:`port`; True when every step held.
 
     On PostgreSQL (`database_url`, else HANDOFF_DATABASE_URL) the database must hold no handoff data
     yet: the story starts with nobody's key stored. With `replicas` > 1 that many server processes
-    share the database, behind haproxy on `port`."""
+    share the database, behind haproxy on `port`. `framework` is what the demo server is written with
+    (the SDK's MCPServer, or FastMCP), in one process."""
     story = Story(say)
     database_url = database_url or Store.url_from_env()
     if replicas > 1 and not database_url:
         raise ConfigError(
             "several replicas share one PostgreSQL database: pass database_url='postgresql://…'"
         )
+    if replicas > 1 and framework != "sdk":
+        raise ConfigError("the replicas walkthrough runs the demo written with the SDK's MCPServer")
     created = await _claim(database_url) if database_url else False
-    for name in ("httpx2", "httpx", "mcp", "handoff", "uvicorn"):
+    for name in ("httpx2", "httpx", "mcp", "handoff", "uvicorn", "fastmcp"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with tempfile.TemporaryDirectory(prefix="handoff-walkthrough-") as data:
@@ -291,7 +295,7 @@ async def walkthrough(
                 assert database_url is not None
                 held = await _on_replicas(story, port, Path(data), database_url, replicas)
             else:
-                held = await _in_one_process(story, port, data, database_url)
+                held = await _in_one_process(story, port, data, database_url, framework)
     finally:
         if created:
             assert database_url is not None
@@ -300,12 +304,16 @@ async def walkthrough(
     return held
 
 
-async def _in_one_process(story: Story, port: int, data: str, database_url: str | None) -> bool:
-    demo = build_demo(f"http://127.0.0.1:{port}", data, database_url=database_url)
+async def _in_one_process(
+    story: Story, port: int, data: str, database_url: str | None, framework: Framework
+) -> bool:
+    demo = build_demo(f"http://127.0.0.1:{port}", data, database_url=database_url, framework=framework)
     config = uvicorn.Config(demo.app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
     server = uvicorn.Server(config)
     if database_url:
         story.say(f"(On PostgreSQL: {_describe(database_url)}.)")
+    if framework == "fastmcp":
+        story.say("(The demo server is written with FastMCP: the same decorators under @server.tool.)")
     stopped = anyio.Event()
 
     async def serve() -> None:

@@ -29,7 +29,7 @@ class Era(Protocol):
 
 def era_for(call: Call) -> Era:
     """The era of the connection this call arrived on."""
-    if call.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+    if call.request.protocol_version in MODERN_PROTOCOL_VERSIONS:
         return ModernEra()
     return LegacyEra()
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver.exceptions import ToolError
-
+from ..frameworks import Refusal
 from ..ledger import Record, Status
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
     from .._need import Delivery, Invocation, Need
+    from ..frameworks import ToolRequest
 
 
 @dataclass
@@ -19,8 +19,8 @@ class Call:
     """A tool call that is missing something, with who made it and how to reach them."""
 
     handoff: Handoff
-    ctx: Any
-    """The SDK's `Context` for this call."""
+    request: ToolRequest
+    """The call as the framework received it."""
     principal: str
     client_id: str | None
     invocation: Invocation
@@ -33,7 +33,7 @@ class Call:
     @property
     def params(self) -> dict[str, Any]:
         """The raw `tools/call` params (name, arguments) of this call."""
-        return dict(getattr(self.ctx.request_context, "params", None) or {})
+        return self.request.params
 
     @property
     def arguments(self) -> dict[str, Any]:
@@ -41,13 +41,11 @@ class Call:
 
     @property
     def remote(self) -> str | None:
-        request = getattr(self.ctx.request_context, "request", None)
-        client = getattr(request, "client", None)
-        return getattr(client, "host", None)
+        return self.request.remote
 
     @property
     def supports_url(self) -> bool:
-        caps = self.ctx.client_capabilities
+        caps = self.request.client_capabilities
         return bool(caps and caps.elicitation and caps.elicitation.url is not None)
 
     async def report_refusal(self, need: Need) -> None:
@@ -64,18 +62,18 @@ class Call:
         await self.handoff.ledger.acknowledge(record.id)
         raise self._refusal(record, need)
 
-    def _refusal(self, record: Record, need: Need) -> ToolError:
-        return ToolError(
+    def _refusal(self, record: Record, need: Need) -> Refusal:
+        return Refusal(
             f"The request for {_your(need)} was {record.status.value}, so {self.tool} did not run. "
             "Call the tool again to start over."
         )
 
-    def link_only(self, opened: list[tuple[Record, str]]) -> ToolError:
+    def link_only(self, opened: list[tuple[Record, str]]) -> Refusal:
         """For clients without URL mode: a tool error that tells the person where to go."""
         lines = [f"{self.tool} needs something only you can provide, in your own browser:"]
         lines += [f"- {record.params['label']}: open {url}" for record, url in opened]
         lines.append("You will be asked to sign in first. When you are done, call the tool again.")
-        return ToolError("\n".join(lines))
+        return Refusal("\n".join(lines))
 
 
 def _your(need: Need) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import UrlElicitationRequiredError
 from mcp_types import ElicitRequestURLParams
 
 from .._errors import Busy
+from ..frameworks import Refusal
 from ..ledger import Status
 from ._call import Call
 
@@ -31,7 +31,7 @@ class LegacyEra:
             raise call.link_only(opened)
         if call.delivery == "error":
             for record, _ in opened:
-                handoff.notifier.watch(record.id, call.ctx.session, until=record.expires_at)
+                handoff.notifier.watch(record.id, call.request.session, until=record.expires_at)
             raise UrlElicitationRequiredError(
                 [
                     ElicitRequestURLParams(
@@ -41,8 +41,8 @@ class LegacyEra:
                 ]
             )
         for (record, url), need in zip(opened, missing, strict=True):
-            handoff.notifier.watch(record.id, call.ctx.session, until=record.expires_at)
-            answer = await call.ctx.elicit_url(record.params["message"], url, record.id)
+            handoff.notifier.watch(record.id, call.request.session, until=record.expires_at)
+            answer = await call.request.elicit_url(record.params["message"], url, record.id)
             if answer.action != "accept":
                 status = Status.DECLINED if answer.action == "decline" else Status.CANCELLED
                 record = await handoff.finish(record.id, status, remote=None)
@@ -50,12 +50,12 @@ class LegacyEra:
             try:
                 finished = await handoff.hold(record.id)
             except Busy:
-                raise ToolError(
+                raise Refusal(
                     f"The server is too busy to wait for your {need.label} right now. Finish in the "
                     f"browser ({url}), then call the tool again."
                 ) from None
             if finished is None:
-                raise ToolError(
+                raise Refusal(
                     f"Still waiting for your {need.label} in the browser ({url}). "
                     "Finish there, then call the tool again."
                 )

@@ -36,7 +36,7 @@ class ModernEra:
     """Speaks 2026-07-28: answer with `InputRequiredResult`, then wake the retry on completion."""
 
     async def obtain(self, call: Call, missing: list[Need]) -> InputRequiredResult | None:
-        token = call.ctx.request_state
+        token = call.request.request_state
         if token is None and not missing:
             return None
         if not call.supports_url:
@@ -128,7 +128,7 @@ async def _retry(
     handoff = call.handoff
     records = [await handoff.ledger.get(record_id) for record_id in state.records]
     by_name = {record.params["name"]: record for record in records}
-    answers = call.ctx.input_responses or {}
+    answers = call.request.input_responses or {}
     for need in missing:
         record = by_name.get(need.name)
         if record is None:
