@@ -16,14 +16,16 @@ from handoff.audit import Event, SqlAudit
 from handoff.cli import main
 
 
-def test_walkthrough_runs_the_whole_story_and_exits_zero():
+@pytest.mark.parametrize("framework", ["sdk", "fastmcp"])
+def test_walkthrough_runs_the_whole_story_and_exits_zero(framework: str):
     done = subprocess.run(
-        [sys.executable, "-m", "handoff.cli", "demo", "--walkthrough"],
+        [sys.executable, "-m", "handoff.cli", "demo", "--walkthrough", "--framework", framework],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert ("written with FastMCP" in done.stdout) == (framework == "fastmcp")
     for line in (
         "-32042",
         "Bob is refused",

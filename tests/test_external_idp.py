@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import jwt
@@ -41,8 +43,20 @@ class Setup:
         return f"{self.base}/mcp"
 
 
-@pytest.fixture
-def setup(tmp_path) -> Iterator[Setup]:
+@dataclass
+class Provider:
+    """The tests' OpenID provider with two clients (the pages, an agent), and a Handoff whose pages
+    sign people in there."""
+
+    port: int
+    base: str
+    process: subprocess.Popen[str]
+    oidc: str
+    discovery: Discovery
+    handoff: Handoff
+
+
+def provider_and_handoff(tmp_path: Path) -> Provider:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process, oidc = start_oidc(
@@ -66,6 +80,13 @@ def setup(tmp_path) -> Iterator[Setup]:
         keyring=Keyring.parse(generate_key()),
         browser=OidcLogin(oidc, client_id=PAGES_CLIENT, client_secret=PAGES_SECRET, discovery=discovery),
     )
+    return Provider(port, base, process, oidc, discovery, handoff)
+
+
+@pytest.fixture
+def setup(tmp_path) -> Iterator[Setup]:
+    world = provider_and_handoff(tmp_path)
+    base, oidc, discovery, handoff = world.base, world.oidc, world.discovery, world.handoff
     mcp = MCPServer(
         "idp-test",
         log_level="WARNING",
@@ -82,13 +103,13 @@ def setup(tmp_path) -> Iterator[Setup]:
     async def use_key() -> str:
         return f"key of {len(handoff.secret('api_key'))} characters"
 
-    server = ServerThread(handoff.app(mcp), port).start()
+    server = ServerThread(handoff.app(mcp), world.port).start()
     try:
         yield Setup(base, oidc, handoff)
     finally:
         server.stop()
-        process.terminate()
-        process.wait(timeout=10)
+        world.process.terminate()
+        world.process.wait(timeout=10)
 
 
 async def access_token_for(setup: Setup, user: str) -> str:
