@@ -29,9 +29,13 @@ THREE = ["--replicas", "3"]
 NO_DATABASE_ENV = {k: v for k, v in os.environ.items() if k != "HANDOFF_DATABASE_URL"}
 
 
-def test_the_walkthrough_runs_on_three_replicas_with_each_browser_step_elsewhere(database_url: str) -> None:
+@pytest.mark.parametrize("framework", ["sdk", "fastmcp"])
+def test_the_walkthrough_runs_on_three_replicas_with_each_browser_step_elsewhere(
+    database_url: str, framework: str
+) -> None:
+    command = [sys.executable, "-m", "handoff.cli", "demo", "--walkthrough", "--database", database_url]
     done = subprocess.run(
-        [sys.executable, "-m", "handoff.cli", "demo", "--walkthrough", "--database", database_url, *THREE],
+        [*command, *THREE, "--framework", framework],
         capture_output=True,
         text=True,
         timeout=180,

@@ -5,8 +5,6 @@ tool's schema; the middleware that lets protocol errors through; the identities 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,13 +274,3 @@ async def test_fastmcps_jwt_verifier_names_the_principal_and_the_pages_check_it(
         )
         response = await http.post(idp.mcp_url, headers={"authorization": f"Bearer {forged}"}, json={})
         assert response.status_code == 401
-
-
-def test_the_fastmcp_demo_says_replicas_run_the_sdks():
-    refused = subprocess.run(
-        [sys.executable, "-m", "handoff.cli", "demo", "--framework", "fastmcp", "--replicas", "2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2 and "--replicas runs the demo written with the SDK" in refused.stderr

@@ -87,8 +87,6 @@ def demo(
 ) -> None:
     """Serve the demo MCP server, or run the scripted walkthrough."""
     if framework == "fastmcp":
-        if replicas > 1:
-            raise click.UsageError("--replicas runs the demo written with the SDK: leave out --framework")
         try:
             import fastmcp  # noqa: F401
         except ImportError:
@@ -127,7 +125,7 @@ def demo(
     base = (public_url or f"http://{host}:{port}").rstrip("/")
     if replicas > 1:
         assert database_url is not None
-        _serve_replicas(replicas, port, base, database_url, data_dir)
+        _serve_replicas(replicas, port, base, database_url, data_dir, framework)
         return
 
     import uvicorn
@@ -186,7 +184,9 @@ Press Ctrl-C to stop.
 """
 
 
-def _serve_replicas(count: int, port: int, base: str, database_url: str, data_dir: str) -> None:
+def _serve_replicas(
+    count: int, port: int, base: str, database_url: str, data_dir: str, framework: str = "sdk"
+) -> None:
     """N demo server processes behind haproxy on `port`, until Ctrl-C (or until one of them stops)."""
     import signal
     import time
@@ -196,7 +196,9 @@ def _serve_replicas(count: int, port: int, base: str, database_url: str, data_di
 
     # A SIGTERM stops the replicas and haproxy too, as Ctrl-C does (without this they would outlive us).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    group = Replicas(count, public_url=base, database_url=database_url, data_dir=data_dir)
+    group = Replicas(
+        count, public_url=base, database_url=database_url, data_dir=data_dir, framework=framework
+    )
     try:
         balancer = Balancer(group.backends, port=port)
     except ConfigError as exc:

@@ -27,9 +27,18 @@ class Replica:
     """One demo server process, `name` (replica1, …), on 127.0.0.1:`port`."""
 
     def __init__(
-        self, name: str, port: int, *, public_url: str, database_url: str, data_dir: Path, log_dir: Path
+        self,
+        name: str,
+        port: int,
+        *,
+        public_url: str,
+        database_url: str,
+        data_dir: Path,
+        log_dir: Path,
+        framework: str = "sdk",
     ) -> None:
         self.name = name
+        self.framework = framework
         self.port = port
         self.public_url = public_url
         self.database_url = database_url
@@ -69,6 +78,8 @@ class Replica:
             self.public_url,
             "--data-dir",
             str(self.data_dir),
+            "--framework",
+            self.framework,
         ]
         env = {**os.environ, DATABASE_URL: self.database_url, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
@@ -142,7 +153,9 @@ class Replicas:
         data_dir: str | Path,
         log_dir: str | Path | None = None,
         ports: list[int] | None = None,
+        framework: str = "sdk",
     ) -> None:
+        """`framework`: what the demo server is written with, "sdk" (MCPServer) or "fastmcp"."""
         if count < 1:
             raise ValueError("at least one replica")
         if ports is not None and len(ports) != count:
@@ -159,6 +172,7 @@ class Replicas:
                 database_url=database_url,
                 data_dir=self.data_dir,
                 log_dir=log_folder,
+                framework=framework,
             )
             for name, port in zip(replica_names(count), ports, strict=True)
         ]

@@ -277,15 +277,13 @@ async def walkthrough(
     On PostgreSQL (`database_url`, else HANDOFF_DATABASE_URL) the database must hold no handoff data
     yet: the story starts with nobody's key stored. With `replicas` > 1 that many server processes
     share the database, behind haproxy on `port`. `framework` is what the demo server is written with
-    (the SDK's MCPServer, or FastMCP), in one process."""
+    (the SDK's MCPServer, or FastMCP)."""
     story = Story(say)
     database_url = database_url or Store.url_from_env()
     if replicas > 1 and not database_url:
         raise ConfigError(
             "several replicas share one PostgreSQL database: pass database_url='postgresql://…'"
         )
-    if replicas > 1 and framework != "sdk":
-        raise ConfigError("the replicas walkthrough runs the demo written with the SDK's MCPServer")
     created = await _claim(database_url) if database_url else False
     for name in ("httpx2", "httpx", "mcp", "handoff", "uvicorn", "fastmcp"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -293,7 +291,7 @@ async def walkthrough(
         with tempfile.TemporaryDirectory(prefix="handoff-walkthrough-") as data:
             if replicas > 1:
                 assert database_url is not None
-                held = await _on_replicas(story, port, Path(data), database_url, replicas)
+                held = await _on_replicas(story, port, Path(data), database_url, replicas, framework)
             else:
                 held = await _in_one_process(story, port, data, database_url, framework)
     finally:
@@ -336,8 +334,18 @@ async def _in_one_process(
     return held
 
 
-async def _on_replicas(story: Story, port: int, data: Path, database_url: str, count: int) -> bool:
-    group = Replicas(count, public_url=f"http://127.0.0.1:{port}", database_url=database_url, data_dir=data)
+async def _on_replicas(
+    story: Story, port: int, data: Path, database_url: str, count: int, framework: Framework
+) -> bool:
+    group = Replicas(
+        count,
+        public_url=f"http://127.0.0.1:{port}",
+        database_url=database_url,
+        data_dir=data,
+        framework=framework,
+    )
+    if framework == "fastmcp":
+        story.say("(The demo server is written with FastMCP: the same decorators under @server.tool.)")
     balancer = Balancer(group.backends, port=port, route_header=True)
     try:
         await anyio.to_thread.run_sync(group.start)
