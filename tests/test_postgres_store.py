@@ -163,3 +163,79 @@ async def test_the_store_checks_its_vault_keys_when_it_starts(database_url):
     with pytest.raises(ConfigError, match="key is wrong or missing"):
         await wrong.start()
     await wrong.stop()
+
+
+async def test_a_url_that_does_not_parse_is_named_without_its_password():
+    for url in (
+        "postgresql://handoff:S3cr%zzet-PASSWORD@127.0.0.1:1/x",
+        "postgresql://h:S3cret PASSWORD@x/y",
+    ):
+        with pytest.raises(ConfigError) as caught:
+            await PostgresDatabase(url, connect_timeout=1).start()
+        assert "PASSWORD" not in str(caught.value), caught.value
+
+
+async def test_a_nul_in_a_looked_up_key_finds_nothing_instead_of_failing(database_url):
+    db = PostgresDatabase(database_url)
+    entries = SqlEntries(db)
+    await entries.put("connect.state", "abc", {"x": 1}, expires_at=time.time() + 60)
+    assert await entries.get("connect.state", "a\x00bc") is None
+    assert await entries.take("connect.state", "ab\x00c") is None
+    assert await entries.get("connect.state", "abc") == {"x": 1}
+    await db.stop()
+
+
+async def test_a_rotation_keeps_a_value_saved_while_it_runs(database_url):
+    import psycopg
+
+    from handoff.vault import SqlVault
+
+    old, new = generate_key(), generate_key()
+    db = PostgresDatabase(database_url)
+    await SqlVault(db, Keyring.parse(old)).put("alice", "k", "old value")
+    rotating = SqlVault(db, Keyring.parse(f"{new},{old}"))
+    elsewhere = Keyring.parse(new).seal("alice", "k", b"saved meanwhile")
+    real_seal = rotating.keyring.seal
+
+    def seal_after_someone_saved(principal: str, name: str, value: bytes):  # type: ignore[no-untyped-def]
+        # Between the rotation's read and its write, another replica stores a new value.
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other.execute(
+                "UPDATE handoff.secrets SET key_id = %s, nonce = %s, ciphertext = %s "
+                "WHERE principal = 'alice'",
+                (elsewhere.key_id, elsewhere.nonce, elsewhere.ciphertext),
+            )
+        return real_seal(principal, name, value)
+
+    rotating.keyring.seal = seal_after_someone_saved  # type: ignore[method-assign]
+    assert await rotating.rotate() == 0  # nothing moved: the row was no longer the one it read
+    rotating.keyring.seal = real_seal  # type: ignore[method-assign]
+    assert await SqlVault(db, Keyring.parse(new), read_cache_ttl=0).get("alice", "k") == "saved meanwhile"
+    await db.stop()
+
+
+async def test_the_sweep_never_reports_expired_a_record_another_replica_completed(database_url):
+    import psycopg
+
+    db = PostgresDatabase(database_url)
+    ledger = SqlLedger(db, ttl=0.2)
+    record = await ledger.create(draft())
+    await anyio.sleep(0.3)  # past its expiry, not yet swept
+    finishing = await psycopg.AsyncConnection.connect(database_url)  # another replica's open transaction
+    await finishing.execute(
+        "UPDATE handoff.records SET status = 'completed', completed_at = %s WHERE id = %s",
+        (time.time(), record.id),
+    )
+    swept: list[object] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: _collect(ledger, swept))
+        await anyio.sleep(0.3)  # the sweep waits on the row the other transaction holds...
+        await finishing.commit()  # ...which completes it
+    await finishing.close()
+    assert swept == [[]]  # nothing reported expired
+    assert (await ledger.get(record.id)).status is Status.COMPLETED
+    await db.stop()
+
+
+async def _collect(ledger: SqlLedger, into: list[object]) -> None:
+    into.append(await ledger.expire_due(10))

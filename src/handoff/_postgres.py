@@ -39,10 +39,19 @@ _MIGRATION_LOCK = 0x68616E646F6666  # "handoff": one advisory lock id every repl
 WAIT_FOR_CONNECTION = 5.0
 """Longest wait for a pooled connection: while the database is away, a page says so after this long
 (and once it is back, the pool has reconnected within a few seconds)."""
+LOCKS_AT_ONCE = 8
+"""Locks (`lock`) one process holds at the same time, each on a connection of its own."""
 IDLE_CHECK = 2.0
 """A pooled connection unused for longer than this (seconds) is pinged before it is lent out."""
 _RETRIES = 3
 """Times a transaction is run again after a deadlock or a serialization failure."""
+
+
+def _text(params: Sequence[Any]) -> list[Any]:
+    """PostgreSQL text cannot hold NUL: where one reaches a parameter (an id or a state typed into a
+    URL, a path in an audit line), it becomes U+FFFD. No key handoff makes contains either, so a lookup
+    finds nothing, as it would on SQLite, instead of failing the request."""
+    return [p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params]
 
 
 def _placeholders(sql: str) -> str:
@@ -63,6 +72,24 @@ def _import() -> Any:
     return psycopg, psycopg_pool
 
 
+def secret_parts(url: str) -> list[str]:
+    """The password of `url` as written and decoded: what must never appear in a message."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        written = urlsplit(url).password
+    except ValueError:
+        written = None
+    return sorted({p for p in (written, unquote(written or "")) if p}, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's message) with the password of `url` taken out."""
+    for secret in secret_parts(url):
+        text = text.replace(secret, "…")
+    return text
+
+
 def describe_url(url: str) -> str:
     """`url` without its password, for messages and logs."""
     psycopg, _ = _import()
@@ -81,20 +108,20 @@ class _PostgresTx:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        cursor = await self.conn.execute(_placeholders(sql), params)
+        cursor = await self.conn.execute(_placeholders(sql), _text(params))
         rows = await cursor.fetchall() if cursor.description else []
         return Rows(list(rows), cursor.rowcount)
 
     async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.conn.execute(_placeholders(sql), params)
+        await self.conn.execute(_placeholders(sql), _text(params))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             async with self.conn.cursor() as cursor:
-                await cursor.executemany(_placeholders(sql), rows)
+                await cursor.executemany(_placeholders(sql), [_text(row) for row in rows])
 
     async def lock(self, name: str) -> None:
-        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", _text([name]))
 
 
 class PostgresDatabase:
@@ -129,6 +156,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool[Any] | None = None
         self._starting = anyio.Lock()
         self._held = NamedLocks()
+        self._lockers = anyio.Semaphore(LOCKS_AT_ONCE)
         self._used: dict[int, float] = {}
 
     def describe(self) -> str:
@@ -137,8 +165,12 @@ class PostgresDatabase:
     def __repr__(self) -> str:
         return f"PostgresDatabase({self.describe()!r})"
 
+    def say(self, exc: BaseException) -> str:
+        """The first line of a driver's error, without the password."""
+        return scrub(_first_line(exc), self.url)
+
     def unreachable(self, exc: BaseException) -> StorageUnavailable:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = self.say(exc)
         logger.error("database %s cannot be used right now: %s", self.describe(), first)
         return StorageUnavailable(f"database {self.describe()} cannot be used right now: {first}")
 
@@ -175,7 +207,7 @@ class PostgresDatabase:
             except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
                 await pool.close()
                 raise ConfigError(
-                    f"cannot reach database {self.describe()}: {_first_line(exc)}; check that PostgreSQL "
+                    f"cannot reach database {self.describe()}: {self.say(exc)}; check that PostgreSQL "
                     "runs there and that HANDOFF_DATABASE_URL names the right host, port, user and database"
                 ) from None
             self._pool = pool
@@ -276,21 +308,25 @@ class PostgresDatabase:
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        # One waiter per process on the database (the others queue here, not on pooled connections),
-        # then a session advisory lock, which PostgreSQL drops by itself if this connection dies.
-        async with self._held(name):
-            pool = await self._ready()
-            psycopg, psycopg_pool = _import()
+        # One waiter per process for each name (the others queue here), then a session advisory lock on
+        # a connection of its own, outside the pool: a lock is held across slow work (a token refresh
+        # over HTTP) whose own reads and writes need pooled connections, and PostgreSQL drops the lock
+        # by itself if this connection dies. At most LOCKS_AT_ONCE such connections per process.
+        async with self._held(name), self._lockers:
+            await self._ready()
+            psycopg, _ = _import()
             try:
-                async with self._connection(pool) as conn:
-                    await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
-                    try:
-                        yield
-                    finally:
-                        with contextlib.suppress(psycopg.Error):
-                            await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 1))", (name,))
-            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                conn = await self.connect()
+            except (psycopg.OperationalError, OSError) as exc:
                 raise self.unreachable(exc) from exc
+            try:
+                await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 1))", (name,))
+                yield
+            except psycopg.OperationalError as exc:
+                raise self.unreachable(exc) from exc
+            finally:
+                with anyio.CancelScope(shield=True), contextlib.suppress(psycopg.Error):
+                    await conn.close()  # closing ends the session, and the session's lock with it
 
     async def connect(self) -> Any:
         """A connection of its own, outside the pool (the bus listens on one)."""

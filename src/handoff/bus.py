@@ -144,7 +144,11 @@ class PostgresBus:
 
     async def wait(self, record_id: str, timeout: float) -> Record | None:
         entry = self.local.register(record_id)
-        record = await self.ledger.get(record_id)
+        try:
+            record = await self.ledger.get(record_id)
+        except BaseException:
+            await self.local.until(record_id, entry, 0)  # unregister, whatever went wrong
+            raise
         if not record.pending:
             await self.local.until(record_id, entry, 0)
             return record
@@ -165,10 +169,10 @@ class PostgresBus:
             except Exception as exc:
                 if not started:
                     raise ConfigError(
-                        f"cannot reach database {self.db.describe()} to listen: {_line(exc)}"
+                        f"cannot reach database {self.db.describe()} to listen: {self.db.say(exc)}"
                     ) from None
                 lost_at = lost_at or time.time()
-                logger.warning("bus: cannot reach %s (%s); retrying", self.db.describe(), _line(exc))
+                logger.warning("bus: cannot reach %s (%s); retrying", self.db.describe(), self.db.say(exc))
                 await anyio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
@@ -195,11 +199,11 @@ class PostgresBus:
             except Exception as exc:
                 if not started:
                     raise ConfigError(
-                        f"cannot listen on database {self.db.describe()}: {_line(exc)}"
+                        f"cannot listen on database {self.db.describe()}: {self.db.say(exc)}"
                     ) from None
                 self.connected = anyio.Event()
                 lost_at = lost_at or time.time()
-                logger.warning("bus: lost %s (%s); reconnecting", self.db.describe(), _line(exc))
+                logger.warning("bus: lost %s (%s); reconnecting", self.db.describe(), self.db.say(exc))
                 await anyio.sleep(backoff)
 
     async def _deliver(self, record_id: str) -> None:
@@ -213,8 +217,3 @@ class PostgresBus:
     async def _catch_up(self, since: float) -> None:
         for record in await self.ledger.finished_since(since):
             await self.local.publish(record)
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

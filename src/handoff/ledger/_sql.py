@@ -133,17 +133,18 @@ class SqlLedger:
         async def sweep(tx: Tx) -> list[Record]:
             await tx.lock("records:sweep")
             t = now()
+            # One statement, returning only the rows it changed: a record another replica finished
+            # meanwhile (its transaction held the row) is re-checked, stays completed, and is not
+            # reported as expired.
             rows = (
                 await tx.execute(
-                    f"SELECT {_COLUMNS} FROM records WHERE status = 'pending' AND expires_at <= ? LIMIT ?",
+                    "UPDATE records SET status = 'expired', completed_at = expires_at "
+                    "WHERE id IN "
+                    "(SELECT id FROM records WHERE status = 'pending' AND expires_at <= ? LIMIT ?) "
+                    f"AND status = 'pending' RETURNING {_COLUMNS}",
                     (t, limit),
                 )
             ).rows
-            await tx.executemany(
-                "UPDATE records SET status = 'expired', completed_at = expires_at "
-                "WHERE id = ? AND status = 'pending'",
-                [(r[0],) for r in rows],
-            )
             await tx.execute(
                 "DELETE FROM claimed WHERE id IN (SELECT id FROM claimed WHERE expires_at <= ? LIMIT ?)",
                 (t, limit),

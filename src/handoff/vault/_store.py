@@ -193,27 +193,34 @@ class SqlVault:
             for principal, name, key_id, nonce, ct in rows:
                 try:
                     sealed = Sealed(key_id, bytes(nonce), bytes(ct))
-                    opened.append((principal, name, keyring.open(principal, name, sealed)))
+                    opened.append((principal, name, keyring.open(principal, name, sealed), bytes(nonce)))
                 except VaultError:
-                    unreadable.append((principal, name, key_id))
+                    unreadable.append((principal, name, key_id, bytes(nonce)))
             if unreadable and not drop_unreadable:
                 listed = "; ".join(
-                    f"{name!r} of {principal} (key {key_id})" for principal, name, key_id in unreadable
+                    f"{name!r} of {principal} (key {key_id})" for principal, name, key_id, _ in unreadable
                 )
                 raise VaultError(
                     f"nothing was changed: {len(unreadable)} secret(s) cannot be opened with the configured "
                     f"keys: {listed}. Add their key back, or pass --drop-unreadable to delete them"
                 )
-            for principal, name, _ in unreadable:
-                await tx.execute("DELETE FROM secrets WHERE principal = ? AND name = ?", (principal, name))
-            for principal, name, plain in opened:
-                fresh = keyring.seal(principal, name, plain)
+            # Each change only if the row is still the one read (its nonce is new with every write): a
+            # value someone saved meanwhile, on this replica or another, is newer, and stays.
+            for principal, name, _, nonce in unreadable:
                 await tx.execute(
-                    "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? "
-                    "WHERE principal = ? AND name = ?",
-                    (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name),
+                    "DELETE FROM secrets WHERE principal = ? AND name = ? AND nonce = ?",
+                    (principal, name, nonce),
                 )
-            return len(opened)
+            moved = 0
+            for principal, name, plain, nonce in opened:
+                fresh = keyring.seal(principal, name, plain)
+                changed = await tx.execute(
+                    "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? "
+                    "WHERE principal = ? AND name = ? AND nonce = ?",
+                    (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name, nonce),
+                )
+                moved += changed.rowcount
+            return moved
 
         self._rows.clear()
         return await self.db.transaction(reseal)
