@@ -482,3 +482,16 @@ async def test_a_body_whose_last_part_crosses_the_limit_is_refused_at_once():
     with anyio.fail_after(2):
         await BodyLimit(app, max_bytes=16 * 1024)(scope, receive, send)
     assert sent[0]["status"] == 413
+
+
+async def test_a_right_password_gives_its_try_back_to_the_shared_budgets():
+    from handoff.identity import Throttle
+
+    throttle = Throttle(address_limit=3, untrusted_limit=3)
+    for n in range(6):  # an office behind one address: six people sign in, rightly
+        wait, stamp = await throttle.attempt(f"user{n}", "198.51.100.7")
+        assert wait == 0
+        await throttle.succeeded(f"user{n}", "198.51.100.7", stamp=stamp)
+    for _ in range(3):  # three wrong guesses from there use the address's budget up
+        assert (await throttle.attempt("mallory-target", "198.51.100.7"))[0] == 0
+    assert (await throttle.attempt("someone-else", "198.51.100.7"))[0] > 0

@@ -239,3 +239,22 @@ async def test_the_sweep_never_reports_expired_a_record_another_replica_complete
 
 async def _collect(ledger: SqlLedger, into: list[object]) -> None:
     into.append(await ledger.expire_due(10))
+
+
+async def test_guesses_sent_in_parallel_to_two_replicas_get_the_free_tries_only(database_url):
+    from handoff.identity import Throttle
+
+    dbs = [PostgresDatabase(database_url) for _ in range(2)]
+    throttles = [Throttle(free=5, store=SqlEntries(db)) for db in dbs]
+    waits: list[float] = []
+
+    async def guess(n: int) -> None:
+        wait, _ = await throttles[n % 2].attempt("alice", "203.0.113.9")
+        waits.append(wait)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(60):
+            tg.start_soon(guess, n)
+    assert waits.count(0.0) == 5  # the free tries, however the guesses raced
+    for db in dbs:
+        await db.stop()

@@ -140,8 +140,72 @@ class Throttle(KeptIn):
             await self._record(untrusted, now, self.untrusted_limit)
         await self._record(spray, now, self.address_limit)
 
-    async def succeeded(self, user: str, address: str, *, device: bool = False) -> None:
-        await self.store.delete(self.SPACE, self._keys(user, address, device)[0])
+    async def attempt(self, user: str, address: str, *, device: bool = False) -> tuple[float, float]:
+        """Count this sign-in before its password is checked, or say how long it must wait first.
+
+        Each counter's check and count are one step (`Entries.change`), so guesses sent in parallel,
+        to one replica or to several, cannot all pass before the first failure is counted. Returns
+        (seconds to wait, 0 when it may go on; the try's stamp): after the right password,
+        `succeeded(..., stamp=)` takes the try back."""
+        now = time.time()
+        source, untrusted, spray = self._keys(user, address, device)
+        checks = (
+            (source, self.free + 16, self._backoff),
+            (untrusted, self.untrusted_limit, self._budget(self.untrusted_limit)),
+            (spray, self.address_limit, self._budget(self.address_limit)),
+        )
+        counted: list[str] = []
+        for key, keep, wait_of in checks:
+            if key is None:
+                continue
+            waited = 0.0
+
+            def count(
+                value: dict[str, Any] | None, keep: int = keep, wait_of: Any = wait_of
+            ) -> tuple[dict[str, Any] | None, float]:
+                nonlocal waited
+                times = self._recent(value, now)
+                waited = wait_of(times, now)
+                if waited > 0:  # refused: the counter stays as it was
+                    return ({"times": times}, times[-1] + self.window) if times else (None, 0.0)
+                return {"times": [*times, now][-keep:]}, now + self.window
+
+            await self.store.change(self.SPACE, key, count)
+            if waited > 0:
+                for done in counted:
+                    await self._take_back(done, now)
+                return waited, now
+            counted.append(key)
+        return 0.0, now
+
+    def _backoff(self, times: list[float], now: float) -> float:
+        if len(times) < self.free:
+            return 0.0
+        return max(0.0, times[-1] + min(self.max_wait, 2.0 ** (len(times) - self.free)) - now)
+
+    def _budget(self, limit: int) -> Any:
+        return lambda times, now: max(0.0, times[0] + self.window - now) if len(times) >= limit else 0.0
+
+    async def _take_back(self, key: str, stamp: float) -> None:
+        def remove(value: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float]:
+            times = list((value or {}).get("times", []))
+            if stamp in times:
+                times.remove(stamp)
+            return ({"times": times}, max(times) + self.window) if times else (None, 0.0)
+
+        await self.store.change(self.SPACE, key, remove)
+
+    async def succeeded(
+        self, user: str, address: str, *, device: bool = False, stamp: float | None = None
+    ) -> None:
+        """The right password: the source starts afresh, and the try `attempt` counted (`stamp`) is
+        taken back from the shared budgets."""
+        source, untrusted, spray = self._keys(user, address, device)
+        await self.store.delete(self.SPACE, source)
+        if stamp is not None:
+            for key in (untrusted, spray):
+                if key is not None:
+                    await self._take_back(key, stamp)
 
 
 class PasswordLogin:
@@ -221,7 +285,7 @@ class PasswordLogin:
         password = str(form.get("password", ""))
         remote = remote_address(request) or ""
         device = web.cookie.is_device_of(request, user)
-        wait = await self.throttle.wait(user, remote, device=device)
+        wait, stamp = await self.throttle.attempt(user, remote, device=device)
         if wait:
             return await self._login_page(
                 request,
@@ -230,12 +294,11 @@ class PasswordLogin:
                 status=429,
                 error=f"Too many failed sign-ins. Try again in {_duration(wait)}.",
             )
-        if not await self._verify_off_the_loop(user, password):
-            await self.throttle.failed(user, remote, device=device)
+        if not await self._verify_off_the_loop(user, password):  # the try stays counted
             return await self._login_page(
                 request, web, next_path, error="Wrong user name or password.", status=401
             )
-        await self.throttle.succeeded(user, remote, device=device)
+        await self.throttle.succeeded(user, remote, device=device, stamp=stamp)
         await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.
