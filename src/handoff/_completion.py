@@ -98,7 +98,7 @@ class SqlCompletion:
             if write is not None:
                 await write(tx)
             await insert_row(tx, _entry(record, remote))
-            await tx.write(
+            await tx.execute(
                 "INSERT INTO outbox (record_id, at) VALUES (?, ?) "
                 "ON CONFLICT (record_id) DO UPDATE SET at = excluded.at",
                 (record_id, time.time()),

@@ -77,9 +77,6 @@ class SQLiteTx:
         rows = cursor.fetchall() if cursor.description else []
         return Rows(rows, cursor.rowcount)
 
-    async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.conn.execute(sql, params)
-
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 

@@ -192,7 +192,6 @@ class Handoff:
         self.vault: Vault = store.vault
         self.entries: Entries = store.entries
         self.audit: AuditLog = store.audit
-        assert store.completion is not None
         self.completion: Completion = store.completion
         self.browser = browser
         if isinstance(browser, PasswordLogin | OidcLogin):  # AuthServer too: its sessions and grants

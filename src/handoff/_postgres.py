@@ -112,9 +112,6 @@ class _PostgresTx:
         rows = await cursor.fetchall() if cursor.description else []
         return Rows(list(rows), cursor.rowcount)
 
-    async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.conn.execute(_placeholders(sql), _text(params))
-
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             async with self.conn.cursor() as cursor:

@@ -45,10 +45,6 @@ class Tx(Protocol):
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows: ...
 
-    async def write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """A statement whose result nobody reads (nothing is fetched)."""
-        ...
-
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     async def lock(self, name: str) -> None:

@@ -131,7 +131,7 @@ def _values(entry: Entry) -> tuple[object, ...]:
 
 async def insert_row(tx: Tx, entry: Entry) -> None:
     """One audit line, inside the caller's transaction."""
-    await tx.write(_INSERT, _values(entry))
+    await tx.execute(_INSERT, _values(entry))
 
 
 class SqlAudit(AuditLog):

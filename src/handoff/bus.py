@@ -129,7 +129,6 @@ class PostgresBus:
         self.local = LocalBus()
         self.replica = secrets.token_hex(8)
         """This process's name on the channel: its own notifications come back to it, and are skipped."""
-        self.connected = anyio.Event()
         self.reconnects = 0
         self._delivering = anyio.Semaphore(64)
 
@@ -179,7 +178,6 @@ class PostgresBus:
             try:
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self.connected.set()
                     if not started:
                         started = True
                         task_status.started()
@@ -201,7 +199,6 @@ class PostgresBus:
                     raise ConfigError(
                         f"cannot listen on database {self.db.describe()}: {self.db.say(exc)}"
                     ) from None
-                self.connected = anyio.Event()
                 lost_at = lost_at or time.time()
                 logger.warning("bus: lost %s (%s); reconnecting", self.db.describe(), self.db.say(exc))
                 await anyio.sleep(backoff)

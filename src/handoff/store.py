@@ -41,16 +41,12 @@ class Store:
 
     ledger: Ledger
     vault: Vault
-    audit: AuditLog = field(default_factory=MemoryAudit)
-    entries: Entries = field(default_factory=MemoryEntries)
-    completion: Completion | None = None
-    bus: Bus = field(default_factory=LocalBus)
+    audit: AuditLog
+    entries: Entries
+    completion: Completion
+    bus: Bus
     database: Database | None = None
     _locks: NamedLocks = field(default_factory=NamedLocks, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.completion is None:
-            self.completion = StepwiseCompletion(self.ledger, self.vault, self.audit)
 
     @classmethod
     def of(

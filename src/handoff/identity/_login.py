@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,6 +56,10 @@ _DUMMY_HASH = hash_password("not a password")
 HASHES_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
 """Password checks that may run at the same time (each holds a core and 16 MiB): half the cores, so
 the event loop keeps one for everything else."""
+
+
+WaitOf = Callable[[list[float], float], float]
+"""How long a counter makes a sign-in wait, given its recent tries and the time now."""
 
 
 class Throttle(KeptIn):
@@ -119,26 +123,25 @@ class Throttle(KeptIn):
 
         await self.store.change(self.SPACE, key, add)
 
+    def _checks(self, user: str, address: str, device: bool) -> list[tuple[str, int, WaitOf]]:
+        """Each counter of this sign-in: its key, how many times it keeps, and its wait for them."""
+        source, untrusted, spray = self._keys(user, address, device)
+        checks: list[tuple[str, int, WaitOf]] = [(source, self.free + 16, self._backoff)]
+        if untrusted is not None:
+            checks.append((untrusted, self.untrusted_limit, self._budget(self.untrusted_limit)))
+        checks.append((spray, self.address_limit, self._budget(self.address_limit)))
+        return checks
+
     async def wait(self, user: str, address: str, *, device: bool = False) -> float:
         """Seconds this sign-in must wait before a password is even checked (0 when it may go on)."""
         now = time.time()
-        source, untrusted, spray = self._keys(user, address, device)
-        waits = []
-        tries = await self._times(source, now)
-        if len(tries) >= self.free:
-            waits.append(tries[-1] + min(self.max_wait, 2.0 ** (len(tries) - self.free)) - now)
-        for key, limit in ((untrusted, self.untrusted_limit), (spray, self.address_limit)):
-            if key is not None and len(times := await self._times(key, now)) >= limit:
-                waits.append(times[0] + self.window - now)
-        return max([0.0, *waits])
+        checks = self._checks(user, address, device)
+        return max([0.0] + [wait_of(await self._times(key, now), now) for key, _, wait_of in checks])
 
     async def failed(self, user: str, address: str, *, device: bool = False) -> None:
         now = time.time()
-        source, untrusted, spray = self._keys(user, address, device)
-        await self._record(source, now, self.free + 16)
-        if untrusted is not None:
-            await self._record(untrusted, now, self.untrusted_limit)
-        await self._record(spray, now, self.address_limit)
+        for key, keep, _ in self._checks(user, address, device):
+            await self._record(key, now, keep)
 
     async def attempt(self, user: str, address: str, *, device: bool = False) -> tuple[float, float]:
         """Count this sign-in before its password is checked, or say how long it must wait first.
@@ -148,20 +151,12 @@ class Throttle(KeptIn):
         (seconds to wait, 0 when it may go on; the try's stamp): after the right password,
         `succeeded(..., stamp=)` takes the try back."""
         now = time.time()
-        source, untrusted, spray = self._keys(user, address, device)
-        checks = (
-            (source, self.free + 16, self._backoff),
-            (untrusted, self.untrusted_limit, self._budget(self.untrusted_limit)),
-            (spray, self.address_limit, self._budget(self.address_limit)),
-        )
         counted: list[str] = []
-        for key, keep, wait_of in checks:
-            if key is None:
-                continue
+        for key, keep, wait_of in self._checks(user, address, device):
             waited = 0.0
 
             def count(
-                value: dict[str, Any] | None, keep: int = keep, wait_of: Any = wait_of
+                value: dict[str, Any] | None, keep: int = keep, wait_of: WaitOf = wait_of
             ) -> tuple[dict[str, Any] | None, float]:
                 nonlocal waited
                 times = self._recent(value, now)
@@ -183,7 +178,7 @@ class Throttle(KeptIn):
             return 0.0
         return max(0.0, times[-1] + min(self.max_wait, 2.0 ** (len(times) - self.free)) - now)
 
-    def _budget(self, limit: int) -> Any:
+    def _budget(self, limit: int) -> WaitOf:
         return lambda times, now: max(0.0, times[0] + self.window - now) if len(times) >= limit else 0.0
 
     async def _take_back(self, key: str, stamp: float) -> None:

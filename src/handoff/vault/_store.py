@@ -65,7 +65,7 @@ class MemoryVault:
 
 
 async def write_row(tx: Tx, principal: str, name: str, sealed: Sealed) -> None:
-    await tx.write(
+    await tx.execute(
         "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
         "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
