@@ -1,0 +1,13 @@
+"""The `handoff check` command group: `server` and `client` (each in its own module)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def check() -> None:
+    """Test an MCP server or client for URL mode elicitation conformance (both protocol eras).
+
+    Each check names the requirement it tests (MUST or SHOULD, and the spec section) and ends PASS,
+    FAIL or SKIP with a reason. Exit 0 when no MUST failed."""

@@ -1,0 +1,148 @@
+"""What a conformance check found: one result per requirement, shown as a table or as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Level(StrEnum):
+    """How strongly the spec asks for a requirement (RFC 2119 words)."""
+
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+
+
+class Outcome(StrEnum):
+    PASS = "PASS"  # noqa: S105 (an outcome, not a password)
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One thing the spec asks, named so that a reader can find it: `id` is stable for scripts,
+    `section` is the title of the spec section (or security best practice) that asks it."""
+
+    id: str
+    level: Level
+    section: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Result:
+    requirement: Requirement
+    outcome: Outcome
+    reason: str
+    era: str | None = None
+    """The protocol version it was checked in (None: it does not depend on the era)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.requirement.id,
+            "level": self.requirement.level.value,
+            "section": self.requirement.section,
+            "requirement": self.requirement.text,
+            "era": self.era,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Report:
+    """Every result of one run against one `target` (a server's URL or command, or a client)."""
+
+    kind: str
+    target: str
+    results: list[Result] = field(default_factory=list)
+
+    def add(self, requirement: Requirement, outcome: Outcome, reason: str, era: str | None = None) -> Result:
+        result = Result(requirement, outcome, reason, era)
+        self.results.append(result)
+        return result
+
+    def passed(self, requirement: Requirement, reason: str, era: str | None = None) -> Result:
+        return self.add(requirement, Outcome.PASS, reason, era)
+
+    def failed(self, requirement: Requirement, reason: str, era: str | None = None) -> Result:
+        return self.add(requirement, Outcome.FAIL, reason, era)
+
+    def skipped(self, requirement: Requirement, reason: str, era: str | None = None) -> Result:
+        return self.add(requirement, Outcome.SKIP, reason, era)
+
+    def outcome(self, requirement_id: str, era: str | None = None) -> Outcome | None:
+        """The outcome of one requirement (in one era), for scripts and tests; None if not checked."""
+        found = [r.outcome for r in self.results if r.requirement.id == requirement_id and r.era == era]
+        if not found:
+            return None
+        return Outcome.FAIL if Outcome.FAIL in found else found[-1]
+
+    @property
+    def must_failures(self) -> list[Result]:
+        return [r for r in self.results if r.outcome is Outcome.FAIL and r.requirement.level is Level.MUST]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no MUST failed (SHOULD failures and skips are reported, not fatal), 1 otherwise."""
+        return 1 if self.must_failures else 0
+
+    def counts(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for r in self.results:
+            counts[r.outcome.value] += 1
+        return counts
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "target": self.target,
+                "ok": self.exit_code == 0,
+                "counts": self.counts(),
+                "results": [r.as_dict() for r in self.results],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+
+    def as_table(self, width: int | None = None) -> str:
+        """A table for a terminal: one row per result, then a one-line verdict."""
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"handoff check {self.kind}: {self.target}", title_justify="left", expand=False)
+        for column in ("", "Level", "Era", "Requirement", "Reason"):
+            table.add_column(column, overflow="fold")
+        style = {Outcome.PASS: "green", Outcome.FAIL: "bold red", Outcome.SKIP: "yellow"}
+        for r in self.results:
+            table.add_row(
+                f"[{style[r.outcome]}]{r.outcome.value}[/]",
+                r.requirement.level.value,
+                r.era or "both",
+                f"{r.requirement.text}\n[dim]{r.requirement.section} · {r.requirement.id}[/]",
+                r.reason,
+            )
+        console = Console(width=width or 120, record=True, force_terminal=False, no_color=True)
+        with console.capture() as captured:
+            console.print(table)
+            console.print(self.verdict())
+        return captured.get()
+
+    def verdict(self) -> str:
+        c = self.counts()
+        musts = len(self.must_failures)
+        head = "conforms" if musts == 0 else f"does not conform: {musts} MUST failed"
+        return f"{head} ({c['PASS']} passed, {c['FAIL']} failed, {c['SKIP']} skipped)"
+
+
+def merge(kind: str, target: str, parts: Iterable[Report]) -> Report:
+    """One report out of several partial ones (one per era, say), in order."""
+    report = Report(kind, target)
+    for part in parts:
+        report.results.extend(part.results)
+    return report
