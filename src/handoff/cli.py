@@ -666,3 +666,12 @@ def _free_port() -> int:
 
 if __name__ == "__main__":
     main()
+
+
+def _add_check() -> None:
+    from .check._cli import check
+
+    main.add_command(check)
+
+
+_add_check()
