@@ -71,7 +71,8 @@ async def test_local_mode_story_with_the_persons_passphrase():
             assert record.principal == "local"
             async with ScriptedBrowser(f"http://127.0.0.1:{port}") as browser:
                 page = await browser.open(url)
-                assert page.title == "Sign in" and "passphrase" in page.text and "User name" not in page.text
+                assert page.title.startswith("Sign in to ") and "passphrase" in page.text
+                assert "User name" not in page.text
                 page = await browser.sign_in(page, "local", PASSPHRASE)
                 assert page.status == 200 and page.title == "Token"
                 done = await browser.submit(page, {"value": "abcdef", "action": "save"})
@@ -100,7 +101,7 @@ async def test_with_local_identity_another_local_program_cannot_approve_or_enter
         url = caught.value.data["elicitations"][0]["url"]
         async with ScriptedBrowser(f"http://127.0.0.1:{port}") as agent:
             page = await agent.open(url)
-            assert page.title == "Sign in" and "1000" not in page.text
+            assert page.title.startswith("Sign in to ") and "1000" not in page.text
             posted = await agent.http.post(url, data={"action": "approve", "csrf": page.csrf or ""})
             assert posted.status_code == 303 and "/login" in posted.headers["location"]
             for guess in ("local", "password", "", "1234"):

@@ -33,7 +33,7 @@ async def test_a_page_submit_while_the_database_is_read_only_says_so_and_changes
         try:
             refused = await browser.submit(page, {"value": KEY, "action": "save"})
             assert not isinstance(refused, str) and refused.status == 503
-            assert refused.title == "Cannot save right now" and "nothing was changed" in refused.text
+            assert refused.title == "Cannot save right now" and "Nothing you entered was kept" in refused.text
             assert "Traceback" not in refused.text and "sqlite" not in refused.text.lower()
             record = await running.demo.handoff.ledger.get(elicitation["elicitationId"])
             assert record.pending

@@ -8,6 +8,7 @@ what must never pass through the MCP client. Client authors start at
 `handoff.client`.
 """
 
+from ._appearance import Appearance
 from ._entries import Entries, MemoryEntries, SqlEntries
 from ._errors import (
     Busy,
@@ -43,6 +44,7 @@ from .vault import Keyring, MemoryVault, SqlVault, Vault, generate_key
 
 __all__ = [
     "DATABASE_URL",
+    "Appearance",
     "ApprovalNeed",
     "AuditLog",
     "AuthServer",

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._appearance import Appearance
 from ._capacity import Holds, raise_descriptor_limit
 from ._completion import Completion, Value
 from ._entries import Entries
@@ -52,7 +53,7 @@ from .identity import (
     TokenSubject,
     is_loopback,
 )
-from .identity._authserver import PublicClientRevocation
+from .identity._authserver import AuthServer, PublicClientRevocation
 from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
@@ -172,6 +173,7 @@ class Handoff:
         providers: Sequence[Provider] = (),
         entries: Entries | None = None,
         completion: Completion | None = None,
+        appearance: Appearance | None = None,
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -228,6 +230,7 @@ class Handoff:
             BrowserCookie(secret_key, secure=self.public_url.startswith("https:"), origin=self.public_url),
             pages_path,
             self.public_url,
+            appearance,
         )
 
     @classmethod
@@ -509,6 +512,8 @@ class Handoff:
             )
         framework = framework_of(mcp_server)
         self._check_verified_users(mcp_server)
+        if not self.web.server_name and isinstance(name := getattr(mcp_server, "name", None), str):
+            self.web.server_name = name
         app = framework.http_app(self, mcp_server, dict(streamable_http))
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         self._redirect_slashes(app)
@@ -527,6 +532,20 @@ class Handoff:
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
+
+    async def app_name(self, client_id: str | None) -> dict[str, Any] | None:
+        """The name of the MCP client (app) behind `client_id`, as pages show it: `verified` when this
+        server's operator gave it (a configured client, or `Appearance.clients`), not when the app
+        registered itself under it. None when no name is known: never a name the request claimed."""
+        if not client_id:
+            return None
+        if (known := self.web.appearance.clients.get(client_id)) is not None:
+            return {"name": known, "verified": True}
+        if isinstance(self.browser, AuthServer):
+            client = await self.browser.get_client(client_id)
+            if client is not None and client.client_name:
+                return {"name": client.client_name, "verified": self.browser.verified(client_id)}
+        return None
 
     async def note_storage_failure(self, *, detail: str, remote: str | None = None) -> None:
         """Audit that the store failed a person, when the store lets us (it may be what is failing)."""

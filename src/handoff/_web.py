@@ -7,22 +7,22 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from babel.dates import format_datetime, format_timedelta
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._appearance import Appearance, logo_file
 from ._exact import exact
-
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("handoff", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-)
-_templates.filters["exact"] = exact
+from ._i18n import Catalogs, Speech, current
+from ._i18n import gettext as _
 
 
 def content_security_policy(form_targets: tuple[str, ...] = ()) -> str:
@@ -157,18 +157,25 @@ class BodyLimit:
             drained += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
-        limit = f"{self.max_bytes // 1024} KiB"
+        title = escape(_("Too large"))
+        text = escape(
+            _(
+                "What was sent is larger than this server accepts (%(size)s). Send less and try again.",
+                size=f"{self.max_bytes // 1024} KiB",
+            )
+        )
         response = HTMLResponse(
-            f"<!doctype html><title>Too large</title><h1>Too large</h1>"
-            f"<p>What was sent is larger than this server accepts ({limit}). Send less and try again.</p>",
+            f'<!doctype html><html lang="{current().tag}"><title>{title}</title>'
+            f"<h1>{title}</h1><p>{text}</p>",
             status_code=413,
             headers={"connection": "close", **SECURITY_HEADERS},
         )
         await response(scope, receive, send)
 
 
-def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_templates.get_template(template).render(**context), status_code=status_code)
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page of this app, in the request's language, with the server's name and look."""
+    return Web.of(request).render(request, template, status_code, **context)
 
 
 def signed_in(request: Request) -> str | None:
@@ -177,9 +184,60 @@ def signed_in(request: Request) -> str | None:
     return user if isinstance(user, str) else None
 
 
-def message(root: str, status_code: int, *, title: str, text: str) -> HTMLResponse:
-    """A page that only says something: an error, a refusal, an expired link."""
-    return render("message.html", status_code, root=root, title=title, text=text)
+def message(
+    request: Request, status_code: int, *, title: str, text: str, kind: str = "error", next_step: str = ""
+) -> HTMLResponse:
+    """A page that only says something: an error, a refusal, an expired link (`kind` names it for
+    styling and tests), and what the person can do next."""
+    return render(
+        request, "message.html", status_code, title=title, text=text, kind=kind, next_step=next_step
+    )
+
+
+class Renderer:
+    """The pages' templates in each offered language: the author's templates before handoff's, the
+    author's look, and filters for exact values and times."""
+
+    def __init__(self, appearance: Appearance, catalogs: Catalogs) -> None:
+        self.appearance = appearance
+        self.catalogs = catalogs
+        self._loader = appearance.loader()
+        self._environments: dict[str, jinja2.Environment] = {}
+        self.theme = appearance.theme_css()
+        self.logo = logo_file(appearance.logo) if appearance.logo is not None else None
+
+    def environment(self, speech: Speech) -> jinja2.Environment:
+        env = self._environments.get(speech.tag)
+        if env is None:
+            env = jinja2.Environment(
+                loader=self._loader,
+                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                undefined=jinja2.StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.install_gettext_translations(speech.translations, newstyle=True)  # type: ignore[attr-defined]
+            env.filters["exact"] = exact
+            env.filters["relative"] = lambda at: _relative(at, speech)
+            env.filters["isotime"] = _isotime
+            env.filters["fulltime"] = lambda at: format_datetime(
+                datetime.fromtimestamp(at, UTC), "medium", tzinfo=UTC, locale=speech.locale
+            )
+            self._environments[speech.tag] = env
+        return env
+
+    def page(self, template: str, **context: Any) -> str:
+        speech = current()
+        env = self.environment(speech)
+        return env.get_template(template).render(lang=speech.tag, dir=speech.direction, **context)
+
+
+def _relative(at: float, speech: Speech) -> str:
+    """`at` from now, like "in 9 minutes" or "2 minutes ago", in the request's language."""
+    return format_timedelta(round(at - time.time()), add_direction=True, threshold=1.5, locale=speech.locale)
+
+
+def _isotime(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 class BrowserCookie:
@@ -292,10 +350,41 @@ def safe_next(value: str | None, root: str) -> str:
 class Web:
     """Per-app page settings that identities and flows share, kept on `app.state.web`."""
 
-    def __init__(self, cookie: BrowserCookie, root: str, public_base: str) -> None:
+    def __init__(
+        self,
+        cookie: BrowserCookie,
+        root: str,
+        public_base: str,
+        appearance: Appearance | None = None,
+    ) -> None:
         self.cookie = cookie
         self.root = root.rstrip("/")
         self.public_base = public_base.rstrip("/")
+        self.appearance = appearance or Appearance()
+        self.catalogs = Catalogs(
+            self.appearance.translations, offered=self.appearance.languages, fixed=self.appearance.language
+        )
+        self.renderer = Renderer(self.appearance, self.catalogs)
+        self.server_name = self.appearance.name or ""
+        """The name on every page: the author's, else the MCP server's (set when the app is built),
+        else the public URL's host."""
+
+    @property
+    def site(self) -> dict[str, Any]:
+        """What every page shows of the server: its name, logo, theme and where to get help."""
+        logo = self.renderer.logo
+        return {
+            "name": self.server_name or urlsplit(self.public_base).hostname or "",
+            "logo": f"{self.root}/brand/logo{logo[2]}" if logo else None,
+            "theme": bool(self.renderer.theme),
+            "support": self.appearance.support_url,
+        }
+
+    def render(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("root", self.root)
+        context.setdefault("signed_in", signed_in(request))
+        body = self.renderer.page(template, site=self.site, **context)
+        return HTMLResponse(body, status_code=status_code)
 
     def url(self, path: str) -> str:
         """Absolute public URL for a path inside the pages app."""

@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._entries import FOREVER, Entries
 from .._errors import ConfigError
+from .._i18n import gettext as _
 from .._web import Web, content_security_policy, message, read_body, render, replaying
 from ._login import PasswordLogin, Throttle
 from ._redirects import destination, form_target, redirect_problem, same_redirect
@@ -409,7 +410,7 @@ class AuthServer(PasswordLogin):
         pending = await self.store.get(_REQUEST, request_id)
         client = await self.get_client(pending["client_id"]) if pending else None
         if pending is None or client is None:
-            return _expired(web)
+            return _expired(request)
         user = await self.current(request)
         if user is None:
             login = self.login_url(request, f"{web.root}/authorize/{request_id}")
@@ -421,17 +422,17 @@ class AuthServer(PasswordLogin):
         remembered = await self.store.get(_CONSENT, _digest(user, str(client.client_id), redirect_uri))
         if remembered is not None and set(scopes) <= set(remembered["scopes"]):
             if await self.store.take(_REQUEST, request_id) is None:
-                return _expired(web)
+                return _expired(request)
             return await self._grant(params, str(client.client_id), user)
         browser_id = web.browser_id(request)
         assert browser_id is not None
         page = render(
+            request,
             "consent.html",
-            root=web.root,
             request_id=request_id,
             user=user,
             signed_in=user,
-            client_name=client.client_name or "An app with no name",
+            client_name=client.client_name or _("An app with no name"),
             verified=self.verified(str(client.client_id)),
             client_id=client.client_id,
             destination=destination(redirect_uri),
@@ -459,15 +460,21 @@ class AuthServer(PasswordLogin):
         form = await request.form()
         user = await self.current(request)
         if user is None or not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
-            return message(web.root, 400, title="Form expired", text="Please start the sign-in again.")
+            return message(
+                request,
+                400,
+                title=_("Form expired"),
+                text=_("This form is stale or did not come from this page."),
+                next_step=_("Start the sign-in again from your MCP client."),
+            )
         pending = await self.store.take(_REQUEST, request_id)
         client = await self.get_client(pending["client_id"]) if pending else None
         if pending is None or client is None:
-            return _expired(web)
+            return _expired(request)
         params = AuthorizationParams.model_validate(pending["params"])
         redirect_uri = str(params.redirect_uri)
         if redirect_problem(redirect_uri) is not None:
-            return _expired(web)
+            return _expired(request)
         if form.get("decision") != "allow":
             target = construct_redirect_uri(redirect_uri, error="access_denied", state=params.state)
             return RedirectResponse(target, status_code=303)
@@ -525,10 +532,12 @@ class PublicClientRevocation:
         await self.app({**scope, "headers": headers}, replaying(body, receive), send)
 
 
-def _expired(web: Web) -> Response:
+def _expired(request: Request) -> Response:
     return message(
-        web.root,
+        request,
         404,
-        title="Sign-in link expired",
-        text="This sign-in request is unknown or has expired. Start again from your MCP client.",
+        title=_("Sign-in link expired"),
+        text=_("This sign-in request is unknown or has expired."),
+        next_step=_("Start again from your MCP client: it will open a new sign-in."),
+        kind="expired",
     )

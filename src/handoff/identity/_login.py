@@ -25,6 +25,8 @@ from starlette.routing import BaseRoute, Route
 
 from .._entries import Entries, KeptIn
 from .._errors import ConfigError
+from .._i18n import gettext as _
+from .._i18n import ngettext
 from .._web import Web, content_security_policy, message, remote_address, render, safe_next
 from ._sessions import BrowserSessions
 
@@ -140,7 +142,7 @@ class Throttle(KeptIn):
 
     async def failed(self, user: str, address: str, *, device: bool = False) -> None:
         now = time.time()
-        for key, keep, _ in self._checks(user, address, device):
+        for key, keep, _limit in self._checks(user, address, device):
             await self._record(key, now, keep)
 
     async def attempt(self, user: str, address: str, *, device: bool = False) -> tuple[float, float]:
@@ -274,7 +276,7 @@ class PasswordLogin:
         next_path = safe_next(str(form.get("next", "")), web.root)
         if not web.cookie.csrf_ok(request, form.get("csrf"), "login"):
             return await self._login_page(
-                request, web, next_path, error="Your form expired. Please try again.", status=400
+                request, web, next_path, error=_("Your form expired. Please try again."), status=400
             )
         user = self.fixed_user or str(form.get("username", ""))
         password = str(form.get("password", ""))
@@ -287,11 +289,11 @@ class PasswordLogin:
                 web,
                 next_path,
                 status=429,
-                error=f"Too many failed sign-ins. Try again in {_duration(wait)}.",
+                error=_("Too many failed sign-ins. Try again in %(wait)s.", wait=_duration(wait)),
             )
         if not await self._verify_off_the_loop(user, password):  # the try stays counted
             return await self._login_page(
-                request, web, next_path, error="Wrong user name or password.", status=401
+                request, web, next_path, error=_("Wrong user name or password."), status=401
             )
         await self.throttle.succeeded(user, remote, device=device, stamp=stamp)
         await self.sessions.end(web.browser_id(request))
@@ -305,7 +307,13 @@ class PasswordLogin:
         web = Web.of(request)
         form = await request.form()
         if not web.cookie.csrf_ok(request, form.get("csrf"), "logout"):
-            return message(web.root, 400, title="Form expired", text="Please reload the page and try again.")
+            return message(
+                request,
+                400,
+                title=_("Form expired"),
+                text=_("This form is stale or did not come from this page."),
+                next_step=_("Go back, reload the page and try again."),
+            )
         await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(f"{web.root}/login", status_code=303)
         web.cookie.issue(response)
@@ -318,9 +326,9 @@ class PasswordLogin:
         fresh = browser_id is None
         browser_id = browser_id or secrets.token_urlsafe(32)
         response = render(
+            request,
             "login.html",
             status,
-            root=web.root,
             next_path=next_path,
             error=error,
             fixed_user=self.fixed_user,
@@ -336,5 +344,7 @@ class PasswordLogin:
 
 def _duration(seconds: float) -> str:
     if seconds < 60:
-        return f"{max(1, int(seconds + 0.999))} second(s)"
-    return f"{int(seconds // 60) + 1} minute(s)"
+        n = max(1, int(seconds + 0.999))
+        return ngettext("%(num)d second", "%(num)d seconds", n)
+    n = int(seconds // 60) + 1
+    return ngettext("%(num)d minute", "%(num)d minutes", n)

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from .._entries import Entries
 from .._errors import ConfigError
+from .._i18n import gettext as _
 from .._onetime import OneTimeStore
 from .._web import Web, message, safe_next
 from ._sessions import BrowserSessions
@@ -170,14 +171,22 @@ class OidcLogin:
         login = await self._logins.take(request.query_params.get("state", ""))
         if login is None or login.browser_id != web.browser_id(request):
             return message(
-                web.root,
+                request,
                 400,
-                title="Sign-in cannot be used",
-                text="This sign-in is unknown, was already used, expired, or was started in another "
-                "browser. Open your link again to sign in.",
+                title=_("Sign-in cannot be used"),
+                text=_(
+                    "This sign-in is unknown, was already used, expired, or was started in another browser."
+                ),
+                next_step=_("Open your link again to sign in."),
             )
         if request.query_params.get("error"):
-            return message(web.root, 400, title="Not signed in", text="The sign-in was not completed.")
+            return message(
+                request,
+                400,
+                title=_("Not signed in"),
+                text=_("The sign-in was not completed."),
+                next_step=_("Open your link again to sign in."),
+            )
         meta = await self.discovery.meta()
         try:
             async with self._client(web) as oauth:
@@ -189,13 +198,20 @@ class OidcLogin:
             claims = await self.discovery.decode(str(answer["id_token"]), audience=self.client_id)
         except (OAuthError, KeyError, jwt.PyJWTError, httpx.HTTPError):
             return message(
-                web.root,
+                request,
                 400,
-                title="Not signed in",
-                text="The identity provider's answer could not be verified. Open your link again.",
+                title=_("Not signed in"),
+                text=_("The identity provider's answer could not be verified."),
+                next_step=_("Open your link again to sign in."),
             )
         if claims.get("nonce") != login.nonce:
-            return message(web.root, 400, title="Not signed in", text="The sign-in did not match. Try again.")
+            return message(
+                request,
+                400,
+                title=_("Not signed in"),
+                text=_("The sign-in did not match."),
+                next_step=_("Open your link again to sign in."),
+            )
         response = RedirectResponse(login.next_path, status_code=303)
         await self.sessions.end(web.browser_id(request))
         # A new browser id at sign-in, as with password login.

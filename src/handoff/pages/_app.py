@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._errors import RecordNotFound, StorageUnavailable
+from .._i18n import Language
+from .._i18n import gettext as _
 from .._web import BodyLimit, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
 from ..ledger import Record
@@ -34,7 +36,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
 
     async def index(request: Request) -> Response:
         user = await handoff.browser.current(request)
-        return render("index.html", root=web.root, user=user, csrf=_csrf(request, "logout")[0])
+        return render(request, "index.html", user=user, csrf=_csrf(request, "logout")[0])
 
     async def record_page(request: Request) -> Response:
         found = await _verified(request)
@@ -65,10 +67,11 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
                 detail="csrf token missing or wrong",
             )
             return message(
-                web.root,
+                request,
                 403,
-                title="Form expired",
-                text="This form is stale or did not come from this page. Reload the page and try again.",
+                title=_("Form expired"),
+                text=_("This form is stale or did not come from this page."),
+                next_step=_("Go back, reload the page and try again."),
             )
         return await handoff.flows[record.kind].submit(handoff, request, record, form, flow_csrf)
 
@@ -78,22 +81,25 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         remote = remote_address(request)
         if not _ID.fullmatch(record_id):
             await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
-            return _unknown(web.root)
+            return _unknown(request)
         try:
             record = await handoff.ledger.get(record_id)
         except RecordNotFound:
             await handoff.audit.write(Event.REJECTED, remote=remote, detail="unknown id")
-            return _unknown(web.root)
+            return _unknown(request)
         user = await handoff.browser.current(request)
         if user is None:
             login = handoff.browser.login_url(request, f"{web.root}/e/{record_id}")
             if login is None:
                 return message(
-                    web.root,
+                    request,
                     401,
-                    title="Sign-in needed",
-                    text="This page needs you to be signed in to the server, and it cannot tell who you "
-                    "are. Sign in the way your server expects, then open the link again.",
+                    title=_("Sign-in needed"),
+                    text=_(
+                        "This page needs you to be signed in to %(server)s, and it cannot tell who you are.",
+                        server=web.site["name"],
+                    ),
+                    next_step=_("Sign in the way this server expects, then open the link again."),
                 )
             return RedirectResponse(login, status_code=303)
         if user != record.principal:
@@ -105,7 +111,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
                 remote=remote,
                 detail=f"link belongs to {record.principal}",
             )
-            return render("refused.html", 403, root=web.root, user=user, csrf=_csrf(request, "logout")[0])
+            return render(request, "refused.html", 403, user=user, csrf=_csrf(request, "logout")[0])
         if not record.pending:
             return ended(request, record.status.value)
         request.state.user = user
@@ -124,11 +130,13 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         Route("/e/{record_id}", record_page, methods=["GET"]),
         Route("/e/{record_id}", record_submit, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("handoff", "static")]), name="static"),
+        *_brand_routes(web),
         *handoff.browser.routes(),
     ]
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(Language, catalogs=web.catalogs),
             Middleware(SecurityHeaders),
             Middleware(BodyLimit, max_bytes=PAGE_BODY_LIMIT),
             Middleware(_EnsureBrowserCookie, web=web),
@@ -137,7 +145,13 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
 
     async def storage_unavailable(request: Request, exc: Exception) -> Response:
         await handoff.note_storage_failure(detail=request.url.path, remote=remote_address(request))
-        page = message(web.root, 503, title="Cannot save right now", text=StorageUnavailable.PERSON)
+        page = message(
+            request,
+            503,
+            title=_("Cannot save right now"),
+            text=_("This server cannot save anything at the moment. Nothing you entered was kept."),
+            next_step=_("Wait a minute, then reload this page and try again."),
+        )
         page.headers["retry-after"] = "60"
         return page
 
@@ -147,13 +161,38 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
     return app
 
 
-def _unknown(root: str) -> Response:
+def _unknown(request: Request) -> Response:
     return message(
-        root,
+        request,
         404,
-        title="Unknown link",
-        text="This link is not valid. Check that you copied all of it, or start again from your MCP client.",
+        title=_("Unknown link"),
+        text=_("This link does not lead to any request of this server."),
+        next_step=_(
+            "Check that you copied all of it. If you did, start again from your MCP client: "
+            "it will give you a new link."
+        ),
+        kind="unknown",
     )
+
+
+def _brand_routes(web: Web) -> list[BaseRoute]:
+    """The theme stylesheet and the logo, served from this app (the pages load nothing from elsewhere)."""
+    routes: list[BaseRoute] = []
+    if web.renderer.theme:
+        theme = web.renderer.theme
+
+        async def theme_css(request: Request) -> Response:
+            return PlainTextResponse(theme, media_type="text/css")
+
+        routes.append(Route("/brand/theme.css", theme_css, methods=["GET"]))
+    if web.renderer.logo is not None:
+        data, media_type, suffix = web.renderer.logo
+
+        async def logo(request: Request) -> Response:
+            return Response(data, media_type=media_type)
+
+        routes.append(Route(f"/brand/logo{suffix}", logo, methods=["GET"]))
+    return routes
 
 
 class _EnsureBrowserCookie:

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._exact import show
+from .._i18n import gettext as _
 from .._need import APPROVAL_LIFE, ApprovalNeed
-from .._web import Web, render, signed_in
+from .._web import render
 from ..ledger import Record, Status
-from ._flow import conclude
+from ._flow import about, conclude
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -28,30 +29,22 @@ class ApprovalFlow:
         need = handoff.needs.get(f"approval:{record.params['name']}")
         lifetime = need.lifetime if isinstance(need, ApprovalNeed) else APPROVAL_LIFE
         return render(
+            request,
             "approval.html",
-            root=Web.of(request).root,
-            record_id=record.id,
-            label=record.params["label"],
-            tool=record.params.get("tool", ""),
             server=record.params.get("server", ""),
             rows=rows,
             notes=notes,
-            lifetime=_duration(lifetime),
+            minutes=max(1, round(lifetime / 60)),
             digest=record.params.get("digest", "")[:16],
             csrf=csrf,
-            signed_in=signed_in(request),
+            **await about(handoff, record),
         )
 
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
         if form.get("action") == "approve":
-            text = "Approved. The tool will run once, with exactly what you saw. You can close this tab."
-            return await conclude(handoff, request, record, Status.COMPLETED, "Approved", text)
-        text = "Denied. Nothing will run. You can close this tab."
-        return await conclude(handoff, request, record, Status.DECLINED, "Denied", text)
-
-
-def _duration(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return "a minute" if minutes == 1 else f"{minutes} minutes"
+            text = _("Approved. The tool will run once, with exactly what you saw. You can close this tab.")
+            return await conclude(handoff, request, record, Status.COMPLETED, _("Approved"), text)
+        text = _("Denied. Nothing will run. You can close this tab.")
+        return await conclude(handoff, request, record, Status.DECLINED, _("Denied"), text)

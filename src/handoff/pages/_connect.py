@@ -18,13 +18,14 @@ from starlette.responses import RedirectResponse, Response
 from .._completion import Value
 from .._entries import Entries
 from .._errors import RecordNotFound, TransitionRefused
+from .._i18n import gettext as _
 from .._onetime import OneTimeStore
-from .._web import Web, content_security_policy, message, remote_address, render, signed_in
+from .._web import Web, content_security_policy, message, remote_address, render
 from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
 from ..oauth._tokens import client
-from ._flow import conclude, ended
+from ._flow import about, conclude, ended, handoff_text
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -54,14 +55,11 @@ class ConnectFlow:
     async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
         provider = handoff.provider(record.params["name"])
         page = render(
+            request,
             "connect.html",
-            root=Web.of(request).root,
-            record_id=record.id,
-            label=record.params["label"],
-            tool=record.params.get("tool", ""),
             scopes=record.params.get("scopes", []),
             csrf=csrf,
-            signed_in=signed_in(request),
+            **await about(handoff, record),
         )
         # The Continue button's POST is answered with a redirect to the provider: let the form go there.
         page.headers["content-security-policy"] = content_security_policy((_origin(provider.authorize_url),))
@@ -72,8 +70,11 @@ class ConnectFlow:
     ) -> Response:
         web = Web.of(request)
         if form.get("action") != "continue":
-            text = f"You chose not to connect {record.params['label']}. You can close this tab."
-            return await conclude(handoff, request, record, Status.DECLINED, "Declined", text)
+            label = handoff_text(record.params["label"])
+            text = _(
+                "You chose not to connect %(label)s. Nothing was shared. You can close this tab.", label=label
+            )
+            return await conclude(handoff, request, record, Status.DECLINED, _("Declined"), text)
         provider = handoff.provider(record.params["name"])
         browser_id = web.browser_id(request)
         assert browser_id is not None  # the pages app gives every browser an id
@@ -82,7 +83,7 @@ class ConnectFlow:
             PendingConnect(record.id, record.principal, browser_id, provider.name, verifier)
         )
         async with client(provider, handoff.oauth_callback_url()) as oauth:
-            url, _ = oauth.create_authorization_url(
+            url, _state = oauth.create_authorization_url(
                 provider.authorize_url,
                 state=state,
                 code_verifier=verifier,
@@ -103,11 +104,11 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             Event.REJECTED, remote=remote, detail="oauth state unknown, used or expired"
         )
         return message(
-            web.root,
+            request,
             400,
-            title="This sign-in cannot be used",
-            text="The link back from the provider is unknown, was already used, or expired. "
-            "Start again from your MCP client.",
+            title=_("This sign-in cannot be used"),
+            text=_("The link back from the provider is unknown, was already used, or expired."),
+            next_step=_("Start again from your MCP client."),
         )
     user = await handoff.browser.current(request)
     if web.browser_id(request) != pending.browser_id or user != pending.principal:
@@ -119,16 +120,24 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             detail="oauth callback from another browser or user",
         )
         return message(
-            web.root,
+            request,
             403,
-            title="Not your sign-in",
-            text="This sign-in was started in another browser or by another user. Nothing was "
-            "connected. Start again from your MCP client, in your own browser.",
+            title=_("Not your sign-in"),
+            text=_("This sign-in was started in another browser or by another user. Nothing was connected."),
+            next_step=_("Start again from your MCP client, in your own browser."),
+            kind="refused",
         )
     try:
         record = await handoff.ledger.get(pending.record_id)
     except RecordNotFound:
-        return message(web.root, 404, title="Unknown request", text="Start again from your MCP client.")
+        return message(
+            request,
+            404,
+            title=_("Unknown request"),
+            text=_("This server has no request for this sign-in any more."),
+            next_step=_("Start again from your MCP client."),
+            kind="unknown",
+        )
     if not record.pending:
         return ended(request, record.status.value)
     provider = handoff.provider(pending.provider)
@@ -137,13 +146,17 @@ async def callback(handoff: Handoff, request: Request) -> Response:
         status = Status.DECLINED if error == "access_denied" else Status.FAILED
         await _finish_quietly(handoff, record, status, remote)
         said = (
-            "You did not allow access" if status is Status.DECLINED else f"{provider.label} reported an error"
+            _("You did not allow access, so nothing was connected.")
+            if status is Status.DECLINED
+            else _("%(provider)s reported an error, so nothing was connected.", provider=provider.label)
         )
         return message(
-            web.root,
+            request,
             400 if status is Status.FAILED else 200,
-            title="Not connected",
-            text=f"{said}, so nothing was connected. Start again from your MCP client if you wish.",
+            title=_("Not connected"),
+            text=said,
+            next_step=_("Start again from your MCP client if you still want to connect."),
+            kind="declined" if status is Status.DECLINED else "error",
         )
     try:
         async with client(provider, handoff.oauth_callback_url()) as oauth:
@@ -159,11 +172,13 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             handoff, record, Status.FAILED, remote, detail=f"code exchange failed: {type(exc).__name__}"
         )
         return message(
-            web.root,
+            request,
             502,
-            title="Not connected",
-            text=f"{provider.label} did not accept the sign-in, so nothing was connected. "
-            "Start again from your MCP client.",
+            title=_("Not connected"),
+            text=_(
+                "%(provider)s did not accept the sign-in, so nothing was connected.", provider=provider.label
+            ),
+            next_step=_("Start again from your MCP client."),
         )
 
     name, kept = handoff.connections.entry(provider.name, tokens)
@@ -174,11 +189,15 @@ async def callback(handoff: Handoff, request: Request) -> Response:
     except TransitionRefused as refused:
         return ended(request, refused.status)
     return render(
+        request,
         "done.html",
-        title="Connected",
-        root=web.root,
-        text=f"Your {provider.label} account is connected. The token stays on the server. "
-        "You can close this tab and go back to your MCP client.",
+        title=_("Connected"),
+        text=_(
+            "Your %(provider)s account is connected. The token stays on the server. "
+            "You can close this tab and go back to your MCP client.",
+            provider=provider.label,
+        ),
+        declined=False,
     )
 
 

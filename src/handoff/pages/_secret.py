@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import TransitionRefused
+from .._i18n import gettext as _
 from .._need import SecretNeed
-from .._web import Web, remote_address, render, signed_in
+from .._web import remote_address, render
 from ..ledger import Record, Status
-from ._flow import conclude, ended
+from ._flow import about, conclude, ended, handoff_text
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -22,47 +23,44 @@ _MAX_SECRET = 8192
 
 class SecretFlow:
     async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
-        return _form(request, record, csrf, error=None)
+        return await _form(handoff, request, record, csrf, error=None)
 
     async def submit(
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
         remote = remote_address(request)
+        label = handoff_text(record.params["label"])
         if form.get("action") == "decline":
-            text = f"You declined to provide your {record.params['label']}. You can close this tab."
-            return await conclude(handoff, request, record, Status.DECLINED, "Declined", text)
+            text = _("You declined to give your %(label)s. Nothing was stored.", label=label)
+            return await conclude(handoff, request, record, Status.DECLINED, _("Declined"), text)
         value = form.get("value")
         if not isinstance(value, str) or not value.strip():
-            return _form(request, record, csrf, error="Please enter a value, or decline.", status=400)
+            error = _("Enter your %(label)s, or decline.", label=label)
+            return await _form(handoff, request, record, csrf, error=error, status=400)
         if len(value) > _MAX_SECRET:
-            return _form(request, record, csrf, error="That value is too long.", status=400)
+            error = _("That is longer than %(limit)d characters. Check what you pasted.", limit=_MAX_SECRET)
+            return await _form(handoff, request, record, csrf, error=error, status=400)
         need = handoff.needs.get(f"secret:{record.params['name']}")
         problem = await need.check(value) if isinstance(need, SecretNeed) else None
         if problem:
-            return _form(request, record, csrf, error=problem, status=422)
+            return await _form(handoff, request, record, csrf, error=handoff_text(problem), status=422)
         try:
             await handoff.complete_with_secret(record, value, remote=remote)
         except TransitionRefused as refused:
             return ended(request, refused.status)
         return render(
+            request,
             "done.html",
-            title="Saved",
-            root=Web.of(request).root,
-            text=f"Your {record.params['label']} is stored, encrypted. "
-            "You can close this tab and go back to your MCP client.",
+            title=_("Saved"),
+            text=_(
+                "Your %(label)s is stored, encrypted. You can close this tab and go back to your MCP client.",
+                label=label,
+            ),
+            declined=False,
         )
 
 
-def _form(request: Request, record: Record, csrf: str, *, error: str | None, status: int = 200) -> Response:
-    return render(
-        "secret.html",
-        status,
-        root=Web.of(request).root,
-        record_id=record.id,
-        label=record.params["label"],
-        help=record.params.get("help", ""),
-        tool=record.params.get("tool", ""),
-        csrf=csrf,
-        error=error,
-        signed_in=signed_in(request),
-    )
+async def _form(
+    handoff: Handoff, request: Request, record: Record, csrf: str, *, error: str | None, status: int = 200
+) -> Response:
+    return render(request, "secret.html", status, csrf=csrf, error=error, **await about(handoff, record))
