@@ -11,3 +11,8 @@ def check() -> None:
 
     Each check names the requirement it tests (MUST or SHOULD, and the spec section) and ends PASS,
     FAIL or SKIP with a reason. Exit 0 when no MUST failed."""
+
+
+from ._server import server  # noqa: E402 (each command lives in its own module)
+
+check.add_command(server)

@@ -1,0 +1,252 @@
+"""`handoff check server URL`: does an MCP server do URL mode elicitation as the spec asks, in each
+protocol era it speaks? Signs in, finds a gated tool, runs the era checks, reports each requirement."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import click
+import httpx2
+from mcp.shared.exceptions import MCPError
+
+from .._errors import HandoffError
+from ..client._opener import system_browser
+from ..client._signin import SignIn, SignInFailed
+from ..client._tokens import MemoryTokens
+from ._report import Report, merge
+from ._server_browser import FormBrowser
+from ._server_legacy import check_legacy
+from ._server_modern import check_modern
+from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
+from ._server_target import Gated, Target, User
+from ._server_tools import find_gated
+from ._server_wire import connect
+
+
+class CheckFailed(HandoffError):
+    """The check could not run at all (the server unreachable, signing in failed)."""
+
+
+@dataclass
+class Options:
+    url: str
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    login: bool = False
+    second_user: str | None = None
+    second_password: str | None = None
+    tool: str | None = None
+    arguments: dict[str, Any] | None = None
+    value: str | None = None
+    notice_wait: float = 10.0
+    settle: float = 1.0
+
+
+async def _sign_in(url: str, opener: Any, notify: Any) -> str | None:
+    """An access token for `url`, got with handoff's OAuth client (PKCE, registration, loopback);
+    None when the server asks nobody to sign in."""
+    sign_in = SignIn(MemoryTokens(), opener=opener, notify=notify)
+    async with sign_in.http(url) as http:
+        response = await http.post(url, json=_initialize(), headers=_headers())
+        if response.status_code == 401:
+            raise CheckFailed(f"{url} still refuses the checker after signing in (HTTP 401)")
+    saved = await sign_in.tokens.load(url)
+    return saved.tokens.access_token if saved is not None and saved.tokens is not None else None
+
+
+def _initialize() -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": "handoff check", "version": "1"},
+        },
+    }
+
+
+def _headers() -> dict[str, str]:
+    return {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+async def _user(url: str, token: str | None, name: str | None, password: str | None, login: bool) -> User:
+    if token:
+        browser = FormBrowser(name, password) if name and password else None
+        return User(token, name, password, browser)
+    if name and password:
+        browser = FormBrowser(name, password)
+        try:
+            return User(await _sign_in(url, browser.opener, lambda _line: None), name, password, browser)
+        except BaseException:
+            await browser.aclose()
+            raise
+    if login:
+        return User(await _sign_in(url, system_browser, lambda line: print(line, file=sys.stderr)))
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(url, json=_initialize(), headers=_headers())
+    if response.status_code == 401:
+        raise CheckFailed(
+            f"{url} asks to sign in (HTTP 401): pass --token, --user and --password, or --login"
+        )
+    return User(None)
+
+
+async def _speaks(url: str, token: str | None) -> dict[str, str | None]:
+    """Which version each era's handshake ends on (None: the era is not spoken)."""
+    spoken: dict[str, str | None] = {}
+    for era, mode in ((LEGACY, "legacy"), (MODERN, "auto")):
+        try:
+            async with connect(url, mode=mode, token=token) as conn:
+                spoken[era] = conn.client.session.protocol_version
+        except Exception:  # any failure to connect in an era means it is not spoken
+            spoken[era] = None
+    return spoken
+
+
+async def run_checks(options: Options) -> Report:
+    """Every check against the server at `options.url`, as one report."""
+    url = options.url
+    first = await _user(url, options.token, options.user, options.password, options.login)
+    second: User | None = None
+    try:
+        if options.second_user and options.second_password:
+            second = await _user(url, None, options.second_user, options.second_password, False)
+        target = Target(
+            url,
+            first,
+            second,
+            person=options.login and first.browser is None,
+            value=options.value,
+            notice_wait=options.notice_wait,
+            settle=options.settle,
+        )
+        spoken = await _speaks(url, first.token)
+        if not any(spoken.values()):
+            raise CheckFailed(f"could not connect to {url} as an MCP server (streamable HTTP) in either era")
+        parts = [
+            await _era(target, LEGACY, spoken[LEGACY], options),
+            await _era(target, MODERN, spoken[MODERN], options),
+        ]
+        return merge("server", url, parts)
+    finally:
+        for user in (first, second):
+            if user is not None and user.browser is not None:
+                await user.browser.aclose()
+
+
+async def _era(target: Target, era: str, version: str | None, options: Options) -> Report:
+    report = Report("server", target.url)
+    if version != era:
+        said = f"the server negotiated {version}" if version else "the server does not speak it"
+        _skip_era(report, era, said)
+        return report
+    modern = era == MODERN
+    mode = MODERN if modern else "legacy"
+    async with connect(target.url, mode=mode, token=target.first.token) as conn:
+        found = await find_gated(conn, options.tool, options.arguments, modern=modern)
+    if found.gated is None:
+        tried = ", ".join(found.tried) or "none"
+        _skip_era(report, era, f"no tool asked for a browser step (tried: {tried}); name one with --tool")
+        return report
+    gated: Gated = found.gated
+    try:
+        if modern:
+            await check_modern(report, target, gated)
+        else:
+            await check_legacy(report, target, gated, found.asked)
+    except (MCPError, httpx2.HTTPError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        reported = {r.requirement.id for r in report.results}
+        why = f"the check stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        for requirement in SERVER_REQUIREMENTS:
+            if requirement.id.startswith(_PREFIX[era]) and requirement.id not in reported:
+                report.skipped(requirement, why, era)
+    return report
+
+
+_PREFIX = {LEGACY: "legacy.", MODERN: "modern."}
+
+
+def _skip_era(report: Report, era: str, reason: str) -> None:
+    for requirement in SERVER_REQUIREMENTS:
+        if requirement.id.startswith(_PREFIX[era]):
+            report.skipped(requirement, reason, era)
+
+
+@click.command("server")
+@click.argument("url")
+@click.option("--token", envvar="HANDOFF_CHECK_TOKEN", help="A bearer token for the MCP endpoint.")
+@click.option("--user", help="Sign in as this user on the server's HTML sign-in form (a scripted browser).")
+@click.option("--password", envvar="HANDOFF_CHECK_PASSWORD", help="The --user's password.")
+@click.option(
+    "--login", is_flag=True, help="Sign in in your own browser; you finish browser steps when asked."
+)
+@click.option("--second-user", help="A second user, for the checks that another user is refused.")
+@click.option("--second-password", envvar="HANDOFF_CHECK_SECOND_PASSWORD", help="The second user's password.")
+@click.option("--tool", help="The gated tool to use (else the first tool that asks for a browser step).")
+@click.option("--args", "args_json", help="The --tool's arguments, a JSON object.")
+@click.option("--value", help="The throwaway value to enter in a secret form (else a random test value).")
+@click.option(
+    "--notice-wait", type=float, default=10.0, show_default=True, help="Seconds to wait for a notice."
+)
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def server(
+    url: str,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    login: bool,
+    second_user: str | None,
+    second_password: str | None,
+    tool: str | None,
+    args_json: str | None,
+    value: str | None,
+    notice_wait: float,
+    output: str,
+) -> None:
+    """Check the MCP server at URL (its streamable HTTP endpoint) for URL mode elicitation.
+
+    In each era it speaks (2025-11-25, 2026-07-28) the checker calls a gated tool, checks what the
+    server sends, opens the URL as an anonymous browser and as a second user, finishes the step
+    (a scripted browser with --user/--password, you with --login), and checks the notice, the retry
+    and the requestState. Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run."""
+    if (user is None) != (password is None):
+        raise click.UsageError("--user and --password go together")
+    if (second_user is None) != (second_password is None):
+        raise click.UsageError("--second-user and --second-password go together")
+    if args_json is not None and tool is None:
+        raise click.UsageError("--args needs --tool")
+    arguments: dict[str, Any] | None = None
+    if args_json is not None:
+        try:
+            arguments = json.loads(args_json)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"--args is not JSON: {exc}") from None
+        if not isinstance(arguments, dict):
+            raise click.UsageError("--args must be a JSON object")
+    options = Options(
+        url,
+        token,
+        user,
+        password,
+        login,
+        second_user,
+        second_password,
+        tool,
+        arguments,
+        value,
+        notice_wait,
+    )
+    try:
+        report = anyio.run(run_checks, options)
+    except (HandoffError, SignInFailed, MCPError, httpx2.HTTPError) as exc:
+        click.echo(f"handoff check server: {exc}", err=True)
+        sys.exit(2)
+    click.echo(report.as_json() if output == "json" else report.as_table())
+    sys.exit(report.exit_code)

@@ -1,0 +1,235 @@
+"""The 2025-11-25 checks: URL mode only for clients that declared it, -32042 and elicitation/create
+shapes, the completion notice to the initiating session only, and the retry."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+from mcp.shared.exceptions import MCPError
+from mcp_types import URL_ELICITATION_REQUIRED, ElicitRequestURLParams, ElicitResult
+
+from ._report import Report
+from ._server_pages import check_anonymous, check_headers, check_other_user, check_url
+from ._server_requirements import (
+    LEGACY,
+    LEGACY_CREATE_PARAMS,
+    LEGACY_ERROR_SHAPE,
+    LEGACY_NOTICE_ID,
+    LEGACY_NOTICE_ONLY_INITIATOR,
+    LEGACY_RETRY,
+    LEGACY_UNDECLARED,
+    PAGE_FRAMING,
+    PAGE_NO_STORE,
+    PAGE_REFERRER,
+)
+from ._server_target import Gated, Target
+from ._server_tools import CALL_TIMEOUT
+from ._server_wire import UNDECLARED, Connection, connect
+
+ERA = LEGACY
+HEADERS = (PAGE_FRAMING, PAGE_REFERRER, PAGE_NO_STORE)
+_MODE = "legacy"
+
+
+def _outcome_of(result: Any) -> str:
+    if getattr(result, "is_error", False):
+        return "a tool error"
+    return "a result"
+
+
+async def check_undeclared(report: Report, target: Target, gated: Gated) -> None:
+    for label, declared in UNDECLARED.items():
+        async with connect(target.url, mode=_MODE, token=target.first.token, declared=declared) as conn:
+            try:
+                answer = _outcome_of(await conn.call(gated.name, gated.arguments, CALL_TIMEOUT))
+            except MCPError as exc:
+                if exc.code == URL_ELICITATION_REQUIRED:
+                    report.failed(LEGACY_UNDECLARED, f"{label}: the server answered -32042", ERA)
+                    continue
+                answer = f"JSON-RPC error {exc.code}"
+            except TimeoutError:
+                answer = f"no answer within {CALL_TIMEOUT:g} s"
+            urls = [r for r in conn.requests if isinstance(r, ElicitRequestURLParams)]
+            if urls:
+                report.failed(
+                    LEGACY_UNDECLARED, f"{label}: the server sent elicitation/create in url mode", ERA
+                )
+            else:
+                report.passed(LEGACY_UNDECLARED, f"{label}: no URL mode, {answer}", ERA)
+
+
+def _shape_of_error(data: Any) -> tuple[list[tuple[str, str]], str | None]:
+    """The (elicitationId, url) of each entry of a -32042's data, or what is wrong with it."""
+    entries = data.get("elicitations") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return [], "data.elicitations is missing or empty"
+    found: list[tuple[str, str]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return [], f"entry {i} is not an object"
+        if entry.get("mode") != "url":
+            return [], f"entry {i} has mode {entry.get('mode')!r}, not 'url'"
+        if not isinstance(entry.get("elicitationId"), str) or not entry["elicitationId"]:
+            return [], f"entry {i} has no elicitationId"
+        if not isinstance(entry.get("url"), str):
+            return [], f"entry {i} has no url"
+        if not isinstance(entry.get("message"), str) or not entry["message"].strip():
+            return [], f"entry {i} has no message"
+        found.append((entry["elicitationId"], entry["url"]))
+    return found, None
+
+
+def check_create_params(report: Report, asked: list[ElicitRequestURLParams]) -> None:
+    if not asked:
+        report.skipped(LEGACY_CREATE_PARAMS, "no tool asked with elicitation/create", ERA)
+        return
+    for params in asked:
+        missing = [
+            name
+            for name, value in (
+                ("message", params.message),
+                ("url", params.url),
+                ("elicitationId", params.elicitation_id),
+            )
+            if not value
+        ]
+        if missing:
+            report.failed(LEGACY_CREATE_PARAMS, "elicitation/create lacks " + ", ".join(missing), ERA)
+        else:
+            report.passed(LEGACY_CREATE_PARAMS, "mode url with message, url and elicitationId", ERA)
+
+
+async def check_legacy(
+    report: Report, target: Target, gated: Gated, asked: list[ElicitRequestURLParams]
+) -> None:
+    await check_undeclared(report, target, gated)
+    check_create_params(report, [a for a in asked if gated.delivery != "request"])
+    asked_now: list[ElicitRequestURLParams] = []
+    accepted = anyio.Event()
+    ended = anyio.Event()
+
+    async def accept(params: ElicitRequestURLParams) -> ElicitResult:
+        asked_now.append(params)
+        accepted.set()
+        return ElicitResult(action="accept")
+
+    async with AsyncExitStack() as stack:
+        initiator = await stack.enter_async_context(
+            connect(target.url, mode=_MODE, token=target.first.token, answer=accept)
+        )
+        others: list[tuple[str, Connection]] = [
+            (
+                "another session of the same user",
+                await stack.enter_async_context(connect(target.url, mode=_MODE, token=target.first.token)),
+            )
+        ]
+        if target.second is not None and target.second.token is not None:
+            others.append(
+                (
+                    "the second user's session",
+                    await stack.enter_async_context(
+                        connect(target.url, mode=_MODE, token=target.second.token)
+                    ),
+                )
+            )
+        for _, other in others:
+            await other.client.list_tools()
+        in_call: list[Any] = []
+        task_group = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(task_group.cancel_scope.cancel)  # a call still waiting ends with the check
+        steps: list[tuple[str, str]] = []
+        if gated.delivery == "request":
+
+            async def call_in_call() -> None:
+                try:
+                    in_call.append(await initiator.call(gated.name, gated.arguments, target.person_wait + 60))
+                except (MCPError, TimeoutError) as exc:
+                    in_call.append(exc)
+                accepted.set()
+                ended.set()
+
+            task_group.start_soon(call_in_call)
+            with anyio.move_on_after(CALL_TIMEOUT):
+                await accepted.wait()
+            check_create_params(report, asked_now)
+            steps = [(p.elicitation_id or "", p.url) for p in asked_now]
+            if not steps:
+                report.skipped(LEGACY_RETRY, "the tool did not ask this time", ERA)
+                return
+        else:
+            try:
+                await initiator.call(gated.name, gated.arguments, CALL_TIMEOUT)
+                report.failed(LEGACY_ERROR_SHAPE, f"{gated.name} ran instead of answering -32042", ERA)
+                return
+            except MCPError as exc:
+                if exc.code != URL_ELICITATION_REQUIRED:
+                    report.failed(LEGACY_ERROR_SHAPE, f"{gated.name} answered {exc.code}, not -32042", ERA)
+                    return
+                steps, wrong = _shape_of_error(exc.error.data)
+            if wrong is not None:
+                report.failed(LEGACY_ERROR_SHAPE, wrong, ERA)
+                return
+            report.passed(LEGACY_ERROR_SHAPE, f"{len(steps)} url-mode elicitation(s), each with an id", ERA)
+        elicitation_id, url = steps[0]
+        if not check_url(report, ERA, url, target):
+            return
+        await check_anonymous(report, ERA, url, target, initiator, elicitation_id)
+        await check_other_user(report, ERA, url, target, initiator, elicitation_id)
+        if elicitation_id in initiator.notices:  # a visit above completed it: nothing more to learn
+            for requirement in (*HEADERS, LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
+                report.skipped(
+                    requirement, "the step was completed by a browser that should have been refused", ERA
+                )
+            return
+        finished = await target.finish(url, initiator)
+        check_headers(report, ERA, finished)
+        if not finished.done:
+            for requirement in (LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
+                report.skipped(requirement, f"the browser step was not finished: {finished.reason}", ERA)
+            return
+        await initiator.wait_for(lambda: bool(initiator.notices), target.notice_wait)
+        if elicitation_id in initiator.notices:
+            report.passed(
+                LEGACY_NOTICE_ID, "the initiating session got the notice with its elicitationId", ERA
+            )
+        elif initiator.notices:
+            report.failed(
+                LEGACY_NOTICE_ID, "the notice named an elicitationId this session was never given", ERA
+            )
+        else:
+            report.skipped(
+                LEGACY_NOTICE_ID,
+                f"no completion notice within {target.notice_wait:g} s (servers MAY leave it out)",
+                ERA,
+            )
+        await anyio.sleep(target.settle)  # a notice that must not come can only be watched for a while
+        told = [label for label, other in others if elicitation_id in other.notices]
+        if told:
+            report.failed(LEGACY_NOTICE_ONLY_INITIATOR, "the notice also reached " + " and ".join(told), ERA)
+        else:
+            report.passed(
+                LEGACY_NOTICE_ONLY_INITIATOR,
+                "not sent to " + " or ".join(label for label, _ in others),
+                ERA,
+            )
+        if gated.delivery == "request":
+            with anyio.move_on_after(CALL_TIMEOUT):
+                await ended.wait()
+            outcome = in_call[0] if in_call else None
+        else:
+            try:
+                outcome = await initiator.call(gated.name, gated.arguments, CALL_TIMEOUT)
+            except (MCPError, TimeoutError) as exc:
+                outcome = exc
+        if outcome is None:
+            report.failed(LEGACY_RETRY, f"the call did not end within {CALL_TIMEOUT:g} s", ERA)
+        elif isinstance(outcome, MCPError):
+            report.failed(LEGACY_RETRY, f"the retry got JSON-RPC error {outcome.code}", ERA)
+        elif isinstance(outcome, Exception):
+            report.failed(LEGACY_RETRY, f"the retry got no answer ({type(outcome).__name__})", ERA)
+        elif getattr(outcome, "is_error", False):
+            report.failed(LEGACY_RETRY, "the retry got a tool error", ERA)
+        else:
+            report.passed(LEGACY_RETRY, f"{gated.name} ran", ERA)

@@ -1,0 +1,167 @@
+"""Checks of a URL the server handed out and of the page behind it (the same in both eras)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx2
+
+from ._report import Report
+from ._server_browser import Finished, FormBrowser, Page, SignInRefused
+from ._server_requirements import (
+    PAGE_ANONYMOUS,
+    PAGE_FRAMING,
+    PAGE_NO_STORE,
+    PAGE_OTHER_USER,
+    PAGE_REFERRER,
+    URL_HTTPS,
+    URL_NO_CREDENTIALS,
+    URL_VALID,
+)
+from ._server_target import Target
+from ._server_url import credentials_in, is_loopback, valid_absolute
+from ._server_wire import Connection
+
+_SAFE_REFERRERS = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
+
+
+def check_url(report: Report, era: str, url: str, target: Target) -> bool:
+    """The URL's own checks; False when it is not a URL a browser could open at all."""
+    wrong = valid_absolute(url)
+    if wrong is not None:
+        report.failed(URL_VALID, f"the url is not a valid absolute URL: {wrong}", era)
+        return False
+    report.passed(URL_VALID, "an absolute http(s) URL with a host", era)
+    if url.startswith("https://"):
+        report.passed(URL_HTTPS, "https", era)
+    elif is_loopback(url):
+        report.passed(URL_HTTPS, "plain http on a loopback address (development)", era)
+    else:
+        report.failed(URL_HTTPS, "plain http to a host that is not loopback", era)
+    found = credentials_in(url, target.known_secrets, target.people)
+    if found:
+        report.failed(URL_NO_CREDENTIALS, "the URL carries " + ", ".join(found), era)
+    else:
+        report.passed(URL_NO_CREDENTIALS, "no userinfo, no credential-like parameters, no user data", era)
+    return True
+
+
+def _offered(page: Page) -> str | None:
+    """What the page offers that it should not (a form beyond a sign-in), or None."""
+    if page.left_to is not None:
+        return None
+    form = page.input_form
+    if form is None or page.status >= 400:
+        return None
+    names = ", ".join(f.name for f in form.fields if f.typed) or ", ".join(
+        b.value or b.label for b in form.buttons
+    )
+    return f"a form ({names}) at {page.url.split('?')[0]}"
+
+
+def _where(page: Page) -> str:
+    if page.left_to is not None:
+        return f"it sent the browser off to {page.left_to.split('?')[0]}"
+    if page.sign_in is not None:
+        return f"it asked to sign in ({page.status})"
+    return f"it answered {page.status} without a form"
+
+
+async def _completed(initiator: Connection | None, elicitation_id: str | None, settle: float) -> bool:
+    if initiator is None or elicitation_id is None:
+        return False
+    return await initiator.wait_for(lambda: elicitation_id in initiator.notices, settle)
+
+
+async def check_anonymous(
+    report: Report,
+    era: str,
+    url: str,
+    target: Target,
+    initiator: Connection | None,
+    elicitation_id: str | None,
+) -> None:
+    """A browser with no cookies opens the URL: it must get a sign-in, not the form, and the step
+    must not complete (2025-11-25: no completion notice follows the visit)."""
+    browser = FormBrowser()
+    try:
+        page = await browser.open(url)
+    except httpx2.HTTPError as exc:
+        report.skipped(PAGE_ANONYMOUS, f"the page could not be opened: {type(exc).__name__}", era)
+        return
+    finally:
+        await browser.aclose()
+    if await _completed(initiator, elicitation_id, target.settle):
+        report.failed(PAGE_ANONYMOUS, "opening the URL without signing in completed the step", era)
+        return
+    offered = _offered(page)
+    if offered:
+        report.failed(PAGE_ANONYMOUS, f"a browser that never signed in got {offered}", era)
+    else:
+        report.passed(PAGE_ANONYMOUS, f"no form without signing in: {_where(page)}", era)
+
+
+async def check_other_user(
+    report: Report,
+    era: str,
+    url: str,
+    target: Target,
+    initiator: Connection | None,
+    elicitation_id: str | None,
+) -> None:
+    """The second user's browser, signed in, opens the first user's URL: it must be refused."""
+    second = target.second
+    if second is None or second.name is None or second.password is None:
+        report.skipped(PAGE_OTHER_USER, "no second user: pass --second-user and --second-password", era)
+        return
+    browser = FormBrowser(second.name, second.password)
+    try:
+        page = await browser.look(url)
+    except SignInRefused as refused:
+        report.skipped(PAGE_OTHER_USER, f"the second user could not sign in: {refused}", era)
+        return
+    finally:
+        await browser.aclose()
+    if page.sign_in is not None:
+        report.skipped(PAGE_OTHER_USER, "the page still asks the second user to sign in", era)
+        return
+    if await _completed(initiator, elicitation_id, target.settle):
+        report.failed(PAGE_OTHER_USER, "the second user's visit completed the first user's step", era)
+        return
+    offered = _offered(page)
+    if offered:
+        report.failed(PAGE_OTHER_USER, f"the second user, signed in, got {offered}", era)
+    else:
+        report.passed(PAGE_OTHER_USER, f"the second user was refused ({page.status}, no form)", era)
+
+
+def check_headers(report: Report, era: str, finished: Finished) -> None:
+    """The page that showed the form: framing, referrer and caching headers."""
+    page = finished.form_page
+    if page is None:
+        why = finished.reason if not finished.done else "no page with a form was seen"
+        for requirement in (PAGE_FRAMING, PAGE_REFERRER, PAGE_NO_STORE):
+            report.skipped(requirement, f"the form page was not reached: {why}", era)
+        return
+    headers = page.headers
+    csp = headers.get("content-security-policy", "")
+    ancestors = re.search(r"frame-ancestors\s+([^;]+)", csp)
+    xfo = headers.get("x-frame-options", "").strip().upper()
+    if ancestors and ancestors.group(1).strip() in ("'none'", "'self'"):
+        report.passed(
+            PAGE_FRAMING, f"Content-Security-Policy frame-ancestors {ancestors.group(1).strip()}", era
+        )
+    elif xfo in ("DENY", "SAMEORIGIN"):
+        report.passed(PAGE_FRAMING, f"X-Frame-Options: {xfo}", era)
+    else:
+        report.failed(PAGE_FRAMING, "neither CSP frame-ancestors nor X-Frame-Options forbids framing", era)
+    policy = headers.get("referrer-policy", "").split(",")[-1].strip().lower()
+    if policy in _SAFE_REFERRERS:
+        report.passed(PAGE_REFERRER, f"Referrer-Policy: {policy}", era)
+    else:
+        report.failed(PAGE_REFERRER, f"Referrer-Policy is {policy or 'missing'}", era)
+    cache = headers.get("cache-control", "").lower()
+    if "no-store" in cache:
+        report.passed(PAGE_NO_STORE, f"Cache-Control: {cache}", era)
+    else:
+        report.failed(PAGE_NO_STORE, f"Cache-Control is {cache or 'missing'}", era)

@@ -1,0 +1,66 @@
+"""What a URL handed to the client may carry: no credentials, no personal data, only an id."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+_CREDENTIAL_NAME = re.compile(
+    r"(^|[_\-.])(access|refresh|id)?[_\-]?(token|jwt|bearer|secret|password|passwd|pwd|pass|"
+    r"api[_\-]?key|apikey|key|code|auth|authorization|credentials?|session|sid|sig|signature|otp|pin)"
+    r"([_\-.]|$)",
+    re.I,
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def valid_absolute(url: str) -> str | None:
+    """None when `url` is a valid absolute http(s) URL with a host; else what is wrong with it."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        return f"it does not parse ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"its scheme is {parts.scheme or 'missing'}, not https"
+    if not parts.hostname:
+        return "it has no host"
+    if any(c.isspace() for c in url):
+        return "it contains white space"
+    return None
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def credentials_in(url: str, known: Iterable[str] = (), people: Iterable[str] = ()) -> list[str]:
+    """What in `url` looks like a credential or personal data, described without repeating it:
+    userinfo, token-like parameter names, JWTs, and the `known` secrets (the user's access token or
+    password) or `people` (user names) anywhere in it."""
+    parts = urlsplit(url)
+    found: list[str] = []
+    if parts.username is not None or parts.password is not None:
+        found.append("user information before the host")
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True) + parse_qsl(parts.fragment):
+        if _CREDENTIAL_NAME.search(name):
+            found.append(f"a query parameter named {name!r}")
+    decoded = unquote(url)
+    if _JWT.search(decoded):
+        found.append("a JSON Web Token")
+    for secret in known:
+        if secret and len(secret) >= 6 and secret in decoded:
+            found.append("the user's own credential")
+    segments = set(re.split(r"[/?&=#;.]", unquote(parts.path + "?" + parts.query)))
+    for person in people:
+        if person and len(person) >= 3 and person in segments:
+            found.append("the user's name")
+    return found

@@ -1,0 +1,191 @@
+"""The checker's MCP connection: the official SDK client declaring exactly the capabilities a check
+needs, with every byte the server answered kept for the checks that read the wire itself."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import (
+    INVALID_PARAMS,
+    ClientCapabilities,
+    ElicitationCapability,
+    ElicitCompleteNotification,
+    ElicitRequestParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    ErrorData,
+    FormElicitationCapability,
+    UrlElicitationCapability,
+)
+
+ElicitAnswer = Callable[[ElicitRequestURLParams], Awaitable[ElicitResult]]
+
+URL_MODE = ElicitationCapability(url=UrlElicitationCapability())
+"""What a URL-capable client declares (url only: the checker never fills forms)."""
+
+UNDECLARED: dict[str, ElicitationCapability | None] = {
+    "elicitation {}": ElicitationCapability(),
+    "elicitation {form}": ElicitationCapability(form=FormElicitationCapability()),
+    "no elicitation": None,
+}
+"""The declarations of clients that must never be sent URL mode, by how the report names them."""
+
+
+@dataclass
+class Exchange:
+    """One HTTP request to the MCP endpoint and what came back."""
+
+    method: str
+    status: int
+    body: bytearray = field(default_factory=bytearray)
+
+
+class _Tee(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, sink: bytearray) -> None:
+        self.inner = inner
+        self.sink = sink
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            self.sink.extend(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class Recording(httpx2.AsyncBaseTransport):
+    """An HTTP transport that keeps every response body as the client reads it."""
+
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        exchange = Exchange(request.method, response.status_code)
+        self.exchanges.append(exchange)
+        stream = response.stream
+        assert isinstance(stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Tee(stream, exchange.body),
+            extensions=response.extensions,
+        )
+
+    @property
+    def traffic(self) -> bytes:
+        return b"".join(bytes(e.body) for e in self.exchanges)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass
+class _Declaring(Client):
+    """`mcp.Client` that declares `declared` as its elicitation capability, whatever callback it has."""
+
+    declared: ElicitationCapability | None = field(default=None, kw_only=True)
+
+    async def _build_session(self, exit_stack: AsyncExitStack) -> ClientSession:
+        session = await super()._build_session(exit_stack)
+        base = session._build_capabilities
+        declared = self.declared
+
+        def build(version: str) -> ClientCapabilities:
+            return base(version).model_copy(update={"elicitation": declared})
+
+        session._build_capabilities = build  # type: ignore[method-assign]
+        return session
+
+
+@dataclass
+class Connection:
+    """One connected probe: the client, and what the server sent it besides answers."""
+
+    client: Client
+    wire: Recording
+    requests: list[ElicitRequestParams] = field(default_factory=list)
+    """Every elicitation/create the server sent."""
+    notices: list[str] = field(default_factory=list)
+    """The elicitationId of every completion notice."""
+    input_keys: list[str] = field(default_factory=list)
+    """2026-07-28: the keys of the input requests a retry answers (each with an accept)."""
+    _changed: anyio.Event = field(default_factory=anyio.Event)
+
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until `done()` holds, woken by what the server sends."""
+        with anyio.move_on_after(timeout):
+            while not done():
+                await self._changed.wait()
+        return done()
+
+    async def call(self, name: str, arguments: dict[str, Any], timeout: float, **options: Any) -> Any:
+        """`session.call_tool`, the raw result (an InputRequiredResult included), within `timeout`."""
+        with anyio.fail_after(timeout):
+            return await self.client.session.call_tool(
+                name, arguments, read_timeout_seconds=timeout, allow_input_required=True, **options
+            )
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    mode: str,
+    token: str | None,
+    declared: ElicitationCapability | None = URL_MODE,
+    answer: ElicitAnswer | None = None,
+) -> AsyncIterator[Connection]:
+    """A connection in `mode` ("legacy" or a 2026 version) declaring `declared`. A url-mode request is
+    answered by `answer` (decline by default); any other request with -32602, as the spec asks of a
+    client that did not declare that mode."""
+    wire = Recording()
+    holder: list[Connection] = []
+
+    async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        connection = holder[0]
+        connection.requests.append(params)
+        connection.changed()
+        if not isinstance(params, ElicitRequestURLParams) or declared is None or declared.url is None:
+            return ErrorData(code=INVALID_PARAMS, message="this client did not declare that elicitation mode")
+        if answer is None:
+            return ElicitResult(action="decline")
+        return await answer(params)
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, ElicitCompleteNotification) and holder:
+            holder[0].notices.append(message.params.elicitation_id)
+            holder[0].changed()
+
+    async with httpx2.AsyncClient(
+        headers=bearer(token), transport=wire, timeout=httpx2.Timeout(30, read=120)
+    ) as http:
+        client = _Declaring(
+            streamable_http_client(url, http_client=http),
+            mode=mode,
+            declared=declared,
+            elicitation_callback=on_elicit,
+            message_handler=on_message,
+        )
+        holder.append(Connection(client, wire))
+        async with client:
+            yield holder[0]

@@ -1,0 +1,219 @@
+"""`handoff check server` against real servers on loopback: handoff's demo (everything a MUST asks
+passes, in both eras, with two users), the TypeScript SDK peer, and a server broken on purpose."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import ServerThread, free_port
+from check_server_broken import broken_app
+from click.testing import CliRunner
+from conftest import PEER, Running
+
+from handoff.check._cli import check
+from handoff.check._server_url import credentials_in
+from handoff.demo import DEMO_USERS
+
+HANDOFF = Path(sys.executable).parent / "handoff"
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    server = Running(tmp_path_factory.mktemp("demo"), framework="sdk").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def broken() -> Iterator[str]:
+    port = free_port()
+    server = ServerThread(broken_app(f"http://127.0.0.1:{port}"), port).start()
+    yield f"http://127.0.0.1:{port}/mcp"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[str]:
+    if not (PEER / "node_modules" / "@modelcontextprotocol" / "sdk").exists():
+        pytest.fail("the TypeScript peer is not installed: run `npm ci --prefix tests/peer` (.ci/run does)")
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(PEER / "server.mjs"), str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and "listening" in process.stdout.readline()
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def outcomes(report: dict) -> dict[tuple[str, str | None], list[str]]:
+    found: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    for r in report["results"]:
+        found[(r["id"], r["era"])].append(r["outcome"])
+    return dict(found)
+
+
+def run_in_process(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(check, ["server", *args, "--format", "json", "--notice-wait", "3"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+TWO_USERS = [
+    "--user", "alice", "--password", DEMO_USERS["alice"],
+    "--second-user", "bob", "--second-password", DEMO_USERS["bob"],
+]  # fmt: skip
+
+
+COMMON = (
+    "url.valid",
+    "url.https",
+    "url.no-credentials",
+    "page.anonymous-refused",
+    "page.other-user-refused",
+    "page.no-framing",
+    "page.no-referrer",
+    "page.no-store",
+)
+MODERN_PASSES = (
+    "modern.input-required-shape",
+    "modern.state-other-user",
+    "modern.retry-succeeds",
+    "modern.state-replayed",
+    "modern.no-32042",
+    "modern.no-elicitation-id-or-notice",
+)
+
+
+def test_the_demo_conforms_in_both_eras_with_two_users(demo):
+    """Through the installed command, as a person would run it."""
+    done = subprocess.run(
+        [str(HANDOFF), "check", "server", demo.mcp_url, *TWO_USERS, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["counts"]["FAIL"] == 0
+    found = outcomes(report)
+    for era in (LEGACY, MODERN):
+        for common in COMMON:
+            assert found[(common, era)] == ["PASS"], (common, era)
+    for legacy in (
+        "legacy.32042-shape",
+        "legacy.notice-id",
+        "legacy.notice-only-initiator",
+        "legacy.retry-succeeds",
+    ):
+        assert found[(legacy, LEGACY)] == ["PASS"], legacy
+    assert found[("legacy.no-url-when-undeclared", LEGACY)] == ["PASS"] * 3
+    assert found[("legacy.create-params", LEGACY)] == ["PASS"]  # list_notes asks with elicitation/create
+    assert found[("modern.32021-without-url-mode", MODERN)] == ["PASS"] * 2
+    assert found[("modern.state-tampered", MODERN)] == ["PASS"] * 3
+    for modern in MODERN_PASSES:
+        assert found[(modern, MODERN)] == ["PASS"], modern
+    # the tool the 2026 checks found (the first still asking) takes no argument to change
+    assert found[("modern.state-other-request", MODERN)] in (["PASS"], ["SKIP"])
+    for secret in (DEMO_USERS["alice"], DEMO_USERS["bob"]):
+        assert secret not in done.stdout and secret not in done.stderr
+
+
+def test_a_second_run_on_the_demo_still_conforms_and_reads_as_a_table(demo):
+    """The first run stored the demo's secrets, so this run finds other gated tools (the OAuth
+    connection, the approval) and finishes those in the scripted browser too."""
+    result = CliRunner().invoke(check, ["server", demo.mcp_url, *TWO_USERS, "--notice-wait", "3"])
+    assert result.exit_code == 0, result.output
+    table = result.stdout
+    assert f"handoff check server: {demo.mcp_url}" in table
+    assert "Phishing · page.other-user-refused" in table and "FAIL" not in table
+    assert table.rstrip().splitlines()[-1].startswith("conforms (")
+
+
+def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
+    code, report = run_in_process(broken, "--user", "tester", "--password", "anything")
+    assert code == 1
+    assert outcomes(report) == {
+        ("legacy.no-url-when-undeclared", LEGACY): ["FAIL"] * 3,  # -32042 to every client
+        ("legacy.create-params", LEGACY): ["SKIP"],
+        ("legacy.32042-shape", LEGACY): ["PASS"],
+        ("url.valid", LEGACY): ["PASS"],
+        ("url.https", LEGACY): ["PASS"],
+        ("url.no-credentials", LEGACY): ["FAIL"],  # ?api_key=
+        ("page.anonymous-refused", LEGACY): ["FAIL"],  # the form for anyone
+        ("page.other-user-refused", LEGACY): ["SKIP"],
+        ("page.no-framing", LEGACY): ["FAIL"],
+        ("page.no-referrer", LEGACY): ["FAIL"],
+        ("page.no-store", LEGACY): ["FAIL"],
+        ("legacy.notice-id", LEGACY): ["SKIP"],  # it sends none (allowed)
+        ("legacy.notice-only-initiator", LEGACY): ["PASS"],
+        ("legacy.retry-succeeds", LEGACY): ["PASS"],
+        ("modern.32021-without-url-mode", MODERN): ["FAIL"] * 2,  # input_required regardless
+        ("modern.input-required-shape", MODERN): ["PASS"],
+        ("url.valid", MODERN): ["PASS"],
+        ("url.https", MODERN): ["PASS"],
+        ("url.no-credentials", MODERN): ["FAIL"],
+        ("page.anonymous-refused", MODERN): ["FAIL"],
+        ("page.other-user-refused", MODERN): ["SKIP"],
+        ("page.no-framing", MODERN): ["FAIL"],
+        ("page.no-referrer", MODERN): ["FAIL"],
+        ("page.no-store", MODERN): ["FAIL"],
+        ("modern.state-tampered", MODERN): ["FAIL"] * 3,  # never verified
+        ("modern.state-other-request", MODERN): ["FAIL"],
+        ("modern.state-other-user", MODERN): ["SKIP"],
+        ("modern.retry-succeeds", MODERN): ["PASS"],
+        ("modern.state-replayed", MODERN): ["FAIL"],
+        ("modern.no-32042", MODERN): ["PASS"],
+        ("modern.no-elicitation-id-or-notice", MODERN): ["FAIL"],  # elicitationId in 2026
+    }
+    reasons = {r["id"]: r["reason"] for r in report["results"]}
+    assert reasons["url.no-credentials"] == "the URL carries a query parameter named 'api_key'"
+    assert "k-2025" not in json.dumps(report)  # the credential itself is never repeated
+
+
+def test_the_typescript_sdk_peer(peer):
+    """The TypeScript SDK 1.x server speaks 2025-11-25 only; its -32042 goes to every client and
+    its "browser step" completes on a bare visit, which the checker catches."""
+    code, report = run_in_process(peer)
+    assert code == 1
+    found = outcomes(report)
+    assert found[("legacy.no-url-when-undeclared", LEGACY)] == ["FAIL"] * 3
+    assert found[("legacy.32042-shape", LEGACY)] == ["PASS"]
+    assert found[("legacy.create-params", LEGACY)] == ["PASS"]  # peer_request's elicitation/create
+    assert found[("url.no-credentials", LEGACY)] == ["PASS"]
+    assert found[("page.anonymous-refused", LEGACY)] == ["FAIL"]
+    reasons = {r["id"]: r["reason"] for r in report["results"] if r["era"] == LEGACY}
+    assert reasons["page.anonymous-refused"] == "opening the URL without signing in completed the step"
+    assert found[("legacy.retry-succeeds", LEGACY)] == ["SKIP"]
+    modern = [r for r in report["results"] if r["era"] == MODERN]
+    assert modern and all(r["outcome"] == "SKIP" and "2025-11-25" in r["reason"] for r in modern)
+
+
+def test_a_server_that_asks_to_sign_in_needs_credentials(demo):
+    result = CliRunner().invoke(check, ["server", demo.mcp_url])
+    assert result.exit_code == 2
+    assert "asks to sign in (HTTP 401): pass --token, --user and --password, or --login" in result.stderr
+
+
+def test_what_counts_as_a_credential_in_a_url():
+    assert credentials_in("https://mcp.example.com/connect?elicitationId=abc") == []
+    assert credentials_in("https://a:b@mcp.example.com/e/1") == ["user information before the host"]
+    assert credentials_in("https://x.example/e?access_token=1&code=2") == [
+        "a query parameter named 'access_token'",
+        "a query parameter named 'code'",
+    ]
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2ln"
+    assert credentials_in(f"https://x.example/e/{jwt}") == ["a JSON Web Token"]
+    assert credentials_in("https://x.example/u/alice/e/1", people=["alice"]) == ["the user's name"]
+    assert credentials_in("https://x.example/e/s3cr3t-tok", known=["s3cr3t-tok"]) == [
+        "the user's own credential"
+    ]
