@@ -14,6 +14,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.auth import OAuthClientInformationFull
 from starlette.applications import Starlette
 
+from .._appearance import Appearance
 from .._handoff import Handoff
 from ..identity import AuthServer, hash_password
 from ..oauth import Provider, provider
@@ -91,6 +92,15 @@ class Demo:
         return f"{self.public_url}/mcp"
 
 
+DEMO_APPEARANCE = Appearance(
+    name="Juniper Assistant",
+    logo=Path(__file__).with_name("logo.svg"),
+    accent="#0b6e4f",
+    support_url="mailto:help@juniper.example",
+)
+"""How the demo's pages present themselves: a made-up product's name, logo and colour."""
+
+
 def build_demo(
     public_url: str,
     data_dir: str | Path,
@@ -131,6 +141,7 @@ def build_demo(
         wait_timeout=wait_timeout,
         retry_wait=retry_wait,
         providers=providers,
+        appearance=DEMO_APPEARANCE,
     )
     instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
     tool: Callable[[Callable[..., Any]], object]
