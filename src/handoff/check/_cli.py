@@ -13,6 +13,10 @@ def check() -> None:
     FAIL or SKIP with a reason. Exit 0 when no MUST failed."""
 
 
+from ._client import client  # noqa: E402 (each command lives in its own module)
+
+check.add_command(client)
+
 from ._server import server  # noqa: E402 (each command lives in its own module)
 
 check.add_command(server)

@@ -14,6 +14,9 @@ class Level(StrEnum):
 
     MUST = "MUST"
     SHOULD = "SHOULD"
+    MAY = "MAY"
+    """Allowed, not asked: checked because the expected behaviour is what the spec allows (a retry
+    after a completion notice, say); never fatal."""
 
 
 class Outcome(StrEnum):

@@ -1,0 +1,262 @@
+"""`handoff check client` against real clients: handoff's own (`handoff call`, `handoff connect`), the
+TypeScript SDK's, and a deliberately careless one that must fail the right checks.
+
+Every run is the real command in a subprocess: scripted servers on loopback, the client started once
+per scenario with the browser stand-in as its BROWSER. The runs start together (they mostly wait on
+their clients), once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _server import free_port
+
+HERE = Path(__file__).parent
+PEER = HERE / "peer"
+ROGUE = HERE / "check_client_rogue.py"
+HANDOFF = str(Path(sys.executable).parent / "handoff")
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+
+ONLY = "--only notices --only blocked --only loop --only undeclared --only decline --only silent"
+RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "call": ([*shlex.split("--wait-limit 5 --"), HANDOFF, *shlex.split("call {url} check --timeout 2")], {}),
+    "connect": (
+        [
+            *shlex.split("--wait-limit 5 --only request --only decline --only blocked --only rounds"),
+            *shlex.split("--accept-with a --decline-with d --type 'call check {}' --"),
+            *(HANDOFF, "connect", "{url}"),
+        ],
+        {},
+    ),
+    "ts": (
+        [
+            *shlex.split("--wait-limit 4 --accept-with y --decline-with n --"),
+            "node",
+            str(PEER / "client.mjs"),
+        ],
+        {"PEER_WAIT": "2"},
+    ),
+    "rogue": (
+        [
+            *shlex.split(f"--wait-limit 3 --accept-with y --decline-with n {ONLY} --"),
+            sys.executable,
+            str(ROGUE),
+        ],
+        {},
+    ),
+}
+"""Each run's arguments to `handoff check client`, and its client's environment. The TypeScript
+client and the careless one get the URL as their last argument (no {url} placeholder)."""
+
+
+class Ran:
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._out: tuple[str, str] | None = None
+
+    @property
+    def code(self) -> int:
+        self.output()
+        return self.process.returncode
+
+    def output(self) -> tuple[str, str]:
+        if self._out is None:
+            self._out = self.process.communicate(timeout=240)
+        return self._out
+
+    @property
+    def report(self) -> dict[str, Any]:
+        out, err = self.output()
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise AssertionError(f"not a JSON report:\n{out}\n{err}") from None
+
+    def outcome(self, requirement: str, era: str) -> tuple[str, str]:
+        found = [r for r in self.report["results"] if r["id"] == requirement and r["era"] == era]
+        assert len(found) == 1, f"{requirement} in {era}: {found}"
+        return found[0]["outcome"], found[0]["reason"]
+
+
+def check_client(*args: str, env: dict[str, str] | None = None, fmt: str = "json") -> Ran:
+    command = [HANDOFF, "check", "client", "--format", fmt, *args]
+    environment = {**os.environ, **(env or {})}
+    return Ran(
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    )
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[dict[str, Ran]]:
+    started = {name: check_client(*args, env=env) for name, (args, env) in RUNS.items()}
+    try:
+        yield started
+    finally:
+        for ran in started.values():
+            if ran.process.poll() is None:
+                ran.process.kill()
+                ran.process.wait()
+
+
+def assert_outcomes(ran: Ran, expected: dict[tuple[str, str], str]) -> None:
+    found = {key: ran.outcome(*key) for key in expected}
+    wrong = {key: got for key, got in found.items() if got[0] != expected[key]}
+    assert not wrong, f"expected {expected}, got {wrong}"
+
+
+def test_handoff_call_conforms_in_both_eras(runs):
+    ran = runs["call"]
+    assert ran.code == 0, ran.output()
+    report = ran.report
+    assert report["kind"] == "client" and report["ok"] is True and report["counts"]["FAIL"] == 0
+    passes = {
+        "client.capability.declared": (LEGACY, MODERN),
+        "client.mode.honoured": (LEGACY,),
+        "client.mode.undeclared-refused": (LEGACY,),
+        "client.notice.unknown-ignored": (LEGACY,),
+        "client.notice.repeat-ignored": (LEGACY,),
+        "client.notice.retried-once": (LEGACY,),
+        "client.wait.bounded": (LEGACY,),
+        "client.retry.bounded": (LEGACY, MODERN),
+        "client.server.named": (LEGACY, MODERN),
+        "client.url.shown": (LEGACY, MODERN),
+        "client.url.no-prefetch": (LEGACY, MODERN),
+        "client.url.blocked-not-opened": (LEGACY, MODERN),
+        "client.url.lookalike-warned": (LEGACY, MODERN),
+        "client.mrtr.new-id": (MODERN,),
+        "client.mrtr.inputs-answered": (MODERN,),
+        "client.mrtr.state-echoed": (MODERN,),
+        "client.mrtr.no-invented-state": (MODERN,),
+    }
+    assert_outcomes(ran, {(rid, era): "PASS" for rid, eras in passes.items() for era in eras})
+    # handoff call decides by its --accept policy: the checker cannot watch a consent it never sees
+    for era in (LEGACY, MODERN):
+        outcome, reason = ran.outcome("client.consent.before-open", era)
+        assert outcome == "SKIP" and "--accept-with" in reason
+    assert "stopped after 3 retries" in ran.outcome("client.retry.bounded", LEGACY)[1]  # max_rounds
+
+
+def test_handoff_connect_asks_before_it_opens(runs):
+    ran = runs["connect"]
+    assert ran.code == 0, ran.output()
+    for era in (LEGACY, MODERN):
+        outcome, reason = ran.outcome("client.consent.before-open", era)
+        assert outcome == "PASS", reason
+        assert re.search(r"the person answered \d+ prompts", reason)
+        assert ran.outcome("client.url.shown", era) == ("PASS", ran.outcome("client.url.shown", era)[1])
+        assert "before the person answered" in ran.outcome("client.url.shown", era)[1]
+        assert ran.outcome("client.url.blocked-not-opened", era)[0] == "PASS"
+    assert ran.outcome("client.mode.honoured", LEGACY)[0] == "PASS"
+    assert ran.outcome("client.mrtr.state-echoed", MODERN)[0] == "PASS"
+    assert "its scenario was not run" in ran.outcome("client.notice.unknown-ignored", LEGACY)[1]
+
+
+def test_the_typescript_client_in_the_2025_era(runs):
+    ran = runs["ts"]
+    assert ran.code == 0, ran.output()
+    passes = [
+        "client.capability.declared",
+        "client.mode.honoured",
+        "client.mode.undeclared-refused",  # the TS SDK answers -32602 itself
+        "client.notice.unknown-ignored",
+        "client.notice.repeat-ignored",
+        "client.notice.retried-once",
+        "client.wait.bounded",
+        "client.retry.bounded",
+        "client.server.named",
+        "client.url.shown",
+        "client.consent.before-open",
+        "client.url.no-prefetch",
+        "client.url.blocked-not-opened",
+        "client.url.lookalike-warned",
+    ]
+    assert_outcomes(ran, {(rid, LEGACY): "PASS" for rid in passes})
+    outcome, reason = ran.outcome("client.mrtr.state-echoed", MODERN)
+    assert outcome == "SKIP" and "does not speak 2026-07-28" in reason  # the 1.x SDK has no MRTR
+
+
+def test_a_careless_client_fails_the_checks_it_breaks(runs):
+    ran = runs["rogue"]
+    assert ran.code == 1, ran.output()
+    assert ran.report["ok"] is False
+    fails = {
+        ("client.notice.unknown-ignored", LEGACY): "for an unknown id",
+        ("client.notice.repeat-ignored", LEGACY): "for an already-completed id",
+        ("client.notice.retried-once", LEGACY): "before the notice",
+        ("client.mode.undeclared-refused", LEGACY): "form mode request it did not declare",
+        ("client.wait.bounded", LEGACY): "still waiting 3 s",
+        ("client.retry.bounded", LEGACY): "retried 25 times",
+        ("client.retry.bounded", MODERN): "retried 25 times",
+        ("client.url.no-prefetch", LEGACY): "was fetched",
+        ("client.url.blocked-not-opened", LEGACY): "opened javascript:",
+        ("client.url.blocked-not-opened", MODERN): "opened javascript:",
+        ("client.url.lookalike-warned", LEGACY): "opened https://xn--",
+        ("client.consent.before-open", LEGACY): "which the person was never asked about",
+        ("client.consent.before-open", MODERN): "which the person was never asked about",
+        ("client.server.named", LEGACY): "nothing on the client's output named the server",
+    }
+    for (rid, era), words in fails.items():
+        outcome, reason = ran.outcome(rid, era)
+        assert outcome == "FAIL" and words in reason, (rid, era, outcome, reason)
+    assert ran.outcome("client.capability.declared", LEGACY)[0] == "PASS"  # it does declare url
+
+
+def test_the_table_names_each_requirement_and_its_section():
+    ran = check_client(
+        "--era", LEGACY, "--only", "request", "--", HANDOFF, "call", "{url}", "check", fmt="table"
+    )
+    out, _ = ran.output()
+    assert ran.code == 0
+    assert "handoff check client:" in out and "Capabilities · client.capability.declared" in out
+    assert re.search(r"PASS\s+│\s+MUST\s+│\s+2025-11-25", out)
+    assert "conforms (" in out.strip().splitlines()[-1]
+
+
+def test_usage_mistakes_are_said_plainly():
+    ran = check_client()
+    assert ran.code == 2 and "give either -- COMMAND" in ran.output()[1]
+    ran = check_client("--accept-with", "y", "--", "true")
+    assert ran.code == 2 and "go together" in ran.output()[1]
+
+
+def test_serve_mode_waits_for_a_client_pointed_at_it():
+    port = free_port()
+    served = check_client("--serve", str(port), "--era", LEGACY, "--only", "request", "--wait", "60")
+    assert served.process.stderr is not None
+    lines = []
+    for line in served.process.stderr:  # the instructions: which URL, and the BROWSER to set
+        lines.append(line)
+        if "/mcp" in line:
+            break
+    said = "".join(lines)
+    url = re.search(r"http://127\.0\.0\.1:\d+/2025-11-25/request/mcp", said)
+    browser = re.search(r"BROWSER=(.+) HANDOFF_CHECK_BROWSER_REPORT=(\S+)", said)
+    assert url and browser, said
+    env = {
+        **os.environ,
+        "BROWSER": shlex.split(browser.group(1))[0],
+        "HANDOFF_CHECK_BROWSER_REPORT": browser.group(2),
+    }
+    client = subprocess.run(
+        [HANDOFF, "call", url.group(0), "check", "--timeout", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert client.returncode == 0, client.stderr
+    assert served.code == 0
+    assert served.outcome("client.mode.honoured", LEGACY)[0] == "PASS"
+    outcome, reason = served.outcome("client.consent.before-open", LEGACY)
+    assert outcome == "SKIP" and "--serve" in reason
+    assert served.outcome("client.url.shown", LEGACY)[0] == "SKIP"
