@@ -55,8 +55,6 @@ class Observed:
     gone_at: float | None = None
     exit_code: int | None = None
     killed: bool = False
-    watched: bool = True
-    """The client's output was seen (it ran under the checker, not in --serve mode)."""
 
     def text_before(self, at: float) -> str:
         return "".join(chunk for when, chunk in self.output if when <= at)
@@ -114,9 +112,8 @@ async def run(command: Sequence[str], scenario: Scenario, person: Person, url: s
         )
     except OSError as exc:
         raise OSError(f"cannot start the client {shlex.join(command)!r}: {exc.strerror or exc}") from None
-    seen = anyio.Event()
     async with process, anyio.create_task_group() as tg:
-        answering = _Answering(scenario, person, observed, process, seen)
+        answering = _Answering(scenario, person, observed, process)
         assert process.stdout is not None and process.stderr is not None
         tg.start_soon(answering.read, process.stdout)
         tg.start_soon(answering.read, process.stderr)
@@ -182,7 +179,6 @@ class _Answering:
         person: Person,
         observed: Observed,
         process: anyio.abc.Process,
-        seen: anyio.Event,
     ) -> None:
         self.scenario = scenario
         self.person = person
