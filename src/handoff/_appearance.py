@@ -169,8 +169,8 @@ def contrast(a: str, b: str) -> float:
 
 
 def on_colour(background: str) -> str:
-    """White or near-black text, whichever reads better on `background`."""
-    return max(("#ffffff", "#111111"), key=lambda text: contrast(text, background))
+    """White or black text, whichever reads better on `background` (one of them always reaches 4.5:1)."""
+    return max(("#ffffff", "#000000"), key=lambda text: contrast(text, background))
 
 
 def _mix(a: str, b: str, amount: float) -> str:

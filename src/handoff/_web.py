@@ -158,10 +158,11 @@ class BodyLimit:
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
         title = escape(_("Too large"))
+        size = str(self.max_bytes // 1024) + " KiB"
         text = escape(
             _(
                 "What was sent is larger than this server accepts (%(size)s). Send less and try again.",
-                size=f"{self.max_bytes // 1024} KiB",
+                size=size,
             )
         )
         response = HTMLResponse(

@@ -112,9 +112,10 @@ def build_demo(
     providers: Sequence[Provider] | None = None,
     database_url: str | None = None,
     framework: Framework = "sdk",
+    appearance: Appearance = DEMO_APPEARANCE,
 ) -> Demo:
     """The demo server on `framework`: the same tools, sign-in and pages on the SDK's MCPServer or on
-    FastMCP."""
+    FastMCP, its pages presented as `appearance`."""
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, not {framework!r}")
     data = Path(data_dir)
@@ -141,7 +142,7 @@ def build_demo(
         wait_timeout=wait_timeout,
         retry_wait=retry_wait,
         providers=providers,
-        appearance=DEMO_APPEARANCE,
+        appearance=appearance,
     )
     instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
     tool: Callable[[Callable[..., Any]], object]
