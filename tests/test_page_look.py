@@ -324,3 +324,38 @@ async def test_an_appearance_without_a_name_shows_the_mcp_servers_name(tmp_path:
         assert "Sign in to handoff-demo" in page and "/brand/" not in page
     finally:
         server.stop()
+
+
+# Who asked: a name only from what the server knows
+
+
+async def test_the_app_that_asked_is_named_only_from_the_servers_own_records():
+    from mcp.shared.auth import OAuthClientInformationFull
+
+    from handoff import AuthServer, Handoff, Keyring, generate_key, hash_password
+
+    auth = AuthServer(
+        {"alice": hash_password("pw")},
+        signing_key=b"k" * 32,
+        issuer="http://127.0.0.1:9",
+        pages_url="http://127.0.0.1:9/handoff",
+    )
+    handoff = Handoff.in_memory(
+        public_url="http://127.0.0.1:9",
+        browser=auth,
+        secret_key=b"s" * 32,
+        keyring=Keyring.parse(generate_key()),
+        appearance=Appearance(clients={"known-id": "Juniper Desktop"}),
+    )
+    redirect = {"redirect_uris": ["http://127.0.0.1:7/cb"], "token_endpoint_auth_method": "none"}
+    auth.add_client(OAuthClientInformationFull(client_id="configured", client_name="Ops Console", **redirect))
+    await auth.register_client(
+        OAuthClientInformationFull(client_id="self-named", client_name="Claude Desktop", **redirect)
+    )
+    await auth.register_client(OAuthClientInformationFull(client_id="nameless", **redirect))
+    assert await handoff.app_name("known-id") == {"name": "Juniper Desktop", "verified": True}
+    assert await handoff.app_name("configured") == {"name": "Ops Console", "verified": True}
+    assert await handoff.app_name("self-named") == {"name": "Claude Desktop", "verified": False}
+    assert await handoff.app_name("nameless") is None
+    assert await handoff.app_name("never-registered") is None
+    assert await handoff.app_name(None) is None
