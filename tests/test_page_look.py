@@ -359,3 +359,28 @@ async def test_the_app_that_asked_is_named_only_from_the_servers_own_records():
     assert await handoff.app_name("nameless") is None
     assert await handoff.app_name("never-registered") is None
     assert await handoff.app_name(None) is None
+
+
+async def test_an_authors_catalog_translates_its_labels_and_rewords_handoffs_texts(tmp_path: Path):
+    catalog = Catalog(locale="de", domain="handoff")
+    catalog.add("Weather API key", "Wetter-API-Schlüssel")
+    help_text = "Demo keys start with wk_, for example wk_demo_1234567890."
+    catalog.add(help_text, "Demo-Schlüssel beginnen mit wk_.")
+    catalog.add("Save", "Sichern")
+    folder = tmp_path / "translations" / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    buffer = io.BytesIO()
+    write_po(buffer, catalog)
+    (folder / "handoff.po").write_bytes(buffer.getvalue())
+    look = dataclasses.replace(DEMO_APPEARANCE, translations=tmp_path / "translations")
+    server = Running(tmp_path / "data", appearance=look).start()
+    try:
+        to = await links(server.origin, server.mcp_url)
+        async with ScriptedBrowser(server.origin) as alice:
+            alice.http.headers["accept-language"] = "de"
+            page = await alice.sign_in(await alice.open(to.secret), "alice", DEMO_USERS["alice"])
+        assert page.title == "Wetter-API-Schlüssel" and "Demo-Schlüssel beginnen mit wk_." in page.text
+        assert ">Sichern</button>" in page.text  # the author's wording wins
+        assert ">Ablehnen</button>" in page.text and "Über diese Anfrage" in page.text  # handoff's stays
+    finally:
+        server.stop()
