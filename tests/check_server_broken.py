@@ -5,15 +5,27 @@ What it gets wrong, each a check that must FAIL: -32042 (2025-11-25) or an Input
 shows its form to anyone and sends none of the protective headers; a requestState that is plain
 base64 the server never verifies (tampered, other arguments, replayed: all accepted); and an
 elicitationId in 2026-07-28. What it gets right: the shapes, https-or-loopback, the retry.
+
+`python check_server_broken.py --stdio` serves the same MCP side over stdin/stdout, the pages on a
+loopback port of its own (each process its own, so it runs twice side by side). With
+$BROKEN_SHARED (a directory) its processes share what was completed there and each tells its own
+client: a completion notice reaches every session, not only the one that started the step.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import sys
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import anyio
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -29,6 +41,16 @@ TOOL = {
 
 
 def broken_app(base: str) -> Starlette:
+    app, _ = broken(base)
+    return app
+
+
+Respond = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, dict[str, str]]]
+
+
+def broken(base: str, completed: Callable[[str], None] = lambda _step: None) -> tuple[Starlette, Respond]:
+    """The pages app, and the MCP side as a function of one JSON-RPC message (its answer, or None for
+    a notification, and the HTTP headers to send with it)."""
     done: set[str] = set()
 
     def link(step: str) -> str:
@@ -64,14 +86,9 @@ def broken_app(base: str) -> Starlette:
             }
         }
 
-    async def mcp(request: Request) -> Response:
-        if request.method == "GET":
-            return Response(status_code=405)
-        if request.method == "DELETE":
-            return Response(status_code=200)
-        body = await request.json()
+    def respond(body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
         if "id" not in body:
-            return Response(status_code=202)
+            return None, {}
         method, params = body["method"], body.get("params") or {}
         era = (params.get("_meta") or {}).get("io.modelcontextprotocol/protocolVersion", "2025-11-25")
         headers: dict[str, str] = {}
@@ -100,21 +117,80 @@ def broken_app(base: str) -> Starlette:
             answer = call(params, era)
         else:
             answer = {"error": {"code": -32601, "message": f"no method {method}"}}
-        return JSONResponse({"jsonrpc": "2.0", "id": body["id"], **answer}, headers=headers)
+        return {"jsonrpc": "2.0", "id": body["id"], **answer}, headers
+
+    async def mcp(request: Request) -> Response:
+        if request.method == "GET":
+            return Response(status_code=405)
+        if request.method == "DELETE":
+            return Response(status_code=200)
+        answer, headers = respond(await request.json())
+        if answer is None:
+            return Response(status_code=202)
+        return JSONResponse(answer, headers=headers)
 
     async def step(request: Request) -> Response:
         step = request.path_params["step"]
         if request.method == "POST":
             done.add(step)
+            completed(step)
             return HTMLResponse("<h1>Saved</h1>")
         return HTMLResponse(
             f'<h1>Your key</h1><form method="post" action="/step/{step}"><input name="key">'
             '<button type="submit">Save</button></form>'
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]),
             Route("/step/{step}", step, methods=["GET", "POST"]),
         ]
     )
+    return app, respond
+
+
+async def serve_stdio() -> None:
+    """The MCP side on stdin/stdout (one JSON-RPC message a line), the pages on a loopback port."""
+    shared = Path(os.environ["BROKEN_SHARED"]) / "completed" if os.environ.get("BROKEN_SHARED") else None
+
+    def write(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    def completed(step: str) -> None:
+        if shared is not None:
+            with shared.open("a") as out:
+                out.write(step + "\n")
+
+    async def tell_everyone() -> None:  # the bug: every process tells its client of every completion
+        told = 0
+        while shared is not None:
+            steps = shared.read_text().split() if shared.exists() else []
+            for step in steps[told:]:
+                write(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/elicitation/complete",
+                        "params": {"elicitationId": step},
+                    }
+                )
+            told = len(steps)
+            await anyio.sleep(0.05)
+
+    pages_socket = socket.socket()
+    pages_socket.bind(("127.0.0.1", 0))
+    app, respond = broken(f"http://127.0.0.1:{pages_socket.getsockname()[1]}", completed)
+    web = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(web.serve, [pages_socket])
+        tg.start_soon(tell_everyone)
+        async for line in anyio.wrap_file(sys.stdin):
+            if line.strip():
+                answer, _ = respond(json.loads(line))
+                if answer is not None:
+                    write(answer)
+        tg.cancel_scope.cancel()
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--stdio"]:
+    anyio.run(serve_stdio)

@@ -1,5 +1,6 @@
-"""`handoff check server URL`: does an MCP server do URL mode elicitation as the spec asks, in each
-protocol era it speaks? Signs in, finds a gated tool, runs the era checks, reports each requirement."""
+"""`handoff check server URL | -- COMMAND ARGS`: does an MCP server do URL mode elicitation as the spec
+asks, in each protocol era it speaks? Signs in (a URL) or starts the command (stdio), finds a gated
+tool, runs the era checks, reports each requirement."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx2
 from mcp.shared.exceptions import MCPError
 
 from .._errors import HandoffError
+from ..client._connect import is_url
 from ..client._opener import system_browser
 from ..client._signin import SignIn, SignInFailed
 from ..client._tokens import MemoryTokens
@@ -21,10 +23,11 @@ from ._report import Report, merge
 from ._server_browser import FormBrowser
 from ._server_legacy import check_legacy
 from ._server_modern import check_modern
+from ._server_person import Person
 from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
+from ._server_stdio import Command, StartFailed
 from ._server_target import Gated, Target, User
 from ._server_tools import find_gated
-from ._server_wire import connect
 
 
 class CheckFailed(HandoffError):
@@ -33,7 +36,8 @@ class CheckFailed(HandoffError):
 
 @dataclass
 class Options:
-    url: str
+    server: str | Command
+    """The MCP endpoint's URL, or the command of a server on stdio."""
     token: str | None = None
     user: str | None = None
     password: str | None = None
@@ -98,43 +102,71 @@ async def _user(url: str, token: str | None, name: str | None, password: str | N
     return User(None)
 
 
-async def _speaks(url: str, token: str | None) -> dict[str, str | None]:
+async def _speaks(target: Target) -> dict[str, str | None]:
     """Which version each era's handshake ends on (None: the era is not spoken)."""
     spoken: dict[str, str | None] = {}
+    failed: StartFailed | None = None
     for era, mode in ((LEGACY, "legacy"), (MODERN, "auto")):
         try:
-            async with connect(url, mode=mode, token=token) as conn:
+            async with target.connect(mode) as conn:
                 spoken[era] = conn.client.session.protocol_version
+        except StartFailed as exc:
+            failed, spoken[era] = exc, None
         except Exception:  # any failure to connect in an era means it is not spoken
             spoken[era] = None
+    if not any(spoken.values()):
+        if failed is not None:
+            raise CheckFailed(str(failed))
+        raise CheckFailed(
+            f"could not connect to {target.name} as an MCP server (streamable HTTP) in either era"
+        )
     return spoken
 
 
-async def run_checks(options: Options) -> Report:
-    """Every check against the server at `options.url`, as one report."""
-    url = options.url
+STDIO_WHO = "yourself (whoever runs a server on stdio is its user), with the passphrase its pages ask for"
+URL_WHO = "the same user you signed in as when the check started"
+
+
+async def _users(options: Options) -> tuple[User, User | None]:
+    if isinstance(options.server, Command):  # no OAuth on stdio: --password is what its pages ask for
+        password = options.password
+        return User(None, None, password, FormBrowser(None, password) if password else None), None
+    url = options.server
     first = await _user(url, options.token, options.user, options.password, options.login)
-    second: User | None = None
+    if not (options.second_user and options.second_password):
+        return first, None
     try:
-        if options.second_user and options.second_password:
-            second = await _user(url, None, options.second_user, options.second_password, False)
+        return first, await _user(url, None, options.second_user, options.second_password, False)
+    except BaseException:
+        if first.browser is not None:
+            await first.browser.aclose()
+        raise
+
+
+async def run_checks(options: Options, person: Person | None = None) -> Report:
+    """Every check against the server at `options.server`, as one report; with --login, `person`
+    (by default the one at this terminal) finishes the browser steps."""
+    first, second = await _users(options)
+    if options.login and first.browser is None and person is None:
+        person = Person(STDIO_WHO if isinstance(options.server, Command) else URL_WHO)
+    if person is not None:
+        person.start()
+    try:
         target = Target(
-            url,
+            options.server,
             first,
             second,
-            person=options.login and first.browser is None,
             value=options.value,
             notice_wait=options.notice_wait,
             settle=options.settle,
+            person=person if options.login and first.browser is None else None,
         )
-        spoken = await _speaks(url, first.token)
-        if not any(spoken.values()):
-            raise CheckFailed(f"could not connect to {url} as an MCP server (streamable HTTP) in either era")
+        spoken = await _speaks(target)
         parts = [
             await _era(target, LEGACY, spoken[LEGACY], options),
             await _era(target, MODERN, spoken[MODERN], options),
         ]
-        return merge("server", url, parts)
+        return merge("server", target.name, parts)
     finally:
         for user in (first, second):
             if user is not None and user.browser is not None:
@@ -142,15 +174,19 @@ async def run_checks(options: Options) -> Report:
 
 
 async def _era(target: Target, era: str, version: str | None, options: Options) -> Report:
-    report = Report("server", target.url)
+    report = Report("server", target.name)
     if version != era:
         said = f"the server negotiated {version}" if version else "the server does not speak it"
         _skip_era(report, era, said)
         return report
     modern = era == MODERN
     mode = MODERN if modern else "legacy"
-    async with connect(target.url, mode=mode, token=target.first.token) as conn:
-        found = await find_gated(conn, options.tool, options.arguments, modern=modern)
+    try:
+        async with target.connect(mode) as conn:
+            found = await find_gated(conn, options.tool, options.arguments, modern=modern)
+    except StartFailed as failed:
+        _skip_era(report, era, str(failed))
+        return report
     if found.gated is None:
         tried = ", ".join(found.tried) or "none"
         _skip_era(report, era, f"no tool asked for a browser step (tried: {tried}); name one with --tool")
@@ -161,13 +197,17 @@ async def _era(target: Target, era: str, version: str | None, options: Options) 
             await check_modern(report, target, gated)
         else:
             await check_legacy(report, target, gated, found.asked)
-    except (MCPError, httpx2.HTTPError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+    except (StartFailed, MCPError, httpx2.HTTPError, ValueError) as exc:  # ValidationError is a ValueError
         reported = {r.requirement.id for r in report.results}
-        why = f"the check stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        why = str(exc) if isinstance(exc, StartFailed) else f"{type(exc).__name__}: {_first_line(exc)}"
         for requirement in SERVER_REQUIREMENTS:
             if requirement.id.startswith(_PREFIX[era]) and requirement.id not in reported:
-                report.skipped(requirement, why, era)
+                report.skipped(requirement, f"the check stopped: {why}", era)
     return report
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else "no message"
 
 
 _PREFIX = {LEGACY: "legacy.", MODERN: "modern."}
@@ -179,15 +219,26 @@ def _skip_era(report: Report, era: str, reason: str) -> None:
             report.skipped(requirement, reason, era)
 
 
+STDIO_ONE_USER = "a server on stdio has one user, whoever runs it"
+
+
 @click.command("server")
-@click.argument("url")
-@click.option("--token", envvar="HANDOFF_CHECK_TOKEN", help="A bearer token for the MCP endpoint.")
-@click.option("--user", help="Sign in as this user on the server's HTML sign-in form (a scripted browser).")
-@click.option("--password", envvar="HANDOFF_CHECK_PASSWORD", help="The --user's password.")
+@click.argument("server_spec", metavar="URL | -- COMMAND [ARGS]...", nargs=-1, required=True)
+@click.option("--token", envvar="HANDOFF_CHECK_TOKEN", help="A bearer token for the MCP endpoint (URL only).")
 @click.option(
-    "--login", is_flag=True, help="Sign in in your own browser; you finish browser steps when asked."
+    "--user", help="Sign in as this user on the server's HTML sign-in form (a scripted browser; URL only)."
 )
-@click.option("--second-user", help="A second user, for the checks that another user is refused.")
+@click.option(
+    "--password",
+    envvar="HANDOFF_CHECK_PASSWORD",
+    help="The --user's password; for a server on stdio, the passphrase (or password) its pages ask for.",
+)
+@click.option(
+    "--login",
+    is_flag=True,
+    help="Sign in in your own browser (URL); you finish browser steps when asked, answering with Enter.",
+)
+@click.option("--second-user", help="A second user, for the checks that another user is refused (URL only).")
 @click.option("--second-password", envvar="HANDOFF_CHECK_SECOND_PASSWORD", help="The second user's password.")
 @click.option("--tool", help="The gated tool to use (else the first tool that asks for a browser step).")
 @click.option("--args", "args_json", help="The --tool's arguments, a JSON object.")
@@ -196,8 +247,10 @@ def _skip_era(report: Report, era: str, reason: str) -> None:
     "--notice-wait", type=float, default=10.0, show_default=True, help="Seconds to wait for a notice."
 )
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
 def server(
-    url: str,
+    ctx: click.Context,
+    server_spec: tuple[str, ...],
     token: str | None,
     user: str | None,
     password: str | None,
@@ -210,16 +263,54 @@ def server(
     notice_wait: float,
     output: str,
 ) -> None:
-    """Check the MCP server at URL (its streamable HTTP endpoint) for URL mode elicitation.
+    """Check an MCP server for URL mode elicitation: the one at URL (its streamable HTTP endpoint),
+    or the one COMMAND runs over stdio (`handoff check server -- python server.py`).
 
     In each era it speaks (2025-11-25, 2026-07-28) the checker calls a gated tool, checks what the
     server sends, opens the URL as an anonymous browser and as a second user, finishes the step
     (a scripted browser with --user/--password, you with --login), and checks the notice, the retry
-    and the requestState. Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run."""
-    if (user is None) != (password is None):
-        raise click.UsageError("--user and --password go together")
-    if (second_user is None) != (second_password is None):
-        raise click.UsageError("--second-user and --second-password go together")
+    and the requestState.
+
+    Over stdio there is no OAuth: the server's user is whoever runs it, so --token, --user and a
+    second user do not apply, and the checks that need a second user are skipped. Each session is
+    a process of COMMAND (started with your environment, less HANDOFF_CHECK_*); the check that a
+    notice reaches no other session starts a second process beside the first, and is skipped with
+    the reason when the server cannot run twice. The URLs it hands out and the pages behind them are
+    checked as for any server: give --password for the passphrase its pages ask for (a handoff
+    server with LocalIdentity), or --login to finish the steps yourself.
+
+    With --login the checker never opens a link the server handed out: it shows the link and what
+    to do; you open it, finish the step and press Enter (read from standard input: a pipe will do).
+
+    Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run."""
+    stdio = not is_url(server_spec)
+    if stdio and server_spec[0].startswith(("http://", "https://")):
+        raise click.UsageError("give one URL, or a command to run over stdio after --")
+    if stdio:
+        typed = click.core.ParameterSource.COMMANDLINE
+        if token is not None and ctx.get_parameter_source("token") is typed:
+            raise click.UsageError(
+                "--token does not apply to a server on stdio: there is no OAuth over stdio "
+                f"({STDIO_ONE_USER})"
+            )
+        if user is not None:
+            raise click.UsageError(
+                f"--user does not apply to a server on stdio ({STDIO_ONE_USER}); "
+                "give --password for the passphrase its pages ask for"
+            )
+        if second_user is not None or (
+            second_password is not None and ctx.get_parameter_source("second_password") is typed
+        ):
+            raise click.UsageError(
+                f"--second-user does not apply to a server on stdio ({STDIO_ONE_USER}): "
+                "the checks that need a second user are skipped"
+            )
+        token = second_password = None  # set in the environment for checks of URLs: unused here
+    else:
+        if (user is None) != (password is None):
+            raise click.UsageError("--user and --password go together")
+        if (second_user is None) != (second_password is None):
+            raise click.UsageError("--second-user and --second-password go together")
     if args_json is not None and tool is None:
         raise click.UsageError("--args needs --tool")
     arguments: dict[str, Any] | None = None
@@ -231,7 +322,7 @@ def server(
         if not isinstance(arguments, dict):
             raise click.UsageError("--args must be a JSON object")
     options = Options(
-        url,
+        Command(server_spec) if stdio else server_spec[0],
         token,
         user,
         password,

@@ -63,7 +63,8 @@ class SignInRefused(Exception):
 
 
 class FormBrowser:
-    """One person's scripted browser, signed in (when asked) as `user` with `password`."""
+    """One person's scripted browser, signed in (when asked) as `user` with `password`; with no
+    `user`, on a sign-in form that names the user itself (a passphrase page of a single-user server)."""
 
     def __init__(self, user: str | None = None, password: str | None = None) -> None:
         self.user = user
@@ -97,13 +98,14 @@ class FormBrowser:
     async def sign_in(self, page: Page, *, stop: str | None = None) -> Page:
         """Sign in on `page`'s sign-in form; the page it leads to."""
         form = page.sign_in
-        if form is None or self.user is None or self.password is None:
+        if form is None or self.password is None:
             return page
         after = await self.submit(
             page, form, form.filled("", user=self.user, password=self.password), stop=stop
         )
         if after.sign_in is not None:
-            raise SignInRefused(f"the sign-in form at {urlsplit(page.url).path} did not accept {self.user}")
+            whom = self.user or "the password or passphrase given"
+            raise SignInRefused(f"the sign-in form at {urlsplit(page.url).path} did not accept {whom}")
         return after
 
     async def look(self, url: str) -> Page:

@@ -12,6 +12,7 @@ from mcp_types import URL_ELICITATION_REQUIRED, ElicitRequestURLParams, ElicitRe
 
 from ._report import Report
 from ._server_pages import check_anonymous, check_headers, check_other_user, check_url
+from ._server_person import Step
 from ._server_requirements import (
     LEGACY,
     LEGACY_CREATE_PARAMS,
@@ -24,13 +25,16 @@ from ._server_requirements import (
     PAGE_NO_STORE,
     PAGE_REFERRER,
 )
+from ._server_stdio import StartFailed
 from ._server_target import Gated, Target
 from ._server_tools import CALL_TIMEOUT
-from ._server_wire import UNDECLARED, Connection, connect
+from ._server_wire import UNDECLARED, Connection
 
 ERA = LEGACY
 HEADERS = (PAGE_FRAMING, PAGE_REFERRER, PAGE_NO_STORE)
 _MODE = "legacy"
+_ANOTHER = "another session of the same user"
+_ANOTHER_STDIO = "a second process of the same command (a session of its own)"
 
 
 def _outcome_of(result: Any) -> str:
@@ -41,7 +45,7 @@ def _outcome_of(result: Any) -> str:
 
 async def check_undeclared(report: Report, target: Target, gated: Gated) -> None:
     for label, declared in UNDECLARED.items():
-        async with connect(target.url, mode=_MODE, token=target.first.token, declared=declared) as conn:
+        async with target.connect(_MODE, declared=declared) as conn:
             try:
                 answer = _outcome_of(await conn.call(gated.name, gated.arguments, CALL_TIMEOUT))
             except MCPError as exc:
@@ -81,6 +85,13 @@ def _shape_of_error(data: Any) -> tuple[list[tuple[str, str]], str | None]:
     return found, None
 
 
+def _first_message(data: Any) -> str | None:
+    entries = data.get("elicitations") if isinstance(data, dict) else None
+    first = entries[0] if isinstance(entries, list) and entries else None
+    message = first.get("message") if isinstance(first, dict) else None
+    return message if isinstance(message, str) else None
+
+
 def check_create_params(report: Report, asked: list[ElicitRequestURLParams]) -> None:
     if not asked:
         report.skipped(LEGACY_CREATE_PARAMS, "no tool asked with elicitation/create", ERA)
@@ -116,22 +127,26 @@ async def check_legacy(
         return ElicitResult(action="accept")
 
     async with AsyncExitStack() as stack:
-        initiator = await stack.enter_async_context(
-            connect(target.url, mode=_MODE, token=target.first.token, answer=accept)
-        )
-        others: list[tuple[str, Connection]] = [
-            (
-                "another session of the same user",
-                await stack.enter_async_context(connect(target.url, mode=_MODE, token=target.first.token)),
+        initiator = await stack.enter_async_context(target.connect(_MODE, answer=accept))
+        others: list[tuple[str, Connection]] = []
+        alone: str | None = None
+        """Over stdio, why no second process (no other session) could run beside the first."""
+        try:
+            others.append(
+                (
+                    _ANOTHER_STDIO if target.stdio else _ANOTHER,
+                    await stack.enter_async_context(target.connect(_MODE)),
+                )
             )
-        ]
+        except StartFailed as failed:
+            alone = (
+                f"the server could not run a second time beside the first, for a session of its own: {failed}"
+            )
         if target.second is not None and target.second.token is not None:
             others.append(
                 (
                     "the second user's session",
-                    await stack.enter_async_context(
-                        connect(target.url, mode=_MODE, token=target.second.token)
-                    ),
+                    await stack.enter_async_context(target.connect(_MODE, target.second)),
                 )
             )
         for _, other in others:
@@ -155,6 +170,7 @@ async def check_legacy(
                 await accepted.wait()
             check_create_params(report, asked_now)
             steps = [(p.elicitation_id or "", p.url) for p in asked_now]
+            message = asked_now[0].message if asked_now else None
             if not steps:
                 report.skipped(LEGACY_RETRY, "the tool did not ask this time", ERA)
                 return
@@ -168,6 +184,7 @@ async def check_legacy(
                     report.failed(LEGACY_ERROR_SHAPE, f"{gated.name} answered {exc.code}, not -32042", ERA)
                     return
                 steps, wrong = _shape_of_error(exc.error.data)
+                message = _first_message(exc.error.data)
             if wrong is not None:
                 report.failed(LEGACY_ERROR_SHAPE, wrong, ERA)
                 return
@@ -183,7 +200,7 @@ async def check_legacy(
                     requirement, "the step was completed by a browser that should have been refused", ERA
                 )
             return
-        finished = await target.finish(url, initiator)
+        finished = await target.finish(url, Step(ERA, gated.name, message), initiator)
         check_headers(report, ERA, finished)
         if not finished.done:
             for requirement in (LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
@@ -206,7 +223,9 @@ async def check_legacy(
             )
         await anyio.sleep(target.settle)  # a notice that must not come can only be watched for a while
         told = [label for label, other in others if elicitation_id in other.notices]
-        if told:
+        if not others:
+            report.skipped(LEGACY_NOTICE_ONLY_INITIATOR, alone or "no other session to watch", ERA)
+        elif told:
             report.failed(LEGACY_NOTICE_ONLY_INITIATOR, "the notice also reached " + " and ".join(told), ERA)
         else:
             report.passed(

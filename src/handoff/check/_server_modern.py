@@ -14,6 +14,7 @@ from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY, ElicitResult, InputReq
 
 from ._report import Report
 from ._server_pages import check_anonymous, check_headers, check_other_user, check_url
+from ._server_person import Step
 from ._server_requirements import (
     MODERN,
     MODERN_MISSING_CAPABILITY,
@@ -28,7 +29,7 @@ from ._server_requirements import (
 )
 from ._server_target import Gated, Target
 from ._server_tools import CALL_TIMEOUT
-from ._server_wire import UNDECLARED, Connection, connect
+from ._server_wire import UNDECLARED, Connection
 
 ERA = MODERN
 _CODE_32042 = re.compile(rb'"code"\s*:\s*-32042\b')
@@ -103,7 +104,7 @@ def other_arguments(arguments: dict[str, Any]) -> dict[str, Any] | None:
 async def check_missing_capability(report: Report, target: Target, gated: Gated) -> None:
     for label in ("no elicitation", "elicitation {form}"):
         declared = UNDECLARED[label]
-        async with connect(target.url, mode=MODERN, token=target.first.token, declared=declared) as conn:
+        async with target.connect(MODERN, declared=declared) as conn:
             try:
                 result = await conn.call(gated.name, gated.arguments, CALL_TIMEOUT)
             except MCPError as exc:
@@ -124,9 +125,10 @@ async def check_missing_capability(report: Report, target: Target, gated: Gated)
                         MODERN_MISSING_CAPABILITY, f"{label}: -32021 with HTTP {status}, not 400", ERA
                     )
                 else:
+                    how = "over stdio" if target.stdio else f"HTTP {status}"
                     report.passed(
                         MODERN_MISSING_CAPABILITY,
-                        f"{label}: -32021, requiredCapabilities {json.dumps(required)}, HTTP {status}",
+                        f"{label}: -32021, requiredCapabilities {json.dumps(required)}, {how}",
                         ERA,
                     )
                 continue
@@ -162,12 +164,10 @@ def _shape(result: InputRequiredResult) -> tuple[list[str], str | None]:
 async def check_modern(report: Report, target: Target, gated: Gated) -> None:
     await check_missing_capability(report, target, gated)
     async with AsyncExitStack() as stack:
-        conn = await stack.enter_async_context(connect(target.url, mode=MODERN, token=target.first.token))
+        conn = await stack.enter_async_context(target.connect(MODERN))
         second: Connection | None = None
         if target.second is not None and target.second.token is not None:
-            second = await stack.enter_async_context(
-                connect(target.url, mode=MODERN, token=target.second.token)
-            )
+            second = await stack.enter_async_context(target.connect(MODERN, target.second))
         try:
             first = await conn.call(gated.name, gated.arguments, CALL_TIMEOUT)
         except MCPError as exc:
@@ -193,7 +193,8 @@ async def check_modern(report: Report, target: Target, gated: Gated) -> None:
         if check_url(report, ERA, url, target):
             await check_anonymous(report, ERA, url, target, None, None)
             await check_other_user(report, ERA, url, target, None, None)
-        finished = await target.finish(url)
+        message = _message_of(first)
+        finished = await target.finish(url, Step(ERA, gated.name, message))
         check_headers(report, ERA, finished)
         state = first.request_state
         if not state:
@@ -201,13 +202,21 @@ async def check_modern(report: Report, target: Target, gated: Gated) -> None:
                 report.skipped(requirement, "the server sent no requestState", ERA)
         else:
             hold = HOLD_LIMIT if finished.done else SHORT_HOLD
-            await _check_state(report, conn, second, gated, state, hold)
+            await _check_state(report, target, conn, second, gated, state, hold)
         if not finished.done:
             for requirement in (MODERN_RETRY, MODERN_STATE_REPLAYED):
                 report.skipped(requirement, f"the browser step was not finished: {finished.reason}", ERA)
         else:
             await _check_retry(report, conn, gated, state)
         _no_legacy(report, [c for c in (conn, second) if c is not None])
+
+
+def _message_of(result: InputRequiredResult) -> str | None:
+    for request in (result.input_requests or {}).values():
+        message = getattr(request.params, "message", None)
+        if isinstance(message, str) and message:
+            return message
+    return None
 
 
 def _judge(report: Report, requirement: Any, answer: Answer, what: str) -> None:
@@ -222,7 +231,13 @@ def _judge(report: Report, requirement: Any, answer: Answer, what: str) -> None:
 
 
 async def _check_state(
-    report: Report, conn: Connection, second: Connection | None, gated: Gated, state: str, hold: float
+    report: Report,
+    target: Target,
+    conn: Connection,
+    second: Connection | None,
+    gated: Gated,
+    state: str,
+    hold: float,
 ) -> None:
     for what, bad in tampered(state).items():
         _judge(
@@ -235,9 +250,7 @@ async def _check_state(
         answer = await present(conn, gated, state, arguments=changed, hold=hold)
         _judge(report, MODERN_STATE_OTHER_REQUEST, answer, "requestState with other arguments")
     if second is None:
-        report.skipped(
-            MODERN_STATE_OTHER_USER, "no second user: pass --second-user and --second-password", ERA
-        )
+        report.skipped(MODERN_STATE_OTHER_USER, target.no_second_user, ERA)
     else:
         _judge(
             report,

@@ -112,7 +112,7 @@ async def check_other_user(
     """The second user's browser, signed in, opens the first user's URL: it must be refused."""
     second = target.second
     if second is None or second.name is None or second.password is None:
-        report.skipped(PAGE_OTHER_USER, "no second user: pass --second-user and --second-password", era)
+        report.skipped(PAGE_OTHER_USER, target.no_second_user, era)
         return
     browser = FormBrowser(second.name, second.password)
     try:

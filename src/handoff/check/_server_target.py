@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import anyio.to_thread
-
 from ._server_browser import Finished, FormBrowser
-from ._server_wire import Connection
+from ._server_person import Person, Step
+from ._server_stdio import Command
+from ._server_wire import Connection, connect
 
 NO_BROWSER = (
     "no browser to finish the step: pass --user/--password (the checker signs in as a scripted "
     "browser) or --login (you finish it when asked)"
 )
+NO_BROWSER_STDIO = (
+    "no browser to finish the step: pass --password (the passphrase or password the server's pages "
+    "ask for; the checker types it in a scripted browser) or --login (you finish it when asked)"
+)
+ONE_USER_STDIO = "a server on stdio has one user (whoever runs it): there is no second user to refuse"
 
 
 @dataclass
@@ -41,11 +44,10 @@ class Gated:
 
 @dataclass
 class Target:
-    url: str
+    server: str | Command
+    """The MCP endpoint's URL, or the command of a server on stdio (each session its own process)."""
     first: User
     second: User | None = None
-    person: bool = False
-    """--login: the person finishes browser steps when the checker asks."""
     value: str | None = None
     """The throwaway value to enter in a secret form (else a random test value)."""
     notice_wait: float = 10.0
@@ -53,6 +55,27 @@ class Target:
     settle: float = 1.0
     """Seconds to watch for a notice that must not come (another session, an anonymous visit)."""
     person_wait: float = 600.0
+    person: Person | None = None
+    """With --login: the person at the terminal, who finishes browser steps when asked."""
+
+    @property
+    def stdio(self) -> bool:
+        return isinstance(self.server, Command)
+
+    @property
+    def name(self) -> str:
+        return str(self.server)
+
+    def connect(self, mode: str, user: User | None = None, **options: Any) -> Any:
+        """A connection to the server as `user` (the first by default); see `connect`."""
+        return connect(self.server, mode=mode, token=(user or self.first).token, **options)
+
+    @property
+    def no_second_user(self) -> str:
+        """Why the checks that need a second user cannot run."""
+        if self.stdio:
+            return ONE_USER_STDIO
+        return "no second user: pass --second-user and --second-password"
 
     @property
     def known_secrets(self) -> list[str]:
@@ -63,36 +86,19 @@ class Target:
     def people(self) -> list[str]:
         return [u.name for u in (self.first, self.second) if u is not None and u.name]
 
-    async def finish(self, url: str, initiator: Connection | None = None) -> Finished:
+    async def finish(self, url: str, step: Step, initiator: Connection | None = None) -> Finished:
         """Finish the browser step at `url` as the first user: scripted when a password was given,
         by the person with --login (done when they press Enter or the notice arrives), else not."""
         browser = self.first.browser
         if browser is not None and self.first.password is not None:
             return await browser.finish(url, self.value)
-        if not self.person:
-            return Finished(False, NO_BROWSER)
-        print(
-            f"\nOpen this link in your browser and finish the step there (enter a throwaway test "
-            f"value if it asks for a secret):\n  {url}\nPress Enter when you are done.",
-            file=sys.stderr,
-        )
-        finished = False
-        with anyio.move_on_after(self.person_wait):
-            async with anyio.create_task_group() as tg:
+        if self.person is None:
+            return Finished(False, NO_BROWSER_STDIO if self.stdio else NO_BROWSER)
+        notice = None
+        if initiator is not None:
+            conn = initiator
 
-                async def enter() -> None:
-                    await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-                    tg.cancel_scope.cancel()
+            async def notice() -> bool:
+                return await conn.wait_for(lambda: bool(conn.notices), self.person_wait)
 
-                async def notice() -> None:
-                    if initiator is not None:
-                        await initiator.wait_for(lambda: bool(initiator.notices), self.person_wait)
-                        if initiator.notices:
-                            tg.cancel_scope.cancel()
-
-                tg.start_soon(enter)
-                tg.start_soon(notice)
-            finished = True
-        if not finished:
-            return Finished(False, f"nobody finished the step within {self.person_wait:g} s")
-        return Finished(True, "finished by the person in their browser")
+        return await self.person.finish(url, step, notice, self.person_wait)

@@ -27,6 +27,8 @@ from mcp_types import (
     UrlElicitationCapability,
 )
 
+from ._server_stdio import Command, StartFailed, StdioRecording, stdio_transport
+
 ElicitAnswer = Callable[[ElicitRequestURLParams], Awaitable[ElicitResult]]
 
 URL_MODE = ElicitationCapability(url=UrlElicitationCapability())
@@ -45,7 +47,8 @@ class Exchange:
     """One HTTP request to the MCP endpoint and what came back."""
 
     method: str
-    status: int
+    status: int | None
+    """The HTTP status (None over stdio)."""
     body: bytearray = field(default_factory=bytearray)
 
 
@@ -114,7 +117,7 @@ class Connection:
     """One connected probe: the client, and what the server sent it besides answers."""
 
     client: Client
-    wire: Recording
+    wire: Recording | StdioRecording
     requests: list[ElicitRequestParams] = field(default_factory=list)
     """Every elicitation/create the server sent."""
     notices: list[str] = field(default_factory=list)
@@ -148,17 +151,17 @@ def bearer(token: str | None) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def connect(
-    url: str,
+    server: str | Command,
     *,
     mode: str,
     token: str | None,
     declared: ElicitationCapability | None = URL_MODE,
     answer: ElicitAnswer | None = None,
 ) -> AsyncIterator[Connection]:
-    """A connection in `mode` ("legacy" or a 2026 version) declaring `declared`. A url-mode request is
-    answered by `answer` (decline by default); any other request with -32602, as the spec asks of a
-    client that did not declare that mode."""
-    wire = Recording()
+    """A connection in `mode` ("legacy" or a 2026 version) declaring `declared`, to the server at a
+    URL or to a new process of a stdio `Command` (raising `StartFailed` when it does not start). A
+    url-mode request is answered by `answer` (decline by default); any other request with -32602,
+    as the spec asks of a client that did not declare that mode."""
     holder: list[Connection] = []
 
     async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult | ErrorData:
@@ -176,16 +179,33 @@ async def connect(
             holder[0].notices.append(message.params.elicitation_id)
             holder[0].changed()
 
-    async with httpx2.AsyncClient(
-        headers=bearer(token), transport=wire, timeout=httpx2.Timeout(30, read=120)
-    ) as http:
-        client = _Declaring(
-            streamable_http_client(url, http_client=http),
+    def client_for(transport: Any) -> _Declaring:
+        return _Declaring(
+            transport,
             mode=mode,
             declared=declared,
             elicitation_callback=on_elicit,
             message_handler=on_message,
         )
-        holder.append(Connection(client, wire))
-        async with client:
+
+    if isinstance(server, Command):
+        stdio = StdioRecording()
+        try:
+            client = client_for(stdio_transport(server, stdio))
+            holder.append(Connection(client, stdio))
+            async with AsyncExitStack() as stack:
+                try:
+                    await stack.enter_async_context(client)
+                except Exception as exc:  # whatever the SDK raises when the process ends early
+                    raise StartFailed(server, stdio, exc) from exc
+                yield holder[0]
+        finally:
+            await stdio.aclose()
+        return
+    wire = Recording()
+    async with httpx2.AsyncClient(
+        headers=bearer(token), transport=wire, timeout=httpx2.Timeout(30, read=120)
+    ) as http:
+        holder.append(Connection(client_for(streamable_http_client(server, http_client=http)), wire))
+        async with holder[0].client:
             yield holder[0]
