@@ -10,7 +10,7 @@ import uvicorn
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import MCPServer
 
-from handoff import AuthServer, Handoff, Keyring, provider
+from handoff import Appearance, AuthServer, Handoff, Keyring, provider
 
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")  # https, unless loopback
 SECRET = os.environ["SERVER_SECRET"].encode()  # 32+ random bytes: CSRF tokens and sealed request states
@@ -28,6 +28,7 @@ handoff = Handoff.embedded(
     secret_key=SECRET,
     keyring=Keyring.from_env(),  # HANDOFF_VAULT_KEYS, newest first
     providers=[provider("github")],  # client id and secret from HANDOFF_OAUTH_GITHUB_CLIENT_ID/_SECRET
+    appearance=Appearance(name="Weather & Payments", accent="#0b6e4f"),  # what people see on the pages
 )
 mcp = MCPServer(
     "weather-and-payments",

@@ -74,7 +74,7 @@ async def test_token_reused_after_completion_changes_nothing(running, link):
     completed = await running.demo.handoff.ledger.get(link.id)
     for data in ({"value": "wk_SecondTryReplace", "action": "save"}, {"action": "decline"}):
         again = await link.owner.http.post(link.url, data={"csrf": token, **data})
-        assert again.status_code == 410 and "no longer active" in again.text
+        assert again.status_code == 410 and "This request was already completed." in again.text
     assert await running.demo.handoff.ledger.get(link.id) == completed
     assert await running.demo.handoff.vault.get("alice", "weather_api_key") == "wk_FirstAndOnlyKey0"
 
@@ -101,4 +101,4 @@ async def test_sign_in_needs_this_browsers_own_token(running, browsers):
         },
     )
     assert response.status_code == 400 and "expired" in response.text
-    assert "Not signed in" in (await victim.open(f"{running.origin}/handoff/")).text
+    assert "You are not signed in." in (await victim.open(f"{running.origin}/handoff/")).text

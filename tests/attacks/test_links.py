@@ -71,7 +71,7 @@ async def test_anonymous_browser_is_sent_to_sign_in_and_sees_nothing(running, li
     assert response.status_code == 303
     assert response.headers["location"] == f"/handoff/login?next={quote(f'/handoff/e/{link.id}', safe='')}"
     page = await stranger.open(link.url)
-    assert page.title == "Sign in"
+    assert page.title == "Sign in to Juniper Assistant"
     for detail in DETAILS:
         assert detail not in page.text
     posted = await stranger.http.post(link.url, data={"value": "wk_AnonymousPlant000", "action": "save"})
