@@ -16,6 +16,7 @@ import anyio
 import click
 
 from ._errors import ConfigError, HandoffError
+from .check._cli import check
 
 if TYPE_CHECKING:
     from ._sql import Database
@@ -31,6 +32,9 @@ DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported laz
 @click.version_option(package_name="handoff")
 def main() -> None:
     """handoff: URL mode elicitation for MCP, done safely."""
+
+
+main.add_command(check)
 
 
 @main.command()
@@ -666,12 +670,3 @@ def _free_port() -> int:
 
 if __name__ == "__main__":
     main()
-
-
-def _add_check() -> None:
-    from .check._cli import check
-
-    main.add_command(check)
-
-
-_add_check()
