@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -269,3 +271,27 @@ async def world_browsers(world: World) -> AsyncIterator[Any]:
     yield make
     for b in opened:
         await b.http.aclose()
+
+
+# Debian's Chromium, driven by Playwright, and where its screenshots go.
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    from _chromium import CHROMIUM, FLAGS
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+def screens(tmp_path: Path) -> Path:
+    """Where screenshots go: $HANDOFF_SCREENSHOTS when set (to keep them), else the test's own folder."""
+    folder = Path(os.environ.get("HANDOFF_SCREENSHOTS", tmp_path / "screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -3,37 +3,17 @@ the callback and an approval page, with a screenshot of each page and what a per
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _chromium import CHROMIUM, FLAGS
 from _mcp import text_of, user_client
 from mcp import MCPError
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def chromium():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-def screens(tmp_path) -> Path:
-    folder = Path(os.environ.get("HANDOFF_SCREENSHOTS", tmp_path / "screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def shot(page: Page, folder: Path, name: str) -> str:

@@ -5,18 +5,15 @@ axe-core (WCAG 2.2 AA rules) finds nothing serious or critical, and nothing need
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from _chromium import CHROMIUM, FLAGS
 from _tour import APP_NAME, DEMO_APP, expired_link, links
 from conftest import PEER, Running
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from handoff import Appearance
 from handoff.demo import DEMO_USERS
@@ -55,25 +52,6 @@ def servers(tmp_path: Path):
     brief.stop()
 
 
-@pytest.fixture
-async def chromium():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-    if not AXE.exists():
-        pytest.fail("axe-core is not installed: run `npm ci --prefix tests/peer` (.ci/run does)")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-def screens(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("HANDOFF_SCREENSHOTS", tmp_path / "screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 async def _context(chromium: Browser, setting: Setting) -> BrowserContext:
     return await chromium.new_context(
         viewport=setting.viewport,
@@ -87,6 +65,8 @@ async def _context(chromium: Browser, setting: Setting) -> BrowserContext:
 
 async def serious_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's WCAG 2.x A and AA findings on the page, those of serious or critical impact."""
+    if not AXE.exists():
+        pytest.fail("axe-core is not installed: run `npm ci --prefix tests/peer` (.ci/run does)")
     if not await page.evaluate("typeof axe !== 'undefined'"):
         # Evaluated by the browser's debugging protocol: the page's own no-script policy stays on.
         await page.evaluate(AXE.read_text())
