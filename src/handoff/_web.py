@@ -199,9 +199,8 @@ class Renderer:
     """The pages' templates in each offered language: the author's templates before handoff's, the
     author's look, and filters for exact values and times."""
 
-    def __init__(self, appearance: Appearance, catalogs: Catalogs) -> None:
+    def __init__(self, appearance: Appearance) -> None:
         self.appearance = appearance
-        self.catalogs = catalogs
         self._loader = appearance.loader()
         self._environments: dict[str, jinja2.Environment] = {}
         self.theme = appearance.theme_css()
@@ -365,7 +364,7 @@ class Web:
         self.catalogs = Catalogs(
             self.appearance.translations, offered=self.appearance.languages, fixed=self.appearance.language
         )
-        self.renderer = Renderer(self.appearance, self.catalogs)
+        self.renderer = Renderer(self.appearance)
         self.server_name = self.appearance.name or ""
         """The name on every page: the author's, else the MCP server's (set when the app is built),
         else the public URL's host."""
