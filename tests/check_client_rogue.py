@@ -87,6 +87,10 @@ async def main(url: str) -> None:
                 await notices.wait()
                 continue
             print(result.content[0].text if result.content else result)
+            notices = anyio.Event()
+            with anyio.move_on_after(5):  # a notice after the result: call again, whatever its id
+                await notices.wait()
+                await client.call_tool("check", {})
             return
 
 

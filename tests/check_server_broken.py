@@ -40,15 +40,19 @@ TOOL = {
 }
 
 
-def broken_app(base: str) -> Starlette:
-    app, _ = broken(base)
+def broken_app(base: str, *, bare_visit: bool = False) -> Starlette:
+    """The broken server's app; with `bare_visit`, its link is pre-authenticated: opening it (no
+    sign-in, nothing pressed) completes the step."""
+    app, _ = broken(base, bare_visit=bare_visit)
     return app
 
 
 Respond = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, dict[str, str]]]
 
 
-def broken(base: str, completed: Callable[[str], None] = lambda _step: None) -> tuple[Starlette, Respond]:
+def broken(
+    base: str, completed: Callable[[str], None] = lambda _step: None, *, bare_visit: bool = False
+) -> tuple[Starlette, Respond]:
     """The pages app, and the MCP side as a function of one JSON-RPC message (its answer, or None for
     a notification, and the HTTP headers to send with it)."""
     done: set[str] = set()
@@ -131,7 +135,7 @@ def broken(base: str, completed: Callable[[str], None] = lambda _step: None) -> 
 
     async def step(request: Request) -> Response:
         step = request.path_params["step"]
-        if request.method == "POST":
+        if request.method == "POST" or bare_visit:
             done.add(step)
             completed(step)
             return HTMLResponse("<h1>Saved</h1>")

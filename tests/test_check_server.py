@@ -180,6 +180,23 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
     assert "k-2025" not in json.dumps(report)  # the credential itself is never repeated
 
 
+def test_a_link_that_a_bare_visit_completes_is_not_refused_whatever_its_page_shows():
+    """A pre-authenticated link: opening it completes the step and shows no form, so nothing on the
+    page gives it away; the tool running afterwards does."""
+    port = free_port()
+    server = ServerThread(broken_app(f"http://127.0.0.1:{port}", bare_visit=True), port).start()
+    try:
+        code, report = run_in_process(f"http://127.0.0.1:{port}/mcp", "--user", "tester", "--password", "x")
+    finally:
+        server.stop()
+    assert code == 1
+    found = outcomes(report)
+    for era in (LEGACY, MODERN):
+        assert found[("page.anonymous-refused", era)] == ["FAIL"]
+    assert found[("legacy.retry-succeeds", LEGACY)] == ["SKIP"]
+    assert found[("modern.retry-succeeds", MODERN)] == ["SKIP"]
+
+
 def test_the_typescript_sdk_peer(peer):
     """The TypeScript SDK 1.x server speaks 2025-11-25 only; its -32042 goes to every client and
     its "browser step" completes on a bare visit, which the checker catches."""

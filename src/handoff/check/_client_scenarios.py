@@ -30,7 +30,7 @@ from ._client_requirements import (
     WAIT_BOUNDED,
 )
 from ._client_server import INVALID_PARAMS, Hub, RpcError, Seen, ToolCall, Trace
-from ._report import Report
+from ._report import Report, Requirement
 
 URL_ELICITATION_REQUIRED = -32042
 COMPLETE = "notifications/elicitation/complete"
@@ -177,8 +177,17 @@ class Scenario:
         """Add this scenario's own results; `gone_at` is when the client went (exit), if it did;
         `asked`: the person answered a prompt of the client in this scenario."""
 
-    def notify_later(self, call: ToolCall, link: Link, *notices: tuple[str, str | None]) -> None:
-        """Once `link` is opened, send each `(note, elicitation id)` notice, `grace` apart."""
+    def notify_later(
+        self,
+        call: ToolCall,
+        link: Link,
+        *notices: tuple[str, str | None],
+        after: str | None = None,
+        watch: bool = False,
+    ) -> None:
+        """Once `link` is opened (and the notice `after` was sent), send each `(note, elicitation
+        id)` notice, `grace` apart; with `watch`, the first `grace` after the opening too, so that a
+        retry that waits for no notice is seen before any."""
         session = call.session
         assert session is not None
 
@@ -187,8 +196,12 @@ class Scenario:
                 self.trace.note(f"not-opened:{link.token}")
                 self.trace.finish()
                 return
+            if after is not None:  # keep the order of the notices whatever the client's timing
+                await self.trace.changes.until(
+                    lambda: self.trace.noted(after) is not None, self.setting.limit
+                )
             for index, (note, elicitation_id) in enumerate(notices):
-                if index:
+                if index or watch:
                     await anyio.sleep(self.setting.grace)
                 session.notify(
                     COMPLETE, {"elicitationId": elicitation_id or f"hc-unknown-{secrets.token_hex(6)}"}
@@ -221,7 +234,9 @@ class Notices(Scenario):
     async def play(self, call: ToolCall, number: int) -> dict[str, Any]:
         if number == 1:
             first = self.link("Sign in to the first service in your browser.")
-            self.notify_later(call, first, ("notice:unknown", None), ("notice:first", first.elicitation_id))
+            self.notify_later(
+                call, first, ("notice:unknown", None), ("notice:first", first.elicitation_id), watch=True
+            )
             raise required([first])
         if number == 2:
             first, second = self.links[0], self.link("Approve the second step in your browser.")
@@ -230,11 +245,18 @@ class Notices(Scenario):
                 second,
                 ("notice:repeat", first.elicitation_id),
                 ("notice:second", second.elicitation_id),
+                after="notice:first",
             )
             raise required([second])
-        if number == 3:
-            self.trace.finish()
+        if number == 3:  # a call that came before the second link's notices: watch them still
+            self.hub.later(self._finish_after_notices)
         return done("Both browser steps are done: the tool ran.", self.era)
+
+    async def _finish_after_notices(self) -> None:
+        await self.trace.changes.until(
+            lambda: self.trace.noted("notice:second") is not None, self.setting.limit
+        )
+        self.trace.finish()
 
     def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
         calls, note = self.calls(), self.trace.noted
@@ -245,9 +267,25 @@ class Notices(Scenario):
             for requirement in (NOTICE_UNKNOWN, NOTICE_REPEATED, RETRY_ONCE):
                 report.skipped(requirement, why, LEGACY)
             return
-        self._ignored(report, NOTICE_UNKNOWN, note("notice:unknown"), note("notice:first"), "unknown")
+        opened = self.hub.opened(self.links[0].url) if self.links else []
+        unprompted = bool(opened) and bool(calls_between(calls, opened[0].at, note("notice:unknown")))
         self._ignored(
-            report, NOTICE_REPEATED, note("notice:repeat"), note("notice:second"), "already-completed"
+            report,
+            NOTICE_UNKNOWN,
+            unprompted,
+            gone_at,
+            note("notice:unknown"),
+            note("notice:first"),
+            "unknown",
+        )
+        self._ignored(
+            report,
+            NOTICE_REPEATED,
+            unprompted,
+            gone_at,
+            note("notice:repeat"),
+            note("notice:second"),
+            "already-completed",
         )
         first, second = note("notice:first"), note("notice:second")
         if first is None:
@@ -271,13 +309,33 @@ class Notices(Scenario):
             report.passed(RETRY_ONCE, "retried once after each notice, never before", LEGACY)
 
     def _ignored(
-        self, report: Report, requirement: Any, bogus: float | None, right: float | None, what: str
+        self,
+        report: Report,
+        requirement: Requirement,
+        unprompted: bool,
+        gone_at: float | None,
+        bogus: float | None,
+        right: float | None,
+        what: str,
     ) -> None:
+        """No call between the bogus notice and the right one. `unprompted`: the client called again
+        between the first link's opening and the first notice (sent `grace` after it), so it retries
+        without waiting for notices, and a call after a bogus one tells nothing."""
         if bogus is None:
             report.skipped(requirement, f"the link before the {what} notice was never opened", LEGACY)
             return
         reacted = calls_between(self.calls(), bogus, right)
-        if reacted:
+        if not reacted and gone_at is not None and gone_at <= bogus:
+            report.skipped(requirement, f"the client had ended before the {what} notice came", LEGACY)
+        elif unprompted:
+            report.skipped(
+                requirement,
+                "retried before any notice came (the first came "
+                f"{self.setting.grace:g} s after the link opened), so a retry after the {what} notice "
+                "does not tell whether it was taken",
+                LEGACY,
+            )
+        elif reacted:
             gap = reacted[0].at - bogus
             report.failed(requirement, f"retried {gap:.2f} s after a notice for an {what} id", LEGACY)
         elif right is None:

@@ -28,6 +28,7 @@ from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
 from ._server_stdio import Command, StartFailed
 from ._server_target import Gated, Target, User
 from ._server_tools import find_gated
+from ._server_url import valid_absolute
 
 
 class CheckFailed(HandoffError):
@@ -187,6 +188,10 @@ async def _era(target: Target, era: str, version: str | None, options: Options) 
     except StartFailed as failed:
         _skip_era(report, era, str(failed))
         return report
+    if options.tool is not None and options.tool not in found.listed:
+        listed = ", ".join(found.listed) or "none"
+        _skip_era(report, era, f"the server has no tool named {options.tool!r} (it lists: {listed})")
+        return report
     if found.gated is None:
         tried = ", ".join(found.tried) or "none"
         _skip_era(report, era, f"no tool asked for a browser step (tried: {tried}); name one with --tool")
@@ -284,6 +289,8 @@ def server(
 
     Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run."""
     stdio = not is_url(server_spec)
+    if not stdio and (wrong := valid_absolute(server_spec[0])) is not None:
+        raise click.UsageError(f"{server_spec[0]} is not a URL of an MCP endpoint: {wrong}")
     if stdio and server_spec[0].startswith(("http://", "https://")):
         raise click.UsageError("give one URL, or a command to run over stdio after --")
     if stdio:
@@ -336,7 +343,10 @@ def server(
     )
     try:
         report = anyio.run(run_checks, options)
-    except (HandoffError, SignInFailed, MCPError, httpx2.HTTPError) as exc:
+    except httpx2.HTTPError as exc:
+        click.echo(f"handoff check server: talking to {options.server} failed: {exc}", err=True)
+        sys.exit(2)
+    except (HandoffError, SignInFailed, MCPError) as exc:
         click.echo(f"handoff check server: {exc}", err=True)
         sys.exit(2)
     click.echo(report.as_json() if output == "json" else report.as_table())

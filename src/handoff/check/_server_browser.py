@@ -56,6 +56,9 @@ class Finished:
     reason: str
     form_page: httpx2.Response | None = None
     """The response that showed the step's form to the signed-in user (its headers are checked)."""
+    bare: bool = False
+    """The signed-in user's page offered nothing to fill or press: the step may have been complete
+    already (opened by a browser that should have been refused), which the era's checks find out."""
 
 
 class SignInRefused(Exception):
@@ -160,7 +163,9 @@ class FormBrowser:
             form = page.input_form
             if form is None or form.best_button() is None:
                 if form_page is None:
-                    return Finished(False, f"the page offered nothing to fill or press ({page.status})")
+                    return Finished(
+                        False, f"the page offered nothing to fill or press ({page.status})", bare=True
+                    )
                 return Finished(True, "finished in the scripted browser", form_page)
             if form_page is None:
                 form_page = page.response

@@ -11,7 +11,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import URL_ELICITATION_REQUIRED, ElicitRequestURLParams, ElicitResult
 
 from ._report import Report
-from ._server_pages import check_anonymous, check_headers, check_other_user, check_url
+from ._server_pages import check_anonymous, check_headers, check_other_user, check_url, completed_by_a_visit
 from ._server_person import Step
 from ._server_requirements import (
     LEGACY,
@@ -41,6 +41,14 @@ def _outcome_of(result: Any) -> str:
     if getattr(result, "is_error", False):
         return "a tool error"
     return "a result"
+
+
+async def _runs(conn: Connection, gated: Gated) -> bool:
+    """Whether `gated` runs now (no -32042, no tool error)."""
+    try:
+        return not _outcome_of(await conn.call(gated.name, gated.arguments, CALL_TIMEOUT)).endswith("error")
+    except (MCPError, TimeoutError):
+        return False
 
 
 async def check_undeclared(report: Report, target: Target, gated: Gated) -> None:
@@ -202,6 +210,11 @@ async def check_legacy(
             return
         finished = await target.finish(url, Step(ERA, gated.name, message), initiator)
         check_headers(report, ERA, finished)
+        if finished.bare and gated.delivery == "error" and await _runs(initiator, gated):
+            completed_by_a_visit(report, ERA)  # nothing to press, yet the tool runs: a visit did it
+            for requirement in (LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
+                report.skipped(requirement, "the step was completed by a visit", ERA)
+            return
         if not finished.done:
             for requirement in (LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
                 report.skipped(requirement, f"the browser step was not finished: {finished.reason}", ERA)

@@ -12,8 +12,8 @@ from typing import Any
 from mcp.shared.exceptions import MCPError
 from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY, ElicitResult, InputRequiredResult
 
-from ._report import Report
-from ._server_pages import check_anonymous, check_headers, check_other_user, check_url
+from ._report import Report, Requirement
+from ._server_pages import check_anonymous, check_headers, check_other_user, check_url, completed_by_a_visit
 from ._server_person import Step
 from ._server_requirements import (
     MODERN,
@@ -136,9 +136,35 @@ async def check_missing_capability(report: Report, target: Target, gated: Gated)
                 report.failed(MODERN_MISSING_CAPABILITY, f"{label}: no answer within {CALL_TIMEOUT:g} s", ERA)
                 continue
             if isinstance(result, InputRequiredResult):
-                report.failed(MODERN_MISSING_CAPABILITY, f"{label}: sent an InputRequiredResult instead", ERA)
+                modes = _elicitation_modes(result)
+                if "url" in modes or (modes and declared is None):
+                    undeclared = "url mode" if "url" in modes else "elicitation"
+                    report.failed(
+                        MODERN_MISSING_CAPABILITY, f"{label}: an input request in {undeclared} instead", ERA
+                    )
+                elif modes:  # form mode, which it declared: the server found no need for url mode
+                    report.skipped(
+                        MODERN_MISSING_CAPABILITY,
+                        f"{label}: asked in {' and '.join(sorted(modes))} mode, which this client declared",
+                        ERA,
+                    )
+                else:
+                    report.failed(
+                        MODERN_MISSING_CAPABILITY, f"{label}: sent an InputRequiredResult instead", ERA
+                    )
             else:
                 report.failed(MODERN_MISSING_CAPABILITY, f"{label}: answered a result instead of -32021", ERA)
+
+
+def _elicitation_modes(result: InputRequiredResult) -> set[str]:
+    """The modes of the elicitation/create requests among `result`'s input requests."""
+    wire = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    requests = (wire.get("inputRequests") or {}).values()
+    return {
+        str(r.get("params", {}).get("mode") or "form")
+        for r in requests
+        if r.get("method") == "elicitation/create"
+    }
 
 
 def _shape(result: InputRequiredResult) -> tuple[list[str], str | None]:
@@ -197,17 +223,33 @@ async def check_modern(report: Report, target: Target, gated: Gated) -> None:
         finished = await target.finish(url, Step(ERA, gated.name, message))
         check_headers(report, ERA, finished)
         state = first.request_state
+        if finished.bare and state:  # nothing to press: was the step complete already?
+            done = await present(conn, gated, state, hold=SHORT_HOLD)
+            if done.kind == "result":
+                completed_by_a_visit(report, ERA)
+                why = "the step was completed by a visit, and that retry used the state up"
+                for requirement in (
+                    MODERN_STATE_TAMPERED,
+                    MODERN_STATE_OTHER_REQUEST,
+                    MODERN_STATE_OTHER_USER,
+                    MODERN_RETRY,
+                    MODERN_STATE_REPLAYED,
+                ):
+                    report.skipped(requirement, why, ERA)
+                _no_legacy(report, [c for c in (conn, second) if c is not None])
+                return
+        used_up: str | None = None
         if not state:
             for requirement in (MODERN_STATE_TAMPERED, MODERN_STATE_OTHER_REQUEST, MODERN_STATE_OTHER_USER):
                 report.skipped(requirement, "the server sent no requestState", ERA)
         else:
             hold = HOLD_LIMIT if finished.done else SHORT_HOLD
-            await _check_state(report, target, conn, second, gated, state, hold)
+            used_up = await _check_state(report, target, conn, second, gated, state, hold)
         if not finished.done:
             for requirement in (MODERN_RETRY, MODERN_STATE_REPLAYED):
                 report.skipped(requirement, f"the browser step was not finished: {finished.reason}", ERA)
         else:
-            await _check_retry(report, conn, gated, state)
+            await _check_retry(report, conn, gated, state, used_up)
         _no_legacy(report, [c for c in (conn, second) if c is not None])
 
 
@@ -219,7 +261,7 @@ def _message_of(result: InputRequiredResult) -> str | None:
     return None
 
 
-def _judge(report: Report, requirement: Any, answer: Answer, what: str) -> None:
+def _judge(report: Report, requirement: Requirement, answer: Answer, what: str) -> None:
     if answer.refused:
         report.passed(requirement, f"{what}: refused ({answer.detail})", ERA)
     elif answer.kind == "held":
@@ -238,7 +280,10 @@ async def _check_state(
     gated: Gated,
     state: str,
     hold: float,
-) -> None:
+) -> str | None:
+    """The checks of a state presented wrongly; which probe the server accepted with the real state
+    (that probe may have used the state up for the retry), or None."""
+    accepted: str | None = None
     for what, bad in tampered(state).items():
         _judge(
             report, MODERN_STATE_TAMPERED, await present(conn, gated, bad, hold=hold), f"requestState {what}"
@@ -249,18 +294,24 @@ async def _check_state(
     else:
         answer = await present(conn, gated, state, arguments=changed, hold=hold)
         _judge(report, MODERN_STATE_OTHER_REQUEST, answer, "requestState with other arguments")
+        if answer.kind == "result":
+            accepted = "the retry with other arguments"
     if second is None:
         report.skipped(MODERN_STATE_OTHER_USER, target.no_second_user, ERA)
     else:
-        _judge(
-            report,
-            MODERN_STATE_OTHER_USER,
-            await present(second, gated, state, hold=hold),
-            "the second user's retry",
-        )
+        answer = await present(second, gated, state, hold=hold)
+        _judge(report, MODERN_STATE_OTHER_USER, answer, "the second user's retry")
+        if answer.kind == "result":
+            accepted = accepted or "the second user's retry"
+    return accepted
 
 
-async def _check_retry(report: Report, conn: Connection, gated: Gated, state: str | None) -> None:
+async def _check_retry(
+    report: Report, conn: Connection, gated: Gated, state: str | None, used_up: str | None
+) -> None:
+    """The retry with the echoed state gets the result; then the same state again is refused.
+    `used_up`: a probe before it that the server accepted with this state (a single-use state is
+    then spent, and a failed retry says so instead of failing)."""
     if state is None:
         report.skipped(MODERN_RETRY, "the server sent no requestState to echo", ERA)
         report.skipped(MODERN_STATE_REPLAYED, "the server sent no requestState", ERA)
@@ -272,6 +323,10 @@ async def _check_retry(report: Report, conn: Connection, gated: Gated, state: st
         answered = answer.state
         answer = await present(conn, gated, answer.state, hold=HOLD_LIMIT)
         rounds += 1
+    if answer.kind != "result" and used_up is not None:
+        report.skipped(MODERN_RETRY, f"{used_up} got the result first, using the state up", ERA)
+        report.skipped(MODERN_STATE_REPLAYED, f"{used_up} got the result first", ERA)
+        return
     if answer.kind != "result":
         report.failed(MODERN_RETRY, f"after {rounds} retries: {answer.detail}", ERA)
         report.skipped(MODERN_STATE_REPLAYED, "no retry got the result, so no state was used up", ERA)

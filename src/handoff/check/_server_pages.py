@@ -6,7 +6,7 @@ import re
 
 import httpx2
 
-from ._report import Report
+from ._report import Outcome, Report, Requirement
 from ._server_browser import Finished, FormBrowser, Page, SignInRefused
 from ._server_requirements import (
     PAGE_ANONYMOUS,
@@ -91,14 +91,7 @@ async def check_anonymous(
         return
     finally:
         await browser.aclose()
-    if await _completed(initiator, elicitation_id, target.settle):
-        report.failed(PAGE_ANONYMOUS, "opening the URL without signing in completed the step", era)
-        return
-    offered = _offered(page)
-    if offered:
-        report.failed(PAGE_ANONYMOUS, f"a browser that never signed in got {offered}", era)
-    else:
-        report.passed(PAGE_ANONYMOUS, f"no form without signing in: {_where(page)}", era)
+    await _judge_visit(report, era, PAGE_ANONYMOUS, page, target, initiator, elicitation_id)
 
 
 async def check_other_user(
@@ -125,14 +118,59 @@ async def check_other_user(
     if page.sign_in is not None:
         report.skipped(PAGE_OTHER_USER, "the page still asks the second user to sign in", era)
         return
+    await _judge_visit(report, era, PAGE_OTHER_USER, page, target, initiator, elicitation_id)
+
+
+_VISITORS = {
+    PAGE_ANONYMOUS: ("opening the URL without signing in", "a browser that never signed in"),
+    PAGE_OTHER_USER: ("the second user's visit", "the second user, signed in,"),
+}
+
+
+async def _judge_visit(
+    report: Report,
+    era: str,
+    requirement: Requirement,
+    page: Page,
+    target: Target,
+    initiator: Connection | None,
+    elicitation_id: str | None,
+) -> None:
+    """A visit that should have been refused: it fails if the step completed (2025-11-25: a notice
+    followed it) or the page offered its form."""
+    visit, visitor = _VISITORS[requirement]
     if await _completed(initiator, elicitation_id, target.settle):
-        report.failed(PAGE_OTHER_USER, "the second user's visit completed the first user's step", era)
+        report.failed(requirement, f"{visit} completed the step", era)
         return
     offered = _offered(page)
     if offered:
-        report.failed(PAGE_OTHER_USER, f"the second user, signed in, got {offered}", era)
+        report.failed(requirement, f"{visitor} got {offered}", era)
+    elif requirement is PAGE_ANONYMOUS:
+        report.passed(requirement, f"no form without signing in: {_where(page)}", era)
     else:
-        report.passed(PAGE_OTHER_USER, f"the second user was refused ({page.status}, no form)", era)
+        report.passed(requirement, f"the second user was refused ({page.status}, no form)", era)
+
+
+COMPLETED_UNSEEN = (
+    "the step was complete before anyone pressed anything on its page: opening the URL completed it "
+    "(the visit of a browser that should have been refused, or a bare visit)"
+)
+
+
+def completed_by_a_visit(report: Report, era: str) -> None:
+    """The step turned out complete though the signed-in user's page offered nothing to press: the
+    visits that passed did not refuse after all (which one completed it cannot be told)."""
+    kept = []
+    other_user_passed = False
+    for result in report.results:
+        if result.era == era and result.outcome is Outcome.PASS and result.requirement in _VISITORS:
+            other_user_passed = other_user_passed or result.requirement is PAGE_OTHER_USER
+            continue
+        kept.append(result)
+    report.results = kept
+    report.failed(PAGE_ANONYMOUS, COMPLETED_UNSEEN, era)
+    if other_user_passed:
+        report.skipped(PAGE_OTHER_USER, "the step was completed by a visit: which one cannot be told", era)
 
 
 def check_headers(report: Report, era: str, finished: Finished) -> None:

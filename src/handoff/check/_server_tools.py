@@ -44,6 +44,8 @@ class Found:
     asked: list[ElicitRequestURLParams]
     """Every elicitation/create in url mode seen while looking (checked for its parameters)."""
     tried: list[str]
+    listed: list[str]
+    """The names of every tool the server lists."""
 
 
 async def find_gated(
@@ -84,4 +86,4 @@ async def find_gated(
             found = Gated(candidate.name, args, delivery)
         if found is not None and (modern or asked or tool is not None):
             break
-    return Found(found, asked, tried)
+    return Found(found, asked, tried, list(tools))
