@@ -234,3 +234,14 @@ def test_what_counts_as_a_credential_in_a_url():
     assert credentials_in("https://x.example/e/s3cr3t-tok", known=["s3cr3t-tok"]) == [
         "the user's own credential"
     ]
+
+
+def test_a_report_names_a_url_without_its_user_name_or_password():
+    from handoff.check._server_url import without_userinfo
+
+    assert (
+        without_userinfo("https://ann:s3cret@mcp.example.com:8443/mcp?x=1")
+        == "https://mcp.example.com:8443/mcp?x=1"
+    )
+    assert without_userinfo("http://tok@[::1]:9/mcp") == "http://[::1]:9/mcp"
+    assert without_userinfo("http://127.0.0.1:9/mcp") == "http://127.0.0.1:9/mcp"

@@ -28,7 +28,7 @@ from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
 from ._server_stdio import Command, StartFailed
 from ._server_target import Gated, Target, User
 from ._server_tools import find_gated
-from ._server_url import valid_absolute
+from ._server_url import valid_absolute, without_userinfo
 
 
 class CheckFailed(HandoffError):
@@ -344,7 +344,8 @@ def server(
     try:
         report = anyio.run(run_checks, options)
     except httpx2.HTTPError as exc:
-        click.echo(f"handoff check server: talking to {options.server} failed: {exc}", err=True)
+        shown = without_userinfo(options.server) if isinstance(options.server, str) else options.server
+        click.echo(f"handoff check server: talking to {shown} failed: {exc}", err=True)
         sys.exit(2)
     except (HandoffError, SignInFailed, MCPError) as exc:
         click.echo(f"handoff check server: {exc}", err=True)

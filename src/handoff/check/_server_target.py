@@ -8,6 +8,7 @@ from typing import Any
 from ._server_browser import Finished, FormBrowser
 from ._server_person import Person, Step
 from ._server_stdio import Command
+from ._server_url import without_userinfo
 from ._server_wire import Connection, connect
 
 NO_BROWSER = (
@@ -64,7 +65,8 @@ class Target:
 
     @property
     def name(self) -> str:
-        return str(self.server)
+        """How reports name the server: its command, or its URL without any user name or password."""
+        return str(self.server) if isinstance(self.server, Command) else without_userinfo(self.server)
 
     def connect(self, mode: str, user: User | None = None, **options: Any) -> Any:
         """A connection to the server as `user` (the first by default); see `connect`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 _CREDENTIAL_NAME = re.compile(
     r"(^|[_\-.])(access|refresh|id)?[_\-]?(token|jwt|bearer|secret|password|passwd|pwd|pass|"
@@ -64,3 +64,15 @@ def credentials_in(url: str, known: Iterable[str] = (), people: Iterable[str] = 
         if person and len(person) >= 3 and person in segments:
             found.append("the user's name")
     return found
+
+
+def without_userinfo(url: str) -> str:
+    """`url` as a report may show it: any user name and password before the host left out."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
