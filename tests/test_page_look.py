@@ -384,3 +384,23 @@ async def test_an_authors_catalog_translates_its_labels_and_rewords_handoffs_tex
         assert ">Ablehnen</button>" in page.text and "Über diese Anfrage" in page.text  # handoff's stays
     finally:
         server.stop()
+
+
+async def test_a_right_to_left_language_is_declared_as_such(tmp_path: Path):
+    catalog = Catalog(locale="he", domain="handoff")
+    catalog.add("Sign in to %(server)s", "התחברות אל %(server)s", flags=("python-format",))
+    folder = tmp_path / "translations" / "he" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    buffer = io.BytesIO()
+    write_po(buffer, catalog)
+    (folder / "handoff.po").write_bytes(buffer.getvalue())
+    look = dataclasses.replace(DEMO_APPEARANCE, translations=tmp_path / "translations")
+    server = Running(tmp_path / "data", appearance=look).start()
+    try:
+        async with ScriptedBrowser(server.origin) as browser:
+            browser.http.headers["accept-language"] = "he-IL, en;q=0.5"
+            page = await browser.open(f"{server.origin}/handoff/login")
+        assert '<html lang="he" dir="rtl">' in page.text and page.title == "התחברות אל Juniper Assistant"
+        assert "User name" in page.text  # what the author's catalog lacks stays in English
+    finally:
+        server.stop()
