@@ -159,11 +159,17 @@ def _pseudo_catalog(folder: Path) -> None:
             catalog.add(message.id, tuple(f"{OPEN}{text}{CLOSE}" for text in message.id))
         else:
             catalog.add(message.id, f"{OPEN}{message.id}{CLOSE}")
-    target = folder / "eo" / "LC_MESSAGES"
+    _keep(catalog, folder)
+
+
+def _keep(catalog: Catalog, folder: Path) -> Path:
+    """Write `catalog` where an author keeps one: `folder/<language>/LC_MESSAGES/handoff.po`."""
+    target = folder / str(catalog.locale) / "LC_MESSAGES"
     target.mkdir(parents=True)
     buffer = io.BytesIO()
     write_po(buffer, catalog)
     (target / "handoff.po").write_bytes(buffer.getvalue())
+    return folder
 
 
 class _Text(html.parser.HTMLParser):
@@ -367,12 +373,7 @@ async def test_an_authors_catalog_translates_its_labels_and_rewords_handoffs_tex
     help_text = "Demo keys start with wk_, for example wk_demo_1234567890."
     catalog.add(help_text, "Demo-Schlüssel beginnen mit wk_.")
     catalog.add("Save", "Sichern")
-    folder = tmp_path / "translations" / "de" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    buffer = io.BytesIO()
-    write_po(buffer, catalog)
-    (folder / "handoff.po").write_bytes(buffer.getvalue())
-    look = dataclasses.replace(DEMO_APPEARANCE, translations=tmp_path / "translations")
+    look = dataclasses.replace(DEMO_APPEARANCE, translations=_keep(catalog, tmp_path / "translations"))
     server = Running(tmp_path / "data", appearance=look).start()
     try:
         to = await links(server.origin, server.mcp_url)
@@ -389,12 +390,7 @@ async def test_an_authors_catalog_translates_its_labels_and_rewords_handoffs_tex
 async def test_a_right_to_left_language_is_declared_as_such(tmp_path: Path):
     catalog = Catalog(locale="he", domain="handoff")
     catalog.add("Sign in to %(server)s", "התחברות אל %(server)s", flags=("python-format",))
-    folder = tmp_path / "translations" / "he" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    buffer = io.BytesIO()
-    write_po(buffer, catalog)
-    (folder / "handoff.po").write_bytes(buffer.getvalue())
-    look = dataclasses.replace(DEMO_APPEARANCE, translations=tmp_path / "translations")
+    look = dataclasses.replace(DEMO_APPEARANCE, translations=_keep(catalog, tmp_path / "translations"))
     server = Running(tmp_path / "data", appearance=look).start()
     try:
         async with ScriptedBrowser(server.origin) as browser:
