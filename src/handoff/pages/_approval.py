@@ -31,7 +31,6 @@ class ApprovalFlow:
         return render(
             request,
             "approval.html",
-            server=record.params.get("server", ""),
             rows=rows,
             notes=notes,
             minutes=max(1, round(lifetime / 60)),
