@@ -40,12 +40,12 @@ async def user_client(
 ) -> AsyncIterator[tuple[Client, Notices]]:
     notices = Notices()
     http = signed_in_http(mcp_url, browser, user, DEMO_USERS[user])
-    options.setdefault("elicitation_callback", _refuse_elicitation)
+    options.setdefault("elicitation_callback", refuse_elicitation)
     async with demo_client(mcp_url, http, message_handler=notices.handler, **options) as client:
         yield client, notices
 
 
-async def _refuse_elicitation(*_: object) -> Any:
+async def refuse_elicitation(*_: object) -> Any:
     raise AssertionError("the server sent elicitation/create where -32042 was expected")
 
 

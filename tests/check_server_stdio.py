@@ -15,10 +15,7 @@ import sys
 from pathlib import Path
 
 import anyio
-import uvicorn
 from mcp.server.mcpserver import MCPServer
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from handoff import Handoff, Keyring, LocalIdentity
 
@@ -55,15 +52,10 @@ def build(public_url: str, data: Path | None) -> tuple[Handoff, MCPServer]:
 
 async def main(data: Path | None) -> None:
     pages_socket = socket.socket()
-    pages_socket.bind(("127.0.0.1", 0))
+    pages_socket.bind(("127.0.0.1", 0))  # a port of its own for each process
     port = pages_socket.getsockname()[1]
     handoff, mcp = build(f"http://127.0.0.1:{port}", data)
-    pages = Starlette(routes=[Mount(handoff.web.root, app=handoff.pages())])
-    web = uvicorn.Server(uvicorn.Config(pages, log_config=None, access_log=False, lifespan="off"))
-    async with handoff.running(), anyio.create_task_group() as tg:  # nothing but MCP on stdout
-        tg.start_soon(web.serve, [pages_socket])
-        await mcp.run_stdio_async()
-        tg.cancel_scope.cancel()
+    await handoff.serve_stdio(mcp, sock=pages_socket)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _mcp import text_of, user_client
+from _mcp import Notices, refuse_elicitation, text_of, user_client
 from _server import free_port, wait_until_serving
 from mcp import MCPError
 
@@ -117,3 +117,91 @@ def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(examp
     assert again.returncode == 0, again.stderr
     assert "Sunny in Oslo" in again.stdout and "asks you to open" not in again.stdout
     assert log.read_text() == browser  # signed in from the token file: no browser at all
+
+
+async def test_the_stdio_example_runs_as_a_desktop_client_starts_it(tmp_path):
+    """The client starts the server itself and talks over stdin/stdout; the link opens the pages on
+    loopback, which ask for the person's passphrase; the key is stored, the notice comes, the retry
+    runs. The pages never write to stdout (the MCP stream would break)."""
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import get_default_environment
+
+    from handoff.identity import write_passphrase
+
+    passphrase = "a long passphrase only the person knows"
+    port = free_port()
+    env = {
+        **get_default_environment(),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HANDOFF_DB": str(tmp_path / "handoff.db"),
+        "PASSPHRASE_FILE": str(write_passphrase(tmp_path / "passphrase.hash", passphrase)),
+        "SERVER_SECRET": generate_key(),
+        "HANDOFF_VAULT_KEYS": generate_key(),
+    }
+    server = StdioServerParameters(
+        command=sys.executable, args=[str(ROOT / "examples" / "stdio_server.py")], env=env
+    )
+    notices = Notices()
+    options = {
+        "mode": "legacy",
+        "message_handler": notices.handler,
+        "elicitation_callback": refuse_elicitation,
+    }
+    async with Client(server, **options) as client:  # it declares elicitation: URL mode included
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("forecast", {"city": "Porto"})
+        elicitation = caught.value.data["elicitations"][0]
+        assert elicitation["url"].startswith(f"http://127.0.0.1:{port}/handoff/e/")
+        async with ScriptedBrowser(f"http://127.0.0.1:{port}") as person:
+            login = await person.open(elicitation["url"])
+            assert login.title == "Sign in to local-weather" and "passphrase" in login.text
+            page = await person.sign_in(login, "local", passphrase)
+            assert page.title == "Weather API key"
+            saved = await person.submit(page, {"value": "wk_local_5678", "action": "save"})
+            assert not isinstance(saved, str) and saved.title == "Saved"
+        assert await notices.wait_for(elicitation["elicitationId"])
+        assert text_of(await client.call_tool("forecast", {"city": "Porto"})) == (
+            "Sunny in Porto (asked with a key ending …5678)"
+        )
+
+
+async def test_a_server_on_stdio_is_refused_what_it_cannot_do(tmp_path):
+    import socket
+
+    from mcp.server.mcpserver import MCPServer
+
+    from handoff import AuthServer, ConfigError, CustomIdentity, Handoff, Keyring, LocalIdentity, LocalUser
+    from handoff.identity import write_passphrase
+
+    keys = {"secret_key": b"s" * 32, "keyring": Keyring.parse(generate_key())}
+    mcp = MCPServer("local", log_level="WARNING")
+    auth = AuthServer(
+        {}, signing_key=b"k" * 32, issuer="http://127.0.0.1:9", pages_url="http://127.0.0.1:9/handoff"
+    )
+    tokens = Handoff.in_memory(public_url="http://127.0.0.1:9", browser=auth, **keys)
+    with pytest.raises(ConfigError, match="no access tokens to tell its user by"):
+        await tokens.serve_stdio(mcp)
+
+    async def nobody(request: object) -> None:
+        return None
+
+    remote = Handoff.in_memory(
+        public_url="https://pages.example.com",
+        browser=CustomIdentity(nobody),
+        mcp_identity=LocalUser(),
+        **keys,
+    )
+    with pytest.raises(ConfigError, match="loopback public_url"):
+        await remote.serve_stdio(mcp)
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        local = Handoff.in_memory(
+            public_url=f"http://127.0.0.1:{port}",
+            browser=LocalIdentity.from_file(write_passphrase(tmp_path / "hash", "a long passphrase")),
+            **keys,
+        )
+        with pytest.raises(ConfigError, match=f"cannot serve the pages on 127.0.0.1:{port}"):
+            await local.serve_stdio(mcp)

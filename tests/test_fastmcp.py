@@ -5,6 +5,7 @@ tool's schema; the middleware that lets protocol errors through; the identities 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import anyio
 import httpx2
 import jwt
 import pytest
-from _server import ServerThread
+from _server import ServerThread, free_port
 from conftest import Running
 from fastmcp import Client as FastMCPClient
 from fastmcp import Context as FastMCPContext
@@ -274,3 +275,42 @@ async def test_fastmcps_jwt_verifier_names_the_principal_and_the_pages_check_it(
         )
         response = await http.post(idp.mcp_url, headers={"authorization": f"Bearer {forged}"}, json={})
         assert response.status_code == 401
+
+
+async def test_a_fastmcp_server_on_stdio_asks_for_a_key_in_the_browser(tmp_path: Path):
+    """`serve_stdio` installs HandoffMiddleware, so -32042 reaches a client that started the server."""
+    from _mcp import Notices, refuse_elicitation
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import get_default_environment
+
+    from handoff.demo import ScriptedBrowser
+    from handoff.identity import write_passphrase
+
+    port = free_port()
+    env = {
+        **get_default_environment(),
+        "PASSPHRASE_FILE": str(write_passphrase(tmp_path / "hash", "a long local passphrase")),
+        "SERVER_SECRET": generate_key(),
+        "HANDOFF_VAULT_KEYS": generate_key(),
+    }
+    script = str(Path(__file__).with_name("fastmcp_stdio_server.py"))
+    notices = Notices()
+    params = StdioServerParameters(command=sys.executable, args=[script, str(port)], env=env)
+    options = {
+        "mode": "legacy",
+        "message_handler": notices.handler,
+        "elicitation_callback": refuse_elicitation,
+    }
+    async with Client(params, **options) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("use_key", {})
+        elicitation = caught.value.data["elicitations"][0]
+        async with ScriptedBrowser(f"http://127.0.0.1:{port}") as person:
+            page = await person.sign_in(
+                await person.open(elicitation["url"]), "local", "a long local passphrase"
+            )
+            assert page.title == "API key" and "fastmcp-on-stdio" in page.text
+            saved = await person.submit(page, {"value": "sk-42", "action": "save"})
+            assert not isinstance(saved, str) and saved.title == "Saved"
+        assert await notices.wait_for(elicitation["elicitationId"])
+        assert "key ends with 42" in str(await client.call_tool("use_key", {}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
+import uvicorn
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -103,6 +105,21 @@ class StorageGuard:
                 headers={"retry-after": "60", "cache-control": "no-store"},
             )
             await response(scope, receive, send)
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` for the pages, or a ConfigError saying why there is none."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot serve the pages on {host}:{port} ({exc.strerror}): is another server using that "
+            "port? Choose another in public_url"
+        ) from exc
+    return sock
 
 
 def _redirect(path: str, target: str) -> Route:
@@ -512,8 +529,7 @@ class Handoff:
             )
         framework = framework_of(mcp_server)
         self._check_verified_users(mcp_server)
-        if not self.web.server_name and isinstance(name := getattr(mcp_server, "name", None), str):
-            self.web.server_name = name
+        self._take_name(mcp_server)
         app = framework.http_app(self, mcp_server, dict(streamable_http))
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
         self._redirect_slashes(app)
@@ -532,6 +548,42 @@ class Handoff:
 
         app.router.lifespan_context = lifespan  # type: ignore[assignment]
         return app
+
+    async def serve_stdio(self, mcp_server: Any, *, sock: socket.socket | None = None) -> None:
+        """Serve `mcp_server` on this process's stdin and stdout, for an MCP client that starts it
+        (a desktop app's local server), with the pages on the public URL's loopback port (or on
+        `sock`, a socket already bound there). Its one user is whoever runs it (`LocalIdentity`, whose
+        pages ask for the person's passphrase). Nothing but MCP is written to stdout."""
+        if isinstance(self.mcp_identity, TokenSubject):
+            raise ConfigError(
+                "a server on stdio has no access tokens to tell its user by: use LocalIdentity (its user "
+                "is LocalUser), or give mcp_identity= yourself"
+            )
+        parts = urlsplit(self.public_url)
+        host = parts.hostname or ""
+        if not is_loopback(host):
+            raise ConfigError(
+                f"a server on stdio serves its pages on this machine only: give a loopback public_url "
+                f"such as http://127.0.0.1:8378, not {self.public_url}"
+            )
+        framework = framework_of(mcp_server)
+        self._take_name(mcp_server)
+        if sock is None:
+            sock = _bound(host, parts.port or 80)
+        pages = Starlette(routes=[Mount(self.web.root, app=self.pages())])
+        self._redirect_slashes(pages)
+        pages.add_middleware(StorageGuard, handoff=self)
+        pages.add_middleware(SecurityHeaders, prefix=self.web.root)
+        web = uvicorn.Server(uvicorn.Config(pages, log_config=None, access_log=False, lifespan="off"))
+        async with self.running(), anyio.create_task_group() as tg:
+            tg.start_soon(web.serve, [sock])
+            await framework.run_stdio(self, mcp_server)
+            web.should_exit = True
+
+    def _take_name(self, mcp_server: Any) -> None:
+        """The pages show the MCP server's name unless the appearance gives one."""
+        if not self.web.server_name and isinstance(name := getattr(mcp_server, "name", None), str):
+            self.web.server_name = name
 
     async def app_name(self, client_id: str | None) -> dict[str, Any] | None:
         """The name of the MCP client (app) behind `client_id`, as pages show it: `verified` when this

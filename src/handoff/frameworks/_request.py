@@ -56,6 +56,10 @@ class Framework(Protocol):
         """The server's streamable HTTP app (MCP at /mcp, with its auth routes), ready for handoff."""
         ...
 
+    async def run_stdio(self, handoff: Handoff, server: Any) -> None:
+        """Serve MCP on this process's stdin and stdout until the client closes them."""
+        ...
+
 
 @dataclass
 class ToolRequest:

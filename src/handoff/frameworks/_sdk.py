@@ -45,3 +45,6 @@ class SdkFramework:
     def http_app(self, handoff: Handoff, server: Any, options: dict[str, Any]) -> Starlette:
         app: Starlette = server.streamable_http_app(**options)
         return app
+
+    async def run_stdio(self, handoff: Handoff, server: Any) -> None:
+        await server.run_stdio_async()

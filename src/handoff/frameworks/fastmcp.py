@@ -110,12 +110,21 @@ class FastMcpFramework:
         return getattr(server, "auth", None) is not None
 
     def http_app(self, handoff: Handoff, server: Any, options: dict[str, Any]) -> Starlette:
-        if not any(isinstance(m, HandoffMiddleware) for m in server.middleware):
-            server.add_middleware(HandoffMiddleware())
+        _install(server)
         options = {k: v for k, v in options.items() if k != "host"}  # FastMCP guards hosts itself
         options.setdefault("path", "/mcp")
         app: Starlette = server.http_app(**options)
         return app
+
+    async def run_stdio(self, handoff: Handoff, server: Any) -> None:
+        _install(server)
+        await server.run_stdio_async(show_banner=False)
+
+
+def _install(server: Any) -> None:
+    """Let the protocol's own errors through the server's tool-error handling (see HandoffMiddleware)."""
+    if not any(isinstance(m, HandoffMiddleware) for m in server.middleware):
+        server.add_middleware(HandoffMiddleware())
 
 
 class AuthServerProvider(OAuthProvider):
