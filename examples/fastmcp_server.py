@@ -1,7 +1,8 @@
 # examples/fastmcp_server.py: the same tools on FastMCP. Run: SERVER_SECRET=$(handoff keygen) \
 #   HANDOFF_VAULT_KEYS=$(handoff keygen) \
 #   ALICE_PASSWORD_HASH=$(python -c 'from handoff import hash_password; print(hash_password("pw"))') \
-#   HANDOFF_OAUTH_GITHUB_CLIENT_ID=... HANDOFF_OAUTH_GITHUB_CLIENT_SECRET=... python examples/fastmcp_server.py
+#   HANDOFF_OAUTH_GITHUB_CLIENT_ID=... HANDOFF_OAUTH_GITHUB_CLIENT_SECRET=... \
+#   python examples/fastmcp_server.py
 import hashlib
 import hmac
 import os
