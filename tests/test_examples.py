@@ -6,8 +6,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _mcp import Notices, refuse_elicitation, text_of, user_client
@@ -119,22 +121,24 @@ def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(examp
     assert log.read_text() == browser  # signed in from the token file: no browser at all
 
 
-async def test_the_stdio_example_runs_as_a_desktop_client_starts_it(tmp_path):
-    """The client starts the server itself and talks over stdin/stdout; the link opens the pages on
-    loopback, which ask for the person's passphrase; the key is stored, the notice comes, the retry
-    runs. The pages never write to stdout (the MCP stream would break)."""
+STDIO_PASSPHRASE = "a long passphrase only the person knows"
+
+
+@asynccontextmanager
+async def stdio_example(tmp_path: Path) -> AsyncIterator[tuple[Any, Notices, dict[str, str], str]]:
+    """examples/stdio_server.py started as a desktop client starts it, over stdin/stdout, after its
+    tool asked for the key: the client, its notices, the elicitation and the pages' origin."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import get_default_environment
 
     from handoff.identity import write_passphrase
 
-    passphrase = "a long passphrase only the person knows"
     port = free_port()
     env = {
         **get_default_environment(),
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "HANDOFF_DB": str(tmp_path / "handoff.db"),
-        "PASSPHRASE_FILE": str(write_passphrase(tmp_path / "passphrase.hash", passphrase)),
+        "PASSPHRASE_FILE": str(write_passphrase(tmp_path / "passphrase.hash", STDIO_PASSPHRASE)),
         "SERVER_SECRET": generate_key(),
         "HANDOFF_VAULT_KEYS": generate_key(),
     }
@@ -151,18 +155,45 @@ async def test_the_stdio_example_runs_as_a_desktop_client_starts_it(tmp_path):
         with pytest.raises(MCPError) as caught:
             await client.call_tool("forecast", {"city": "Porto"})
         elicitation = caught.value.data["elicitations"][0]
-        assert elicitation["url"].startswith(f"http://127.0.0.1:{port}/handoff/e/")
-        async with ScriptedBrowser(f"http://127.0.0.1:{port}") as person:
-            login = await person.open(elicitation["url"])
-            assert login.title == "Sign in to local-weather" and "passphrase" in login.text
-            page = await person.sign_in(login, "local", passphrase)
-            assert page.title == "Weather API key"
-            saved = await person.submit(page, {"value": "wk_local_5678", "action": "save"})
-            assert not isinstance(saved, str) and saved.title == "Saved"
+        origin = f"http://127.0.0.1:{port}"
+        assert elicitation["url"].startswith(f"{origin}/handoff/e/")
+        yield client, notices, elicitation, origin
         assert await notices.wait_for(elicitation["elicitationId"])
         assert text_of(await client.call_tool("forecast", {"city": "Porto"})) == (
             "Sunny in Porto (asked with a key ending …5678)"
         )
+
+
+async def test_the_stdio_example_runs_as_a_desktop_client_starts_it(tmp_path):
+    """The client starts the server itself and talks over stdin/stdout; the link opens the pages on
+    loopback, which ask for the person's passphrase; the key is stored, the notice comes, the retry
+    runs. The pages never write to stdout (the MCP stream would break)."""
+    async with stdio_example(tmp_path) as (_, _, elicitation, origin), ScriptedBrowser(origin) as person:
+        login = await person.open(elicitation["url"])
+        assert login.title == "Sign in to local-weather" and "passphrase" in login.text
+        page = await person.sign_in(login, "local", STDIO_PASSPHRASE)
+        assert page.title == "Weather API key"
+        saved = await person.submit(page, {"value": "wk_local_5678", "action": "save"})
+        assert not isinstance(saved, str) and saved.title == "Saved"
+
+
+async def test_the_stdio_examples_pages_work_in_chromium(tmp_path, chromium):
+    """The same story with a person at Chromium, which enforces the pages' CSP: nothing refused."""
+    async with stdio_example(tmp_path) as (_, _, elicitation, _):
+        page = await (await chromium.new_context()).new_page()
+        consoles: list[str] = []
+        page.on("console", lambda m: consoles.append(m.text))
+        await page.goto(elicitation["url"])
+        assert await page.inner_text("h1") == "Sign in to local-weather"
+        await page.fill("#password", STDIO_PASSPHRASE)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#value")
+        assert await page.inner_text("h1") == "Weather API key"
+        await page.fill("#value", "wk_local_5678")
+        await page.click("button[value=save]")
+        await page.wait_for_selector("body.page-done")
+        assert await page.inner_text("h1") == "Saved"
+        assert not [m for m in consoles if "Content Security Policy" in m], consoles
 
 
 async def test_a_server_on_stdio_is_refused_what_it_cannot_do(tmp_path):
