@@ -531,13 +531,9 @@ class Handoff:
         self._check_verified_users(mcp_server)
         self._take_name(mcp_server)
         app = framework.http_app(self, mcp_server, dict(streamable_http))
-        app.router.routes.append(Mount(self.web.root, app=self.pages()))
-        self._redirect_slashes(app)
-        # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
-        app.add_middleware(StorageGuard, handoff=self)
-        # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
-        app.add_middleware(SecurityHeaders, prefix=self.web.root)
+        self._with_pages(app)
         app.add_middleware(PublicClientRevocation)
+        # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
         inner = app.router.lifespan_context
 
@@ -570,15 +566,22 @@ class Handoff:
         self._take_name(mcp_server)
         if sock is None:
             sock = _bound(host, parts.port or 80)
-        pages = Starlette(routes=[Mount(self.web.root, app=self.pages())])
-        self._redirect_slashes(pages)
-        pages.add_middleware(StorageGuard, handoff=self)
-        pages.add_middleware(SecurityHeaders, prefix=self.web.root)
+        pages = self._with_pages(Starlette())
         web = uvicorn.Server(uvicorn.Config(pages, log_config=None, access_log=False, lifespan="off"))
         async with self.running(), anyio.create_task_group() as tg:
             tg.start_soon(web.serve, [sock])
             await framework.run_stdio(self, mcp_server)
             web.should_exit = True
+
+    def _with_pages(self, app: Starlette) -> Starlette:
+        """`app` with the pages mounted at `pages_path`, its slash redirects built from the public URL,
+        a 503 instead of a 500 while the store is down, and the pages' security headers."""
+        app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        self._redirect_slashes(app)
+        # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
+        app.add_middleware(StorageGuard, handoff=self)
+        app.add_middleware(SecurityHeaders, prefix=self.web.root)
+        return app
 
     def _take_name(self, mcp_server: Any) -> None:
         """The pages show the MCP server's name unless the appearance gives one."""

@@ -55,6 +55,10 @@ class Speech:
         return text % {"num": n, **params}
 
 
+ENGLISH = Speech(SOURCE, stdlib_gettext.NullTranslations(), Locale.parse(SOURCE))
+"""The source language: its texts are the message ids themselves."""
+
+
 def _locale(tag: str) -> Locale:
     try:
         return Locale.parse(tag, sep="-" if "-" in tag else "_")
@@ -119,7 +123,7 @@ class Catalogs:
         if extra is not None:
             for tag, po in _authored(Path(extra)).items():
                 sources.setdefault(tag, []).append((po, f"{extra}/{tag}"))
-        self._speech: dict[str, Speech] = {SOURCE: Speech(SOURCE, Translations(), _locale(SOURCE))}
+        self._speech: dict[str, Speech] = {SOURCE: ENGLISH}
         for tag, parts in sources.items():
             merged: Translations | None = None
             for po, where in parts:
@@ -186,8 +190,7 @@ def preferences(header: str, limit: int = 16) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
-_ENGLISH = Speech(SOURCE, stdlib_gettext.NullTranslations(), Locale.parse(SOURCE))
-_current: contextvars.ContextVar[Speech] = contextvars.ContextVar("handoff_speech", default=_ENGLISH)
+_current: contextvars.ContextVar[Speech] = contextvars.ContextVar("handoff_speech", default=ENGLISH)
 
 
 def current() -> Speech:

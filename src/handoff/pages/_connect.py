@@ -25,7 +25,7 @@ from ..audit import Event
 from ..ledger import Record, Status
 from ..oauth import TokenSet
 from ..oauth._tokens import client
-from ._flow import about, conclude, ended, handoff_text
+from ._flow import about, authored, conclude, ended
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -70,7 +70,7 @@ class ConnectFlow:
     ) -> Response:
         web = Web.of(request)
         if form.get("action") != "continue":
-            label = handoff_text(record.params["label"])
+            label = authored(record.params["label"])
             text = _(
                 "You chose not to connect %(label)s. Nothing was shared. You can close this tab.", label=label
             )

@@ -44,15 +44,15 @@ async def about(handoff: Handoff, record: Record) -> dict[str, Any]:
     return {
         "record_id": record.id,
         "tool": record.params.get("tool", ""),
-        "label": handoff_text(record.params.get("label", "")),
-        "help": handoff_text(record.params.get("help", "")),
+        "label": authored(record.params.get("label", "")),
+        "help": authored(record.params.get("help", "")),
         "app": await handoff.app_name(record.client_id),
         "asked_at": record.created_at,
         "expires_at": record.expires_at,
     }
 
 
-def handoff_text(text: str) -> str:
+def authored(text: str) -> str:
     """An author's text (a need's label or help): translated when the author's catalog has it."""
     return gettext(text) if text else text
 

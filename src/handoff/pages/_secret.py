@@ -13,7 +13,7 @@ from .._i18n import gettext as _
 from .._need import SecretNeed
 from .._web import remote_address, render
 from ..ledger import Record, Status
-from ._flow import about, conclude, ended, handoff_text
+from ._flow import about, authored, conclude, ended
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -29,7 +29,7 @@ class SecretFlow:
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
         remote = remote_address(request)
-        label = handoff_text(record.params["label"])
+        label = authored(record.params["label"])
         if form.get("action") == "decline":
             text = _("You declined to give your %(label)s. Nothing was stored.", label=label)
             return await conclude(handoff, request, record, Status.DECLINED, _("Declined"), text)
@@ -43,7 +43,7 @@ class SecretFlow:
         need = handoff.needs.get(f"secret:{record.params['name']}")
         problem = await need.check(value) if isinstance(need, SecretNeed) else None
         if problem:
-            return await _form(handoff, request, record, csrf, error=handoff_text(problem), status=422)
+            return await _form(handoff, request, record, csrf, error=authored(problem), status=422)
         try:
             await handoff.complete_with_secret(record, value, remote=remote)
         except TransitionRefused as refused:
