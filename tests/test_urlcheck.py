@@ -61,7 +61,7 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("https://example.com/\u202egpj.exe", "warn", "bidi"),
     ("https://\u2067example.com/", "block", "bidi"),  # a browser refuses it; still named
     ("https://ｅｘａｍｐｌｅ.com/", "warn", "fullwidth"),
-    ("https://example．com/", "warn", "fullwidth"),
+    ("https://example．com/", "warn", "dot-lookalike"),
     (" https://example.com/\n", "warn", "whitespace"),
     ("https://exam\tple.com/", "warn", "whitespace"),
     ("javascript:alert(1)", "block", "scheme"),
@@ -98,6 +98,26 @@ BENIGN: list[tuple[str, str, str]] = [
     ("https://EXAMPLE.com:443/", "example.com", "example.com"),
     ("https://login.microsoftonline.com/common/oauth2", "login.microsoftonline.com", "microsoftonline.com"),
     ("https://accounts.google.com/o/oauth2/v2/auth?x=1", "accounts.google.com", "google.com"),
+    ("https://medium.com/@handoff", "medium.com", "medium.com"),
+    ("https://example.com/?email=ann@example.org#@top", "example.com", "example.com"),
+    ("https://example.com/a\\b", "example.com", "example.com"),  # a backslash in the path is no host
+]
+
+READ_AS_ANOTHER_SITE: list[tuple[str, str, str]] = [
+    # (url, the host a browser opens, the finding): the text names one site, the browser opens another
+    ("https://evil.com\\@good.com/", "evil.com", "misleading-at"),
+    ("https://evil.com#@good.com", "evil.com", "misleading-at"),
+    ("https://evil.com?@good.com", "evil.com", "misleading-at"),
+    ("https://evil.com?next=ann@good.com/", "evil.com", "misleading-at"),
+    ("https:\\\\evil.com\\handoff", "evil.com", "odd-slashes"),
+    ("https:/\\evil.com/", "evil.com", "odd-slashes"),
+    ("https:evil.com/x", "evil.com", "odd-slashes"),
+    ("https:///evil.com/", "evil.com", "odd-slashes"),
+    ("https://\\evil.com/", "evil.com", "odd-slashes"),
+    ("https://evil.com\\handoff", "evil.com", "odd-slashes"),
+    ("https://good.com\u3002evil.com/", "good.com.evil.com", "dot-lookalike"),
+    ("https://good.com\uff0eevil.com/", "good.com.evil.com", "dot-lookalike"),
+    ("https://good.com\uff61evil.com/", "good.com.evil.com", "dot-lookalike"),
 ]
 
 
@@ -114,6 +134,20 @@ def test_benign_urls_pass_with_their_registrable_domain(url: str, host: str, reg
     report = check_url(url)
     assert report.verdict == "ok", report.reasons
     assert (report.host, report.registrable_domain) == (host, registrable)
+
+
+@pytest.mark.parametrize(("url", "host", "code"), READ_AS_ANOTHER_SITE)
+def test_links_that_read_as_another_site_are_warned_and_name_the_real_one(url: str, host: str, code: str):
+    report = check_url(url)
+    assert (report.verdict, report.host) == ("warn", host), report
+    (reason,) = [r for r in report.reasons if r.code == code]
+    assert f"goes to {host}" in reason.text or f"opens {host}" in reason.text, reason.text
+
+
+def test_every_full_stop_a_browser_reads_as_a_dot_is_one_finding():
+    found = [check_url(f"https://good.com{dot}evil.com/").reasons for dot in "\u3002\uff0e\uff61"]
+    assert [[r.code for r in reasons] for reasons in found] == [["dot-lookalike"]] * 3
+    assert [r.text.split("'")[1] for (r,) in found] == ["\u3002", "\uff0e", "\uff61"]  # names each
 
 
 def test_registrable_domain_exposes_lookalike_prefixes() -> None:

@@ -2,7 +2,8 @@
 
 Parsing is WHATWG (ada-url), like the browser that will open the link; the
 checks then compare what the person sees (the raw text) with where the browser
-goes (the parsed host), and mark the registrable domain from the Public Suffix
+goes (the parsed host): an '@' after the site name, slashes a browser forgives, a
+character it reads as a dot each make the text name another site. They mark the registrable domain from the Public Suffix
 List so a display can show who the person is really dealing with. A host with
 Unicode labels is judged as a browser's address bar judges it before showing it
 (`_idn`): strict IDNA 2008, ICU's spoof checker with the browser's rules, and
@@ -20,6 +21,7 @@ from functools import lru_cache
 from typing import Literal
 
 import ada_url
+import idna
 from publicsuffixlist import PublicSuffixList
 
 from ._idn import read_host
@@ -45,6 +47,8 @@ _INVISIBLE = {
     "\uffa0",
 }
 _DEFAULT_PORTS = {"https:": "443", "http:": "80"}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_AUTHORITY_ENDS = "/\\?#"
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,9 @@ def check_url(url: object, *, allow_http_loopback: bool = True) -> UrlReport:
     port = parts["port"]
     if port and port != _DEFAULT_PORTS.get(scheme):
         reasons.append(Reason("port", "warn", f"The link uses the unusual port {port}."))
-    raw_host = _raw_host(url)
+    written = _Written.of(url)
+    reasons += written.findings(host)
+    raw_host = written.host
     host_unicode = host
     if ip is not None:
         reasons += _ip_findings(ip, raw_host)
@@ -202,21 +208,99 @@ def _text_findings(url: str) -> list[Reason]:
         found.append(
             Reason("whitespace", "warn", "The link contains spaces or line breaks that a browser drops.")
         )
-    if any(0xFF00 <= ord(c) <= 0xFFEF for c in url):
+    dots = _Written.of(url).dots()
+    if any(0xFF00 <= ord(c) <= 0xFFEF and c not in dots for c in url):
         found.append(
             Reason("fullwidth", "warn", "The link uses full-width characters that look like ordinary ones.")
         )
     return found
 
 
-def _raw_host(url: str) -> str:
-    """The host as written, before a browser normalizes it (best effort, for comparison only)."""
-    rest = re.split(r"//|\\\\", url, maxsplit=1)[-1]
-    authority = re.split(r"[/\\?#]", rest, maxsplit=1)[0]
-    host = authority.rpartition("@")[2]
-    if host.startswith("["):
-        return host.split("]")[0] + "]"
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+@dataclass(frozen=True)
+class _Written:
+    """The authority of a link as its text spells it, located the way a WHATWG parser locates it:
+    after the scheme and any run of slashes or backslashes, up to the first '/', '\\', '?' or '#'.
+    What a person reads and what a browser opens part here."""
+
+    scheme: str
+    slashes: str
+    authority: str
+    rest: str
+
+    @classmethod
+    def of(cls, url: str) -> _Written:
+        text = re.sub("[\t\n\r]", "", url).strip("".join(map(chr, range(0x21))))
+        scheme = _SCHEME.match(text)
+        after = text[scheme.end() :] if scheme else text
+        slashes = re.match(r"[/\\]*", after)
+        assert slashes is not None  # the pattern matches the empty string
+        rest = after[slashes.end() :]
+        end = next((i for i, c in enumerate(rest) if c in _AUTHORITY_ENDS), len(rest))
+        return cls(scheme.group() if scheme else "", slashes.group(), rest[:end], rest[end:])
+
+    @property
+    def host(self) -> str:
+        """The host as written, before a browser normalizes it (best effort, for comparison only)."""
+        host = self.authority.rpartition("@")[2]
+        if host.startswith("["):
+            return host.split("]")[0] + "]"
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+    def dots(self) -> set[str]:
+        """The characters of the written host that are not '.' but that browsers read as one."""
+        return {c for c in self.host if not c.isascii() and _is_dot(c)}
+
+    def findings(self, host: str) -> list[Reason]:
+        """Where the text reads as another address than `host`, the one a browser opens."""
+        found: list[Reason] = []
+        if self.slashes != "//":
+            written = f"{self.scheme}{self.slashes}"
+            found.append(
+                Reason(
+                    "odd-slashes",
+                    "warn",
+                    f"The link is written '{written}' instead of '{self.scheme}//'. A browser still opens "
+                    f"{host}, but the text can read as another address.",
+                )
+            )
+        elif self.rest.startswith("\\"):
+            found.append(
+                Reason(
+                    "odd-slashes",
+                    "warn",
+                    f"A backslash follows the site name; a browser reads it as '/' and opens {host}, "
+                    "but the text can read as another address.",
+                )
+            )
+        before_path = self.rest.split("/", 1)[0]
+        if "@" in before_path:
+            seen = re.split(r"[/\\?#]", before_path.rpartition("@")[2], maxsplit=1)[0]
+            found.append(
+                Reason(
+                    "misleading-at",
+                    "warn",
+                    f"The '@' comes after the site name, so '{seen}' only looks like the site: "
+                    f"this link goes to {host}.",
+                )
+            )
+        for dot in sorted(self.dots()):
+            name = unicodedata.name(dot, "a full stop").lower()
+            found.append(
+                Reason(
+                    "dot-lookalike",
+                    "warn",
+                    f"The site name uses '{dot}' ({name}, U+{ord(dot):04X}) as a dot; a browser reads it "
+                    f"as '.', so this link goes to {host}.",
+                )
+            )
+        return found
+
+
+def _is_dot(c: str) -> bool:
+    try:
+        return "." in idna.uts46_remap(c, std3_rules=False, transitional=False)
+    except idna.IDNAError:
+        return False
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
