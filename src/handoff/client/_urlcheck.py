@@ -2,12 +2,13 @@
 
 Parsing is WHATWG (ada-url), like the browser that will open the link; the
 checks then compare what the person sees (the raw text) with where the browser
-goes (the parsed host): an '@' after the site name, slashes a browser forgives, a
-character it reads as a dot each make the text name another site. They mark the registrable domain from the Public Suffix
-List so a display can show who the person is really dealing with. A host with
-Unicode labels is judged as a browser's address bar judges it before showing it
-(`_idn`): strict IDNA 2008, ICU's spoof checker with the browser's rules, and
-look-alikes of well-known domains.
+goes (the parsed host): an '@' after the site name, slashes a browser forgives
+and characters it reads as dots all make the text name another site. The
+registrable domain is marked from the Public Suffix List so a display can show
+who the person is really dealing with. A host with Unicode labels is judged as
+a browser's address bar judges it before showing it (`_idn`): IDNA as browsers
+apply it, ICU's spoof checker with the browser's rules, and look-alikes of
+well-known domains.
 """
 
 from __future__ import annotations
