@@ -28,6 +28,9 @@ HOSTILE: list[tuple[str, str, str]] = [
     ("https://accounts.gооgle.com/", "warn", "lookalike-domain"),
     ("https://αρριε.com/", "warn", "confusable"),  # whole-script Greek
     ("https://1շ.com/", "warn", "digit-lookalike"),
+    ("https://б4.com/", "warn", "digit-lookalike"),  # the Cyrillic be passes for 6
+    ("https://ພ໐ບ.com/", "warn", "confusable"),  # Lao letters that read as 'wou'
+    ("https://丫ahoo.com/", "warn", "cjk-lookalike"),  # a Han character that passes for y
     ("https://pi\u0307xel.com/", "warn", "combining-mark"),
     ("https://aþcdef.com/", "warn", "tld-letter"),
     ("https://əxample.com/", "warn", "tld-letter"),
@@ -98,6 +101,10 @@ BENIGN: list[tuple[str, str, str]] = [
     ("https://EXAMPLE.com:443/", "example.com", "example.com"),
     ("https://login.microsoftonline.com/common/oauth2", "login.microsoftonline.com", "microsoftonline.com"),
     ("https://accounts.google.com/o/oauth2/v2/auth?x=1", "accounts.google.com", "google.com"),
+    ("https://ລາວ.la/", "xn--q7ce6a.la", "xn--q7ce6a.la"),  # "Lao" in Lao
+    ("https://ພຣບ.la/", "xn--f7chp.la", "xn--f7chp.la"),  # a Lao look-alike of Latin, under Laos' own domain
+    ("https://丁丁.cn/", "xn--5gqa.cn", "xn--5gqa.cn"),  # look-alike Han characters among Han ones
+    ("https://москва.com/", "xn--80adxhks.com", "xn--80adxhks.com"),
     ("https://medium.com/@handoff", "medium.com", "medium.com"),
     ("https://example.com/?email=ann@example.org#@top", "example.com", "example.com"),
     ("https://example.com/a\\b", "example.com", "example.com"),  # a backslash in the path is no host

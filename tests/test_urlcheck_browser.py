@@ -46,8 +46,9 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-DECIDED_BY_NAME = [c for c in CASES if c.needs == "-"]
+DECIDED_BY_NAME = [c for c in CASES if c.needs in ("-", "rule")]
 REFUSED = [c for c in DECIDED_BY_NAME if c.expected == "refused"]
+BY_RULE = [c for c in CASES if c.needs == "rule"]
 
 
 def _verdicts(expected: str) -> dict[str, str]:
@@ -78,6 +79,20 @@ def test_invalid_punycode_is_always_blocked_and_never_shown_as_a_name():
         assert "invalid-idn" in {r.code for r in report.reasons}, case
         bad = [label for label in case.host.split(".") if label.startswith("xn--")]
         assert any(label in (report.host_unicode or "").split(".") for label in bad), report.host_unicode
+
+
+@pytest.mark.parametrize("case", BY_RULE, ids=lambda c: c.host)
+def test_lookalikes_the_browser_catches_by_its_test_domains_are_caught_here_by_their_kind(case: Case):
+    report = check_url(f"https://{case.host}/")
+    codes = {r.code for r in report.reasons}
+    assert report.verdict == "warn", report.reasons
+    assert codes and codes <= {"digit-lookalike", "confusable", "cjk-lookalike"}, report.reasons
+
+
+def test_a_name_the_browser_shows_is_never_blocked_as_undecodable():
+    shown = [c for c in DECIDED_BY_NAME if c.expected == "ok"]
+    blocked = sorted(c.host for c in shown if check_url(f"https://{c.host}/").verdict == "block")
+    assert not blocked
 
 
 def test_legitimate_idn_hosts_are_rarely_warned():

@@ -9,7 +9,9 @@ browsers refuse although Unicode recommends them. The values are Chromium's, fro
 components/url_formatter/spoof_checks/idn_spoof_checker.cc and skeleton_generator.cc
 (chromium/chromium, BSD-3-Clause); where Chromium's lists differ by platform, the larger one is
 taken. One letter is added to them: the Greek epsilon, which passes for a Latin e (so `αρριε.com`,
-"apple" in Greek letters, is a whole-script look-alike here too).
+"apple" in Greek letters, is a whole-script look-alike here too). The lists of look-alike letters,
+digits and CJK characters are where `_idn` starts, not all it knows: a character whose skeleton is
+plain Latin or a digit counts too (outside Greek and Cyrillic for whole scripts).
 """
 
 from __future__ import annotations

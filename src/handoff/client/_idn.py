@@ -1,13 +1,19 @@
 """Internationalized host names, judged as a browser's address bar judges them before showing them.
 
-Every punycode label is decoded with strict IDNA 2008 (UTS 46 through ICU): one that does not
-decode is never shown as a name, and the link is blocked. A label that decodes is checked as Chromium
-checks it: ICU's spoof checker at the highly restrictive level (Latin may mix only with Han and Kana,
-Han and Bopomofo, or Han and Hangul) with the characters browsers allow, then the rules browsers add
-on top (digits and their look-alikes, marks on dotless letters, Kana and CJK look-alikes beside other
-scripts, letters only some TLDs use, whole-script look-alikes of Latin), and last the whole host
-against well-known domains. Unicode data comes from the system's ICU; what ICU has no data for comes
-from the browser's own lists in `_browser_rules`.
+Every punycode label is decoded with IDNA as browsers apply it (UTS 46 through ICU, with IDNA 2008's
+bidi and joiner rules; its contextual rules for punctuation are left to the spoof checks, as browsers
+leave them, so a Hebrew gershayim decodes): one that does not decode is never shown as a name, and the
+link is blocked. A label that decodes is checked as Chromium checks it: ICU's spoof checker at the
+highly restrictive level (Latin may mix only with Han and Kana, Han and Bopomofo, or Han and Hangul)
+with the characters browsers allow, then the rules browsers add on top (digits and their look-alikes,
+marks on dotless letters, Kana and CJK look-alikes beside other scripts, letters only some TLDs use,
+whole-script look-alikes of Latin), and last the whole host against well-known domains. Which
+characters pass for a Latin letter or a digit comes from the browser's own lists in `_browser_rules`
+and from the skeletons of `_lookalike` (Unicode's confusable data and the browser's additions), so a
+look-alike the lists leave out is still one: the Cyrillic `\u0431` among digits, Lao or Myanmar names
+made only of letters that pass for Latin ones, a Han character that passes for a Latin letter beside
+Latin ones. Greek and Cyrillic are the exception: browsers weigh their letters one by one, as so many
+ordinary words in them read as Latin, and their lists are taken as they are (`_ONLY_LISTED_LETTERS`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ _COMBINING_DIACRITICS = "[\u0300-\u0339]"
 _DECODE_OPTIONS = (
     icu.IDNA.CHECK_BIDI
     | icu.IDNA.CHECK_CONTEXTJ
-    | icu.IDNA.CHECK_CONTEXT0
     | icu.IDNA.CHECK_NONTRANSITIONAL_TO_ASCII
     | icu.IDNA.CHECK_NONTRANSITIONAL_TO_UNICODE
 )
@@ -47,8 +52,6 @@ _DECODE_ERRORS = (
     (icu.IDNAInfo.ERROR_TRAILING_HYPHEN, "it ends with a hyphen"),
     (icu.IDNAInfo.ERROR_BIDI, "it breaks the rule for right-to-left names"),
     (icu.IDNAInfo.ERROR_CONTEXTJ, "it uses an invisible joiner where none is allowed"),
-    (icu.IDNAInfo.ERROR_CONTEXTO_PUNCTUATION, "it has a punctuation mark where none is allowed"),
-    (icu.IDNAInfo.ERROR_CONTEXTO_DIGITS, "it mixes two forms of Arabic-Indic digits"),
     (icu.IDNAInfo.ERROR_LABEL_TOO_LONG, "it is longer than a label may be"),
     (icu.IDNAInfo.ERROR_EMPTY_LABEL, "it is empty"),
 )
@@ -107,7 +110,7 @@ def _invalid(label: str) -> Reason:
     culprits = ", ".join(_character(c) for c in _culprits(label)[:3])
     if culprits and errors & (icu.IDNAInfo.ERROR_INVALID_ACE_LABEL | icu.IDNAInfo.ERROR_DISALLOWED):
         why = f"it holds {culprits}, which a domain name may not hold as written"
-    elif culprits and errors & (icu.IDNAInfo.ERROR_CONTEXTO_PUNCTUATION | icu.IDNAInfo.ERROR_CONTEXTJ):
+    elif culprits and errors & icu.IDNAInfo.ERROR_CONTEXTJ:
         why = f"it has {culprits} where IDNA 2008 does not allow it"
     else:
         why = next((text for bit, text in _DECODE_ERRORS if errors & bit), "it does not decode")
@@ -165,9 +168,7 @@ class SpoofRules:
         self._diacritics = _frozen(_COMBINING_DIACRITICS)
         self._non_ascii_latin = _frozen("[[:Latin:] - [a-zA-Z]]")
         self._lgc_and_ascii = _frozen("[[:Latin:][:Greek:][:Cyrillic:][0-9._\\-][\u0300-\u0339]]")
-        self._whole_scripts = [
-            (_frozen(f"[[:{w.script}:]]"), set(w.latin_lookalikes), w) for w in rules.WHOLE_SCRIPT_LOOKALIKES
-        ]
+        self._listed_scripts = {w.script: w for w in rules.WHOLE_SCRIPT_LOOKALIKES}
         self._scx = {name: _frozen(f"[\\p{{scx={name}}}]") for name in _SCX}
 
     def judge(self, label: str, tld: str, tld_shown: str) -> list[Reason]:
@@ -300,29 +301,35 @@ class SpoofRules:
     def _whole_script(self, label: str, tld: str, tld_shown: str) -> Reason | None:
         if label in rules.ALLOWED_WHOLE_SCRIPT_WORDS:
             return None
-        for letters_of, lookalikes, script in self._whole_scripts:
-            used = {c for c in label if letters_of.contains(c)}
-            if not used or not used <= lookalikes:
-                continue
-            if tld in script.home_tlds or letters_of.containsSome(tld_shown):
-                return None
-            name = _script_name(script.latin_lookalikes[0])
-            reads = skeletons().reading(label)
-            where = ", ".join(f".{t}" for t in script.home_tlds)
-            ending = f"{_a(name)} {name} domain ending"
-            home = f"under {where} or {ending}" if where else f"under {ending}"
-            return Reason(
-                "confusable",
-                "warn",
-                f"'{label}' is written in {name} letters that all look like Latin ones"
-                + (f" (it reads as '{reads}')" if reads else "")
-                + f"; browsers show such a name in {name} only {home}.",
-            )
-        return None
+        script = _script_code(label)
+        if script in (None, "Latn"):
+            return None
+        listed = self._listed_scripts.get(script)
+        letters = {c for c in label if _script_code(c) == script}
+        derived = script not in _ONLY_LISTED_LETTERS
+        if not all(
+            (listed and c in listed.latin_lookalikes) or (derived and _passes_for_letters(c)) for c in letters
+        ):
+            return None
+        homes = listed.home_tlds if listed else _home_tlds(script)
+        if tld in homes or any(_script_code(c) == script for c in tld_shown):
+            return None
+        name = _script_name(next(iter(letters)))
+        reads = skeletons().reading(label)
+        where = ", ".join(f".{t}" for t in homes)
+        ending = f"{_a(name)} {name} domain ending"
+        home = f"under {where} or {ending}" if where else f"under {ending}"
+        return Reason(
+            "confusable",
+            "warn",
+            f"'{label}' is written in {name} letters that all look like Latin ones"
+            + (f" (it reads as '{reads}')" if reads else "")
+            + f"; a name like this is shown in {name} only {home}.",
+        )
 
     def _digit_lookalikes(self, label: str) -> Reason | None:
-        lookalikes = [c for c in label if c in rules.DIGIT_LOOKALIKES]
-        if not lookalikes or any(not ("0" <= c <= "9") and c not in rules.DIGIT_LOOKALIKES for c in label):
+        lookalikes = [c for c in label if not ("0" <= c <= "9")]
+        if not lookalikes or not all(c in rules.DIGIT_LOOKALIKES or _passes_for_digit(c) for c in lookalikes):
             return None
         listed = ", ".join(f"the {_script_name(c)} '{c}'" for c in dict.fromkeys(lookalikes))
         return Reason(
@@ -417,9 +424,15 @@ class SpoofRules:
                 )
         return None
 
+    def _cjk_passes_for_latin(self, c: str) -> bool:
+        """A CJK character the browser lists, or a Han or Bopomofo one that passes for a Latin letter or
+        digit (\u4e2b for y)."""
+        listed = c in rules.CJK_LOOKALIKES
+        return listed or (self._is(c, "Hani", "Bopo") and skeletons().passes_for(c) is not None)
+
     def _cjk_lookalike(self, label: str) -> Reason | None:
         for before, c, after in _neighbours(label):
-            if c not in rules.CJK_LOOKALIKES:
+            if not self._cjk_passes_for_latin(c):
                 continue
             beside = [x for x in (before, after) if x and not self._is(x, *_CJK)]
             if beside:
@@ -469,8 +482,43 @@ class SpoofRules:
 
 
 _JAPANESE = ("Kana", "Hira", "Hani")
+_ONLY_LISTED_LETTERS = ("Cyrl", "Grek", "Hani", "Bopo")
+"""Scripts whose whole-script look-alikes are the browser's list alone: Greek and Cyrillic letters are
+weighed one by one, and a Han or Bopomofo look-alike counts only beside other scripts."""
 _CJK = ("Kana", "Hira", "Hani", "Bopo")
 _SCX = ("Kana", "Hira", "Hani", "Bopo", "Latn", "Grek", "Cyrl")
+
+
+def _passes_for_letters(c: str) -> bool:
+    """Whether `c` passes for one or more Latin letters (Lao \u0e9e for w)."""
+    plain = skeletons().passes_for(c)
+    return plain is not None and plain.isalpha()
+
+
+def _passes_for_digit(c: str) -> bool:
+    """Whether `c` passes for an ASCII digit (Cyrillic \u0431 for 6)."""
+    plain = skeletons().passes_for(c)
+    return plain is not None and len(plain) == 1 and plain.isdigit()
+
+
+def _script_code(text: str) -> str | None:
+    """The one script `text` is written in (ICU's short name, `Cyrl`), shared characters aside; None
+    when it has none or several."""
+    codes = {str(icu.Script.getScript(c).getShortName()) for c in text} - {"Zyyy", "Zinh", "Zzzz"}
+    return codes.pop() if len(codes) == 1 else None
+
+
+@lru_cache(maxsize=32)
+def _home_tlds(script: str) -> tuple[str, ...]:
+    """The country codes of the countries whose language is written in `script`, by ICU's likely
+    subtags (`.la` for Lao): the homes of a script browsers name none for."""
+    homes = []
+    for country in icu.Locale.getISOCountries():
+        likely = icu.Locale.createFromName(f"und_{country}")
+        likely.addLikelySubtags()
+        if likely.getScript() == script:
+            homes.append(str(country).lower())
+    return tuple(homes)
 
 
 def _idna2008(*classes: str) -> icu.UnicodeSet:

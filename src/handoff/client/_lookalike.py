@@ -69,6 +69,16 @@ class Skeletons:
             out.append(mapped)
         return "".join(out)
 
+    def passes_for(self, c: str) -> str | None:
+        """The plain letters or digit the character `c` alone passes for (Cyrillic `\u0431` for 6, Lao
+        `\u0e9e` for w), by Unicode's confusable data and the browser's additions; None when it passes
+        for nothing plain. Unlike `reading`, an accent is not looked through: `\u0451` is not an e."""
+        if c.isascii():
+            return None
+        with self._lock:
+            mapped = str(self._checker.getSkeleton(0, self._extra.transliterate(c)))
+        return mapped if mapped.isascii() and mapped.isalnum() else None
+
 
 def _readings(host: str) -> list[str]:
     """`host` and its alternatives where a character passes for more than one thing (þ: b or p)."""
