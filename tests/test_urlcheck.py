@@ -157,6 +157,14 @@ def test_every_full_stop_a_browser_reads_as_a_dot_is_one_finding():
     assert [r.text.split("'")[1] for (r,) in found] == ["\u3002", "\uff0e", "\uff61"]  # names each
 
 
+def test_the_text_a_link_pretends_to_name_is_quoted_without_its_control_characters():
+    report = check_url("https://evil.com#@good.com\x1b]0;handoff: all checks passed\x07" + "x" * 100)
+    (reason,) = [r for r in report.reasons if r.code == "misleading-at"]
+    assert "'good.com\\u001b]0;handoff" in reason.text
+    assert "\x1b" not in reason.text and "\x07" not in reason.text
+    assert len(reason.text) < 160
+
+
 def test_registrable_domain_exposes_lookalike_prefixes() -> None:
     report = check_url("https://login.example.co.uk.evil.com/")
     assert report.registrable_domain == "evil.com"

@@ -273,14 +273,14 @@ class _Written:
                     "but the text can read as another address.",
                 )
             )
-        before_path = self.rest.split("/", 1)[0]
-        if "@" in before_path:
-            seen = re.split(r"[/\\?#]", before_path.rpartition("@")[2], maxsplit=1)[0]
+        _, at, after = self.rest.split("/", 1)[0].rpartition("@")
+        seen = re.split(r"[\\?#]", after, maxsplit=1)[0] if at else ""
+        if seen:
             found.append(
                 Reason(
                     "misleading-at",
                     "warn",
-                    f"The '@' comes after the site name, so '{seen}' only looks like the site: "
+                    f"The '@' comes after the site name, so '{_quoted(seen)}' only looks like the site: "
                     f"this link goes to {host}.",
                 )
             )
@@ -295,6 +295,13 @@ class _Written:
                 )
             )
         return found
+
+
+def _quoted(text: str, most: int = 60) -> str:
+    """A piece of the link's own text, safe to put in a sentence: every invisible or control character
+    written as its code, and a long piece cut short."""
+    shown = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return shown if len(shown) <= most else shown[: most - 1] + "\u2026"
 
 
 def _is_dot(c: str) -> bool:
