@@ -18,6 +18,11 @@ seen for what it is:
 
 A literal `⟦` or `⟧` is itself named, so what a page shows decodes back to one
 string only: two different values never look the same.
+
+A terminal is the other place handoff shows what others wrote (server names, tool texts and results,
+links, a checked client's output): `printable` names the same hidden characters there, control
+characters and escape sequences first, so nothing a server says can move the cursor, retitle the
+window, set the clipboard or draw a link that goes elsewhere.
 """
 
 from __future__ import annotations
@@ -53,7 +58,24 @@ def _script(c: str) -> str:
 
 
 def _name(c: str) -> str:
-    return f"⟦U+{ord(c):04X} {unicodedata.name(c, 'UNNAMED CHARACTER')}⟧"
+    fallback = "CONTROL" if unicodedata.category(c) == "Cc" else "UNNAMED CHARACTER"
+    return f"⟦U+{ord(c):04X} {unicodedata.name(c, fallback)}⟧"
+
+
+def printable(text: object, *, limit: int | None = None, lines: bool = True) -> str:
+    """`text` made safe to print on a terminal, whoever wrote it.
+
+    Every control (C0, DEL, C1, so ESC and CSI: no escape sequence reaches the terminal), format,
+    bidi, invisible, private-use and unassigned character, and every line or paragraph separator, is
+    replaced by its name, `⟦U+001B CONTROL⟧`; a newline and a tab stay when `lines` (else they are
+    named too, for text that must stay on one line). Longer than `limit`, it is cut with `…`. The
+    result is plain text: print it as such (`click.echo`, or `rich.text.Text`), never as markup.
+    """
+    raw = str(text)
+    cut = limit is not None and len(raw) > limit
+    kept = "\n\t" if lines else ""
+    shown = "".join(_name(c) if _HIDDEN.match(c) and c not in kept else c for c in raw[:limit])
+    return shown + "…" if cut else shown
 
 
 def show(text: str) -> Shown:

@@ -291,6 +291,7 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
     from datetime import UTC, datetime
 
     from ._db import SQLiteTx, drive
+    from ._exact import printable
     from .audit import read_audit
 
     if db.startswith(_POSTGRES):
@@ -311,7 +312,7 @@ def audit(db: str, principal: str | None, record_id: str | None, limit: int, fmt
         when = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         rid = (e.record_id or "-")[:8]
         line = f"{when}Z  {e.event:<18} {e.principal or '-':<12} record {rid:<8} from {e.remote or '-'}"
-        click.echo(line + (f"  {e.detail}" if e.detail else ""))
+        click.echo(printable(line + (f"  {e.detail}" if e.detail else ""), lines=False))
 
 
 async def _read_postgres_audit(
@@ -482,7 +483,7 @@ def logout(server: str | None) -> None:
     """Sign out of SERVER (an MCP URL), or of every server without one: revoke its tokens where the
     server offers revocation, and delete them from the token file ($HANDOFF_TOKENS, else
     $XDG_CONFIG_HOME/handoff/tokens.json). Exit 1 if a server refused or could not be reached."""
-    from .client import FileTokens, SignIn
+    from .client import FileTokens, SignIn, printable
 
     store = FileTokens()
     sign_in = SignIn(store)
@@ -497,7 +498,7 @@ def logout(server: str | None) -> None:
             if done is None:
                 known = ", ".join(await store.servers()) or "none"
                 raise click.ClickException(f"no sign-in is stored for {url} (stored: {known})")
-            click.echo(done.describe(), err=done.problem is not None)
+            click.echo(printable(done.describe()), err=done.problem is not None)
             failed = failed or done.failed
         return 1 if failed else 0
 

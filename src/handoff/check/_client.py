@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import anyio
 import click
 
+from .._exact import printable
 from ..client import check_url
 from ._client_requirements import LEGACY, MODERN
 from ._client_runner import Observed, Person, browser_command, run
@@ -206,7 +207,7 @@ def client(
         else:
             report = anyio.run(check_command, list(command), options)
     except OSError as exc:
-        click.echo(f"handoff check client: {exc}", err=True)
+        click.echo(printable(f"handoff check client: {exc}"), err=True)
         sys.exit(2)
     click.echo(report.as_json() if fmt == "json" else report.as_table())
     sys.exit(report.exit_code)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .._exact import printable
+
 
 class Level(StrEnum):
     """How strongly the spec asks for a requirement (RFC 2119 words)."""
@@ -110,25 +112,27 @@ class Report:
                 "results": [r.as_dict() for r in self.results],
             },
             indent=2,
-            ensure_ascii=False,
-        )
+        )  # \u escapes: no control or bidi character a server or client sent reaches a terminal
 
     def as_table(self, width: int | None = None) -> str:
         """A table for a terminal: one row per result, then a one-line verdict."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"handoff check {self.kind}: {self.target}", title_justify="left", expand=False)
+        title = Text(printable(f"handoff check {self.kind}: {self.target}", lines=False))
+        table = Table(title=title, title_justify="left", expand=False)
         for column in ("", "Level", "Era", "Requirement", "Reason"):
             table.add_column(column, overflow="fold")
         style = {Outcome.PASS: "green", Outcome.FAIL: "bold red", Outcome.SKIP: "yellow"}
         for r in self.results:
             table.add_row(
-                f"[{style[r.outcome]}]{r.outcome.value}[/]",
+                Text(r.outcome.value, style=style[r.outcome]),
                 r.requirement.level.value,
                 r.era or "both",
-                f"{r.requirement.text}\n[dim]{r.requirement.section} · {r.requirement.id}[/]",
-                r.reason,
+                Text(f"{r.requirement.text}\n")
+                + Text(f"{r.requirement.section} · {r.requirement.id}", "dim"),
+                Text(printable(r.reason)),
             )
         console = Console(width=width or 120, record=True, force_terminal=False, no_color=True)
         with console.capture() as captured:

@@ -15,6 +15,7 @@ import httpx2
 from mcp.shared.exceptions import MCPError
 
 from .._errors import HandoffError
+from .._exact import printable
 from ..client._connect import is_url
 from ..client._opener import system_browser
 from ..client._signin import SignIn, SignInFailed
@@ -93,7 +94,7 @@ async def _user(url: str, token: str | None, name: str | None, password: str | N
             await browser.aclose()
             raise
     if login:
-        return User(await _sign_in(url, system_browser, lambda line: print(line, file=sys.stderr)))
+        return User(await _sign_in(url, system_browser, lambda line: print(printable(line), file=sys.stderr)))
     async with httpx2.AsyncClient(timeout=30) as http:
         response = await http.post(url, json=_initialize(), headers=_headers())
     if response.status_code == 401:
@@ -345,10 +346,10 @@ def server(
         report = anyio.run(run_checks, options)
     except httpx2.HTTPError as exc:
         shown = without_userinfo(options.server) if isinstance(options.server, str) else options.server
-        click.echo(f"handoff check server: talking to {shown} failed: {exc}", err=True)
+        click.echo(printable(f"handoff check server: talking to {shown} failed: {exc}"), err=True)
         sys.exit(2)
     except (HandoffError, SignInFailed, MCPError) as exc:
-        click.echo(f"handoff check server: {exc}", err=True)
+        click.echo(printable(f"handoff check server: {exc}"), err=True)
         sys.exit(2)
     click.echo(report.as_json() if output == "json" else report.as_table())
     sys.exit(report.exit_code)

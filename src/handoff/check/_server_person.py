@@ -19,6 +19,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._exact import printable
 from ..client._urlcheck import check_url
 from ._server_browser import Finished
 
@@ -46,7 +47,7 @@ class Person:
         self._ended = False
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(printable(text), file=self.out, flush=True)
 
     def start(self) -> MemoryObjectReceiveStream[str | None]:
         """Begin reading answers (when the check starts, so that a line typed before a prompt is

@@ -9,7 +9,8 @@ cannot); `FileTokens()` keeps the sign-in for the next run, `SignIn.sign_out(url
 server that cannot be reached or stops answering raises `ServerUnreachable`, in one line too.
 """
 
-from ._consent import Consent, ConsentRequest, Decision, PolicyConsent, plain
+from .._exact import printable
+from ._consent import Consent, ConsentRequest, Decision, PolicyConsent
 from ._elicitations import Considered, Elicitations, Mode, Outcome, Waiter
 from ._failures import ServerUnreachable
 from ._opener import Opener, print_only, system_browser
@@ -47,8 +48,8 @@ __all__ = [
     "Waiter",
     "check_url",
     "default_token_file",
-    "plain",
     "print_only",
+    "printable",
     "retry_after_elicitation",
     "system_browser",
 ]

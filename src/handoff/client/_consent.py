@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -14,14 +13,6 @@ class Decision(enum.StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     CANCEL = "cancel"
-
-
-def plain(text: str, limit: int = 2000) -> str:
-    """A server's message made safe to show as text: no control or format characters, bounded length."""
-    cleaned = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c != "\n" else c for c in text
-    )
-    return cleaned[:limit] + ("…" if len(cleaned) > limit else "")
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,14 @@ from mcp_types import (
     UrlElicitationCapability,
 )
 
-from ._consent import Consent, ConsentRequest, Decision, plain
+from .._exact import printable
+from ._consent import Consent, ConsentRequest, Decision
 from ._opener import Opener, system_browser
 from ._urlcheck import UrlReport, check_url, on_loopback_server
 
 logger = logging.getLogger("handoff.client")
+_MESSAGE_LIMIT = 2000
+"""Characters of a server's message kept for the consent screen; the rest is cut with an ellipsis."""
 
 Mode = Literal["url", "form"]
 Outcome = Literal["completed", "done", "cancelled", "timeout"]
@@ -139,6 +142,7 @@ class Elicitations:
 
     async def consider(self, url: str, message: str, elicitation_id: str | None) -> Considered:
         """Check the link, ask for consent (once for identical concurrent requests), open it on accept."""
+        message = printable(message, limit=_MESSAGE_LIMIT)  # kept and shown as plain text from here on
         key = (url, message)
         if key in self._inflight:
             same = self._inflight[key]
@@ -151,12 +155,12 @@ class Elicitations:
             logger.log(  # a listener on `on_link` tells the person already
                 logging.DEBUG if self.on_link else logging.WARNING,
                 "declined a URL elicitation from %s: too many links in a short time",
-                self.server,
+                printable(self.server, lines=False),
             )
             return self._told(url, message, report, Decision.DECLINE, "limit", elicitation_id)
         ask = self._inflight[key] = _Ask()
         try:
-            request = ConsentRequest(self.server, plain(message), url, report, elicitation_id)
+            request = ConsentRequest(self.server, message, url, report, elicitation_id)
             decision = await self.consent.ask(request)
             because: Because = "consent"
             if not request.may_accept and decision is not Decision.CANCEL:
@@ -170,7 +174,7 @@ class Elicitations:
         finally:
             if ask.considered is None:
                 ask.considered = Considered(
-                    self.server, url, plain(message), report, Decision.CANCEL, "consent", elicitation_id
+                    self.server, url, message, report, Decision.CANCEL, "consent", elicitation_id
                 )
             ask.done.set()
             del self._inflight[key]
@@ -189,7 +193,7 @@ class Elicitations:
         because: Because,
         elicitation_id: str | None,
     ) -> Considered:
-        considered = Considered(self.server, url, plain(message), report, decision, because, elicitation_id)
+        considered = Considered(self.server, url, message, report, decision, because, elicitation_id)
         if self.on_link is not None:
             self.on_link(considered)
         return considered

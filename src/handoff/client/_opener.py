@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 
+from .._exact import printable
+
 Opener = Callable[[str], Awaitable[None]]
 
 
@@ -15,9 +17,10 @@ async def system_browser(url: str) -> None:
     """Hand the URL to the person's default browser (honours $BROWSER)."""
     opened = await anyio.to_thread.run_sync(webbrowser.open, url)
     if not opened:
-        print(f"Could not start a browser. Open this link yourself:\n  {url}", file=sys.stderr)
+        shown = printable(url, lines=False)
+        print(f"Could not start a browser. Open this link yourself:\n  {shown}", file=sys.stderr)
 
 
 async def print_only(url: str) -> None:
     """For headless use: print the URL for the person to open; nothing is fetched."""
-    print(f"Open this link in your browser:\n  {url}", file=sys.stderr)
+    print(f"Open this link in your browser:\n  {printable(url, lines=False)}", file=sys.stderr)

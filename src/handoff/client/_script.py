@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import click
 
+from .._exact import printable
 from ._connect import connect
 from ._consent import Decision, PolicyConsent
 from ._elicitations import Considered, Elicitations
@@ -65,14 +66,15 @@ async def run_call(
             _fail(exc, server, fmt, links)
             return 2
         click.echo(
-            f"handoff: the call ran, then closing the connection failed: {one_line(exc, server)}", err=True
+            printable(f"handoff: the call ran, then closing the connection failed: {one_line(exc, server)}"),
+            err=True,
         )
     if fmt == "json":
         answer = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         click.echo(json.dumps({**answer, "links": links.seen} if links.seen else answer))
     else:
         for block in result.content:
-            click.echo(getattr(block, "text", str(block)))
+            click.echo(printable(getattr(block, "text", str(block))))
     return 1 if result.is_error else 0
 
 
@@ -91,7 +93,7 @@ def _fail(exc: Exception, server: str, fmt: str, links: _Links) -> None:
         data: dict[str, Any] = {"error": f"not signed in: {line}" if signing_in else line, "ran": False}
         click.echo(json.dumps({**data, "links": links.seen} if links.seen else data))
     else:
-        click.echo(f"Not signed in: {line}" if signing_in else f"Not run: {line}", err=True)
+        click.echo(printable(f"Not signed in: {line}" if signing_in else f"Not run: {line}"), err=True)
 
 
 class _Links:
@@ -108,7 +110,7 @@ class _Links:
         said = {"opened": "opened in your browser", "printed": "printed below for you to open"}
         lines = [f"{link.server} sent a link, saying: {link.message or '(nothing)'}", link.report.as_text()]
         lines.append(f"  -> {said.get(action, action)}: {why}")
-        click.echo("\n".join(lines), err=True)
+        click.echo(printable("\n".join(lines)), err=True)
         check = link.report.as_dict()
         self.seen.append({"message": link.message, "check": check, "action": action, "why": why})
 

@@ -15,6 +15,7 @@ from mcp.client._transport import TransportStreams
 from mcp.client.auth import OAuthFlowError
 from mcp.client.client import _connect_transport
 from mcp.client.session import ClientSession, IncomingMessage
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
@@ -23,6 +24,7 @@ from .._errors import HandoffError
 from ._elicitations import Elicitations, Waiter
 from ._failures import HttpRefusal, ServerUnreachable, leaves, telling_leaf, unreachable
 from ._retry import retry_after_elicitation
+from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed
 from ._timeouts import AnswerDeadline, http_timeouts
 
@@ -90,6 +92,8 @@ class HandoffClient(Client):
             self._connect = _connect_transport(self._http_transport(self.server))
         elif self.auth is not None:
             raise TypeError("auth= signs in to a server at a URL; pass the server's URL as a string")
+        elif isinstance(self.server, StdioServerParameters):
+            self._connect = _connect_transport(self._stdio_transport(self.server))
 
     @contextlib.asynccontextmanager
     async def _http_transport(self, url: str) -> AsyncIterator[TransportStreams]:
@@ -121,6 +125,12 @@ class HandoffClient(Client):
                 )
             http.event_hooks = {"response": [watch]}
             yield await stack.enter_async_context(streamable_http_client(url, http_client=http))
+
+    @contextlib.asynccontextmanager
+    async def _stdio_transport(self, command: StdioServerParameters) -> AsyncIterator[TransportStreams]:
+        with relayed_stderr() as errlog:
+            async with stdio_client(command, errlog=errlog) as streams:
+                yield streams
 
     async def __aenter__(self) -> HandoffClient:
         try:

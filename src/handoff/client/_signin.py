@@ -15,8 +15,8 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
 from .._errors import HandoffError
+from .._exact import printable
 from ._callback import LoopbackCallback
-from ._consent import plain
 from ._opener import Opener, system_browser
 from ._revocation import SignedOut, revoke
 from ._tokens import MemoryTokens, ServerTokens, TokenStore
@@ -30,7 +30,7 @@ class SignInFailed(HandoffError):
 
 
 def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -153,7 +153,7 @@ class _BrowserStep:
         if got.error == "access_denied":
             raise SignInFailed(f"the sign-in at {where} was declined; try again and allow access")
         if got.error or not got.code:
-            detail = plain(got.error_description or "", 200)
+            detail = printable(got.error_description or "", limit=200)
             raise SignInFailed(
                 f"{where} did not complete the sign-in ({got.error or 'no code'}"
                 f"{': ' + detail if detail else ''}); try again"

@@ -17,6 +17,7 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from .._exact import printable
 from ._consent import ConsentRequest, Decision
 from ._failures import leaves, one_line
 from ._retry import ElicitationFailed
@@ -26,14 +27,19 @@ _VERDICT_STYLE = {"ok": "green", "warn": "yellow", "block": "bold red"}
 _SEVERITY = {"block": ("BLOCKED", "bold red"), "warn": ("Warning", "yellow"), "note": ("Note", "dim")}
 
 
+def shown(value: object, style: str = "", *, lines: bool = True) -> Text:
+    """Text that came from elsewhere, for the terminal: every hidden character named, never markup."""
+    return Text(printable(value, lines=lines), style=style)
+
+
 def marked_url(report: UrlReport) -> Text:
     """The full URL, with the registrable domain (who the person really deals with) highlighted."""
-    shown = report.href or report.url
-    text = Text(shown)
+    url = printable(report.href or report.url, lines=False)
+    text = Text(url)
     domain = report.registrable_domain
     host = report.host or ""
     if domain and host:
-        start = shown.find(host)
+        start = url.find(host)
         if start >= 0:
             offset = start + len(host.rstrip(".")) - len(domain)
             text.stylize("bold black on bright_yellow", offset, offset + len(domain))
@@ -43,21 +49,21 @@ def marked_url(report: UrlReport) -> Text:
 def consent_panel(request: ConsentRequest) -> Panel:
     report = request.report
     body = Text()
-    body.append(f"{request.server}", style="bold")
+    body.append_text(shown(request.server, "bold", lines=False))
     body.append(" asks you to open a link in your browser.\n\n")
     body.append("Its message: ", style="dim")
-    body.append(request.message or "(none)")
+    body.append_text(shown(request.message) if request.message else Text("(none)"))
     body.append("\n\nLink: ", style="dim")
     body.append_text(marked_url(report))
     if report.host_unicode and report.host and report.host_unicode != report.host:
-        body.append(f"\nSite: {report.host_unicode} ({report.host})")
+        body.append_text(shown(f"\nSite: {report.host_unicode} ({report.host})"))
     if report.registrable_domain:
         body.append("\nRegistered domain: ", style="dim")
-        body.append(report.registrable_domain, style="bold")
+        body.append_text(shown(report.registrable_domain, "bold", lines=False))
     for reason in report.reasons:
         label, style = _SEVERITY[reason.severity]
         body.append(f"\n{label}: ", style=style)
-        body.append(reason.text)
+        body.append_text(shown(reason.text))
     verdict = report.verdict
     title = {
         "ok": "Open this link?",
@@ -167,7 +173,9 @@ async def repl(
 ) -> Literal["quit", "logout"]:
     """`tools`, `call NAME {json}`, `logout` (when `signed_in`), `help`, `quit`; says how it ended."""
     console = ui.console
-    console.print(f"Connected to [bold]{server}[/bold]. Type [bold]help[/bold] for commands.")
+    console.print(
+        Text("Connected to ") + shown(server, "bold", lines=False) + Text(". Type help for commands.")
+    )
     while True:
         line = await ui.readline("handoff> ")
         if line is None or line.strip() in ("quit", "exit"):
@@ -190,12 +198,12 @@ async def repl(
             table = Table("tool", "description")
             for tool in (await client.list_tools()).tools:
                 first = (tool.description or "").strip().splitlines()
-                table.add_row(tool.name, first[0] if first else "")
+                table.add_row(shown(tool.name, lines=False), shown(first[0] if first else "", lines=False))
             console.print(table)
         elif words[0] == "call" and len(words) >= 2:
             await _call(client, ui, words[1], words[2] if len(words) > 2 else "{}")
         else:
-            console.print(f"Unknown command: {shlex.quote(line.strip())}. Type help.")
+            console.print(shown(f"Unknown command: {shlex.quote(line.strip())}. Type help."))
 
 
 async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
@@ -205,23 +213,24 @@ async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
         if not isinstance(arguments, dict):
             raise ValueError("the arguments must be a JSON object")
     except ValueError as exc:
-        console.print(f'[red]Bad arguments:[/red] {exc}. Example: call forecast {{"city": "Oslo"}}')
+        example = '. Example: call forecast {"city": "Oslo"}'
+        console.print(Text("Bad arguments: ", style="red") + shown(exc) + Text(example))
         return
     with anyio.CancelScope() as scope, ui.running_call(scope.cancel):
         try:
             result = await client.call_tool(name, arguments)
         except ElicitationFailed as exc:
-            console.print(Text("Not run: ", style="yellow") + Text(str(exc)))
+            console.print(Text("Not run: ", style="yellow") + shown(exc))
             return
         except Exception as exc:  # the server's error or an unusable answer, in one line
-            console.print(Text("Error: ", style="red") + Text(one_line(exc, "the server")))
+            console.print(Text("Error: ", style="red") + shown(one_line(exc, "the server")))
             return
     if scope.cancelled_caught:
         console.print("[yellow]Cancelled.[/yellow]")
         return
     style = "red" if result.is_error else "green"
     for block in result.content:
-        console.print(Text(getattr(block, "text", str(block)), style=style))
+        console.print(shown(getattr(block, "text", str(block)), style))
 
 
 async def run_terminal(
@@ -241,7 +250,7 @@ async def run_terminal(
     server = spec[0] if is_url(spec) else " ".join(spec)
 
     def notify(line: str) -> None:
-        ui.console.print(line, markup=False, highlight=False)
+        ui.console.print(shown(line))
 
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), timeout=sign_in_timeout, notify=notify)
     elicitations = Elicitations(ui, server=server)
@@ -250,7 +259,8 @@ async def run_terminal(
         if link.because == "limit":  # the consent screen never saw it
             limit = f"at most {elicitations.max_prompts} links per {elicitations.per_seconds:g} s"
             declined = f"Declined without asking you, too many links ({limit}): "
-            ui.console.print(Text(declined, style="yellow") + Text(link.report.href or link.url))
+            link_text = shown(link.report.href or link.url, lines=False)
+            ui.console.print(Text(declined, style="yellow") + link_text)
 
     elicitations.on_link = told
     ended, code = "quit", 0
@@ -265,12 +275,12 @@ async def run_terminal(
         except Exception as exc:
             signing_in = any(isinstance(leaf, SignInFailed) for leaf in leaves(exc))
             said = f"Not signed in: {one_line(exc, server)}" if signing_in else one_line(exc, server)
-            ui.console.print(Text(said, style="red"))
+            ui.console.print(shown(said, "red"))
             code = 2
     if ended == "logout" and code == 0:  # after the connection closed: nothing more goes out with them
         done = await sign_in.sign_out(server)
         if done is None:
             ui.console.print("No sign-in was stored for this server.")
         else:
-            ui.console.print(Text(done.describe(), style="yellow" if done.problem else "green"))
+            ui.console.print(shown(done.describe(), "yellow" if done.problem else "green"))
     return code

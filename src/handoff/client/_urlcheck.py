@@ -25,6 +25,7 @@ import ada_url
 import idna
 from publicsuffixlist import PublicSuffixList
 
+from .._exact import printable
 from ._idn import read_host
 from ._reason import Reason as Reason  # re-exported: handoff.client takes it from here
 
@@ -73,7 +74,7 @@ class UrlReport:
         return asdict(self)
 
     def as_json(self) -> str:
-        return json.dumps(self.as_dict(), ensure_ascii=False)
+        return json.dumps(self.as_dict())  # \u escapes: no control or bidi character reaches a terminal
 
     def as_text(self) -> str:
         """For a person reading plain text: the verdict, the full URL, the site with its registered
@@ -97,7 +98,7 @@ class UrlReport:
                     else ""
                 )
             )
-        return "\n".join(lines)
+        return printable("\n".join(lines))  # a link that does not parse is shown as it came
 
 
 @lru_cache(maxsize=1)
