@@ -52,9 +52,10 @@ async def refuse_elicitation(*_: object) -> Any:
 class RawClient:
     """Streamable HTTP by hand: declares exactly the capabilities a test wants."""
 
-    def __init__(self, mcp_url: str, http: httpx2.AsyncClient) -> None:
+    def __init__(self, mcp_url: str, http: httpx2.AsyncClient, version: str = "2025-11-25") -> None:
         self.url = mcp_url
         self.http = http
+        self.version = version
         self.session: str | None = None
         self.next_id = 1
 
@@ -62,7 +63,7 @@ class RawClient:
         headers = {
             "accept": "application/json, text/event-stream",
             "content-type": "application/json",
-            "mcp-protocol-version": "2025-11-25",
+            "mcp-protocol-version": self.version,
         }
         if self.session:
             headers["mcp-session-id"] = self.session
@@ -90,7 +91,7 @@ class RawClient:
         answer = await self.request(
             "initialize",
             {
-                "protocolVersion": "2025-11-25",
+                "protocolVersion": self.version,
                 "capabilities": capabilities,
                 "clientInfo": {"name": "raw-test-client", "version": "0"},
             },

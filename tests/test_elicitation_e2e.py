@@ -362,6 +362,26 @@ async def test_no_url_mode_request_to_a_client_that_did_not_declare_it(running, 
         await http.aclose()
 
 
+async def test_a_client_on_a_version_before_url_mode_gets_the_link_whatever_it_declares(running, browsers):
+    """A 2025-06-18 client that declares `url` (as one widely used client does) cannot take URL mode:
+    the protocol it speaks has none. It gets the link in a tool error, never -32042 or a url request."""
+    http = signed_in_http(running.mcp_url, browsers(), "alice", DEMO_USERS["alice"])
+    raw = RawClient(running.mcp_url, http, version="2025-06-18")
+    try:
+        assert (await raw.initialize({"elicitation": {"form": {}, "url": {}}}))["result"][
+            "protocolVersion"
+        ] == "2025-06-18"
+        start = len(running.recorder.chunks)
+        answer = await raw.request("tools/call", {"name": "forecast", "arguments": {"city": "Rome"}})
+        assert "error" not in answer, answer
+        assert answer["result"]["isError"] is True
+        assert f"{running.origin}/handoff/e/" in answer["result"]["content"][0]["text"]
+        sent = b"".join(running.recorder.chunks[start:])
+        assert b"elicitation/create" not in sent and b"-32042" not in sent
+    finally:
+        await http.aclose()
+
+
 async def test_in_call_request_delivery_waits_for_the_browser(running, browsers):
     browser = browsers()
     asked: list[dict] = []
@@ -391,14 +411,24 @@ async def test_in_call_request_delivery_waits_for_the_browser(running, browsers)
 
 
 async def test_in_call_decline_becomes_a_tool_error(running, browsers):
+    asked: list[str] = []
+
     async def decline(context, params):
         from mcp_types import ElicitResult
 
+        asked.append(params.elicitation_id)
         return ElicitResult(action="decline")
 
-    async with user_client(running.mcp_url, browsers(), "alice", elicitation_callback=decline) as (client, _):
+    async with user_client(running.mcp_url, browsers(), "alice", elicitation_callback=decline) as (
+        client,
+        notices,
+    ):
         result = await client.call_tool("list_notes", {})
-    assert result.is_error and "declined" in text_of(result)
+        said = text_of(result)
+        assert result.is_error and "the person declined it" in said
+        assert "Do not call list_notes again unless the person asks you to" in said
+        assert "again to start over" not in said
+        assert asked and not await notices.wait_for(asked[0], timeout=1)  # the client said no: no notice
 
 
 @ERAS

@@ -121,7 +121,7 @@ def test_terminal_decline_and_bad_input(terminal):
     term.type("call list_notes {}")  # elicitation/create: the decline is the answer to the server
     term.wait_for("Notes token")
     term.type("d")
-    screen = term.wait_for("so list_notes did not run")
+    screen = term.wait_for("list_notes did not run: it asked for")
     assert "declined" in screen.split("Notes token")[-1]
     assert "entered secret" not in (log.read_text() if log.exists() else "")
     term.type("tools")

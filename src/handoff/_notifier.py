@@ -36,6 +36,15 @@ class Notifier:
             sessions = [*sessions, session][-self.MAX_SESSIONS :]
         self._watching[record_id] = (sessions, until or time.time() + 3600)
 
+    def unwatch(self, record_id: str, session: Any) -> None:
+        """`session` is not told about `record_id` after all (the others waiting on it still are)."""
+        sessions, until = self._watching.get(record_id, ([], 0.0))
+        left = [known for known in sessions if known is not session]
+        if left:
+            self._watching[record_id] = (left, until)
+        else:
+            self._watching.pop(record_id, None)
+
     def watching(self, record_id: str) -> bool:
         return record_id in self._watching
 

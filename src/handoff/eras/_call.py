@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from ..frameworks import ToolRequest
 
 
+URL_MODE_SINCE = "2025-11-25"
+"""The first protocol version with URL mode: a client on an older one has none, whatever it declares."""
+
+_ENDED = {
+    Status.DECLINED: "the person declined it",
+    Status.CANCELLED: "it was cancelled before it was finished",
+    Status.EXPIRED: "its link expired before it was finished",
+    Status.FAILED: "it failed",
+}
+
+
 @dataclass
 class Call:
     """A tool call that is missing something, with who made it and how to reach them."""
@@ -45,8 +56,10 @@ class Call:
 
     @property
     def supports_url(self) -> bool:
+        """The client declared URL mode, on a protocol version that has it (versions are dates)."""
         caps = self.request.client_capabilities
-        return bool(caps and caps.elicitation and caps.elicitation.url is not None)
+        declared = bool(caps and caps.elicitation and caps.elicitation.url is not None)
+        return declared and self.request.protocol_version >= URL_MODE_SINCE
 
     async def report_refusal(self, need: Need) -> None:
         """Turn a recent decline or cancel of this need into one clear tool error."""
@@ -63,9 +76,12 @@ class Call:
         raise self._refusal(record, need)
 
     def _refusal(self, record: Record, need: Need) -> Refusal:
+        """What happened, said to the model as well as the person: a refusal is the person's choice,
+        so the tool is called again only when the person asks for it."""
+        ended = _ENDED.get(record.status, f"it ended as {record.status.value}")
         return Refusal(
-            f"The request for {_your(need)} was {record.status.value}, so {self.tool} did not run. "
-            "Call the tool again to start over."
+            f"{self.tool} did not run: it asked for {_your(need)}, and {ended}. "
+            f"Do not call {self.tool} again unless the person asks you to; it will ask them again then."
         )
 
     def link_only(self, opened: list[tuple[Record, str]]) -> Refusal:

@@ -44,6 +44,8 @@ class LegacyEra:
             handoff.notifier.watch(record.id, call.request.session, until=record.expires_at)
             answer = await call.request.elicit_url(record.params["message"], url, record.id)
             if answer.action != "accept":
+                # The client said no: it knows, so no completion notice tells it of a step never begun.
+                handoff.notifier.unwatch(record.id, call.request.session)
                 status = Status.DECLINED if answer.action == "decline" else Status.CANCELLED
                 record = await handoff.finish(record.id, status, remote=None)
                 await call.refuse(record, need)
