@@ -212,7 +212,7 @@ async def test_an_mcp_client_signs_in_at_the_built_in_server_in_chromium(running
         seen = await sign_in_once()
         assert len(seen) == 2  # sign-in, then consent
         consent = seen[1]
-        assert "Allow chromium test app to act as you?" in consent
+        assert "Allow an app to act as you?" in consent and "“chromium test app”" in consent
         assert "an app on this computer" in consent and f"local port {callback.port}" in consent
         assert "not verified" in consent
 
