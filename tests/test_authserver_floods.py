@@ -1,6 +1,7 @@
 """The built-in authorization server under floods, as bounded loads over real HTTP on loopback: what one
 requester sends fills only its own share (per client id, per address), and its own oldest entries make
-room for its newest; nobody else is locked out. (On SQLite and on PostgreSQL.)"""
+room for its newest; nobody else is locked out. (On SQLite, on PostgreSQL, and on a server that keeps
+everything in memory.)"""
 
 from __future__ import annotations
 
@@ -112,3 +113,51 @@ async def test_one_address_flooding_registrations_leaves_room_for_everyone_else(
     async with from_address("127.0.0.3") as someone:
         answer = await someone.register(client_name="legitimate", redirect_uris=[LOOPBACK])
         assert answer.status_code == 201, answer.text
+
+
+async def test_the_bounds_hold_on_a_server_that_keeps_everything_in_memory(monkeypatch):
+    from _server import ServerThread, free_port
+    from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
+    from mcp.server.mcpserver import MCPServer
+
+    from handoff import AuthServer, Handoff, Keyring, generate_key, hash_password
+
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    auth = AuthServer(
+        {"alice": hash_password("pw")}, signing_key=b"k" * 32, issuer=origin, pages_url=f"{origin}/handoff"
+    )
+    handoff = Handoff.in_memory(
+        public_url=origin, browser=auth, secret_key=b"s" * 32, keyring=Keyring.parse(generate_key())
+    )
+    mcp = MCPServer(
+        "in memory",
+        log_level="WARNING",
+        auth_server_provider=auth,
+        auth=AuthSettings(
+            issuer_url=origin,  # type: ignore[arg-type]
+            resource_server_url=f"{origin}/mcp",  # type: ignore[arg-type]
+            client_registration_options=ClientRegistrationOptions(enabled=True),
+            validate_token_resource=True,
+        ),
+    )
+    monkeypatch.setattr(_authserver, "MAX_NEW_CLIENTS", 60)
+    monkeypatch.setattr(_authserver, "MAX_PENDING_REQUESTS", 60)
+    server = ServerThread(handoff.app(mcp), port).start()
+
+    async def sign_ins(address: str, clients: int, starts: int) -> None:
+        transport = httpx2.AsyncHTTPTransport(local_address=address)
+        async with httpx2.AsyncClient(transport=transport, timeout=30) as http:
+            peer = OAuthPeer(origin, http)
+            for _ in range(clients):
+                client = await peer.client()
+            for _ in range(starts):
+                assert "/handoff/authorize/" in (await _start(peer, client)).headers["location"]
+
+    try:
+        await sign_ins("127.0.0.2", clients=61, starts=61)  # one more of each than the whole pool
+        await sign_ins("127.0.0.3", clients=1, starts=1)  # and someone else still gets in
+        assert await auth.store.count("as.client.new") == _authserver.MAX_NEW_CLIENTS_PER_ADDRESS + 1
+        assert await auth.store.count("as.request") == _authserver.MAX_PENDING_PER_CLIENT + 1
+    finally:
+        server.stop()
