@@ -255,6 +255,7 @@ async def test_a_consent_link_passed_to_another_signed_in_browser_asks_for_a_fre
     await alice.sign_in(await alice.open(f"{running.origin}/handoff/login"), "alice", DEMO_USERS["alice"])
     opened = await alice.open(consent.url)
     assert "/handoff/login" in opened.url and 'name="password"' in opened.text  # not the Allow button
+    assert "started in another browser" in opened.text
     # Even the right token of her browser for this request's form is no use: the request is not hers.
     cookie = running.demo.handoff.web.cookie
     alice_id = alice.http.cookies[cookie.name].partition(".")[0]

@@ -35,6 +35,7 @@ async def test_a_consent_link_from_another_browser_needs_a_fresh_sign_in_and_sho
 
     bob = await (await chromium.new_context()).new_page()
     await bob.goto(authorize)
+    assert await bob.locator("#login-notice").count() == 0  # his own sign-in, as usual
     await _sign_in(bob, "bob")
     await bob.wait_for_selector("button[value=allow]")
     link = bob.url  # the consent page, as bob would paste it into a message
@@ -45,6 +46,7 @@ async def test_a_consent_link_from_another_browser_needs_a_fresh_sign_in_and_sho
     await alice.goto(link)
     assert await alice.locator("button[value=allow]").count() == 0  # no one-click grant
     assert await alice.locator("input[name=password]").count() == 1
+    assert "started in another browser" in await alice.locator("#login-notice").inner_text()
     codes = await running.demo.auth.store.count("as.code")
 
     await _sign_in(alice, "alice")  # only a sign-in for this very request leads to its consent

@@ -544,6 +544,15 @@ class AuthServer(PasswordLogin):
         pending = await self.store.get(_REQUEST, request_id) if request_id else None
         return (form_target(pending["params"]["redirect_uri"]),) if pending else ()
 
+    async def sign_in_notice(self, request: Request, next_path: str) -> str | None:
+        """A signed-in browser sent to sign in before a consent page: the request began elsewhere."""
+        if self._request_of(next_path) is None or await self.current(request) is None:
+            return None
+        return _(
+            "This sign-in request was started in another browser, or before you signed in here. Sign in "
+            "again to see what it asks, and allow it only if you started it yourself."
+        )
+
     async def signed_in_for(self, next_path: str, user: str, browser_id: str) -> None:
         """A sign-in on the way to a consent page binds that request to this browser, and to `user`'s
         own bound of waiting sign-ins (a flood by others can no longer push it out)."""
