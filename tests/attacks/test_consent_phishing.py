@@ -26,7 +26,7 @@ async def _sign_in(page: Page, user: str) -> None:
 
 
 async def test_a_consent_link_from_another_browser_needs_a_fresh_sign_in_and_shows_its_origin(
-    running, chromium: Browser
+    running, chromium: Browser, screens
 ):
     async with httpx2.AsyncClient() as http:  # bob's MCP client registers and starts its sign-in
         peer = OAuthPeer(running.origin, http)
@@ -47,10 +47,12 @@ async def test_a_consent_link_from_another_browser_needs_a_fresh_sign_in_and_sho
     assert await alice.locator("button[value=allow]").count() == 0  # no one-click grant
     assert await alice.locator("input[name=password]").count() == 1
     assert "started in another browser" in await alice.locator("#login-notice").inner_text()
+    await alice.screenshot(path=screens / "consent-link-sign-in-again.png", full_page=True)
     codes = await running.demo.auth.store.count("as.code")
 
     await _sign_in(alice, "alice")  # only a sign-in for this very request leads to its consent
     await alice.wait_for_selector("button[value=allow]")
+    await alice.screenshot(path=screens / "consent-link-after-sign-in.png", full_page=True)
     heading = await alice.locator("h1").inner_text()
     assert heading == "Allow an app to act as you?" and "Claude" not in heading
     summary = await alice.locator("table.summary").inner_text()
