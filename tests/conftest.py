@@ -37,6 +37,7 @@ BOTH_STORES = {
     "test_approvals",
     "test_connections",
     "test_signin",
+    "test_authserver_floods",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -223,10 +224,51 @@ async def test_the_consent_page_says_where_the_code_goes_and_that_the_name_is_un
     url, _ = peer.authorize_url(client, "https://evil.example/cb")
     page = await browser.open(url)
     page = await browser.sign_in(page, "alice", DEMO_USERS["alice"])
-    assert page.title == "Allow Claude Desktop to act as you?"
-    assert "evil.example" in page.text and "not verified" in page.text
+    assert page.title == "Allow an app to act as you?"  # a name the app gave itself is no heading
+    assert "“Claude Desktop”" in page.text and "not verified" in page.text and "evil.example" in page.text
     csp = (await browser.http.get(page.url)).headers["content-security-policy"]
     assert "form-action 'self' https://evil.example;" in csp
+
+
+async def test_a_self_registered_name_is_quoted_as_data_never_the_heading(peer, browsers):
+    name = "Claude Desktop (verified by Juniper Assistant)"
+    client = await peer.client(name=name, redirect="https://app.example/cb")
+    url, _ = peer.authorize_url(client, "https://app.example/cb")
+    browser = browsers()
+    page = await browser.sign_in(await browser.open(url), "alice", DEMO_USERS["alice"])
+    heading = re.search(r"<h1>(.*?)</h1>", page.text, re.S)
+    assert heading is not None and heading.group(1) == "Allow an app to act as you?"
+    assert f"“{name}”</strong>" in page.text and "not verified" in page.text
+    assert re.search(r'<time datetime="[0-9T:+-]+">', page.text)  # when the request was made
+
+
+async def test_a_consent_link_passed_to_another_signed_in_browser_asks_for_a_fresh_sign_in(
+    running, peer, browsers
+):
+    client = await peer.client(name="Bob's app", redirect="https://bob.example/cb")
+    bob = browsers()
+    url, _ = peer.authorize_url(client, "https://bob.example/cb")
+    consent = await bob.sign_in(await bob.open(url), "bob", DEMO_USERS["bob"])
+    assert consent.action is not None and "/authorize/" in consent.url
+
+    alice = browsers()
+    await alice.sign_in(await alice.open(f"{running.origin}/handoff/login"), "alice", DEMO_USERS["alice"])
+    opened = await alice.open(consent.url)
+    assert "/handoff/login" in opened.url and 'name="password"' in opened.text  # not the Allow button
+    assert "started in another browser" in opened.text
+    # Even the right token of her browser for this request's form is no use: the request is not hers.
+    cookie = running.demo.handoff.web.cookie
+    alice_id = alice.http.cookies[cookie.name].partition(".")[0]
+    csrf = cookie.csrf_token(alice_id, f"authorize:{consent.url.rsplit('/', 1)[1]}")
+    codes = await running.demo.auth.store.count("as.code")
+    refused = await alice.http.post(consent.url, data={"csrf": csrf, "decision": "allow"})
+    assert refused.status_code == 400 and "bob.example" not in refused.headers.get("location", "")
+    assert await running.demo.auth.store.count("as.code") == codes
+
+    mine = await alice.sign_in(opened, "alice", DEMO_USERS["alice"])  # a fresh sign-in for this request
+    assert mine.url == consent.url and "You are signed in to" in mine.text and "alice" in mine.text
+    await bob.http.post(consent.url, data={"csrf": consent.csrf or "", "decision": "allow"})
+    assert await running.demo.auth.store.count("as.code") == codes  # and bob's browser no longer may
 
 
 async def test_consent_is_remembered_per_client_and_redirect_uri(peer, browsers):
@@ -246,12 +288,12 @@ async def test_consent_is_remembered_per_client_and_redirect_uri(peer, browsers)
 
     url, _ = peer.authorize_url(client, "https://app.example/cb")
     page = await browser.open(url)
-    assert page.title == "Allow Two doors to act as you?"
+    assert page.title == "Allow an app to act as you?" and "“Two doors”" in page.text
     assert "asks to send you somewhere else" in page.text and "app.example" in page.text
 
     other = await peer.client(name="Two doors")  # same name, another registration: asked again
     url, _ = peer.authorize_url(other, LOOPBACK)
-    assert (await browser.open(url)).title == "Allow Two doors to act as you?"
+    assert (await browser.open(url)).title == "Allow an app to act as you?"
 
 
 async def test_wider_scopes_are_asked_again(running, peer, browsers):
@@ -262,7 +304,7 @@ async def test_wider_scopes_are_asked_again(running, peer, browsers):
     await browser.authorize(url, "alice", DEMO_USERS["alice"])
     url, _ = peer.authorize_url(client, LOOPBACK, scope="calendar")
     page = await browser.open(url)
-    assert page.title == "Allow Scoped to act as you?" and "read your Demo Calendar" in page.text
+    assert page.title == "Allow an app to act as you?" and "read your Demo Calendar" in page.text
 
 
 async def test_the_demo_calendar_consent_names_the_server_as_the_app(running, browsers):

@@ -183,7 +183,7 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     await alice.goto(to.connect)
     assert "Demo Calendar" in await tour.check(alice, "connect", app=DEMO_APP)
     await alice.goto(to.consent)
-    await tour.check(alice, "consent", app=APP_NAME)
+    await tour.check(alice, "consent", app=f"„{APP_NAME}“" if german else f"“{APP_NAME}”")  # quoted data
     await alice.goto(to.unknown)
     await tour.check(alice, "unknown")
     await alice.goto(to.index)

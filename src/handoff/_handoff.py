@@ -55,7 +55,7 @@ from .identity import (
     TokenSubject,
     is_loopback,
 )
-from .identity._authserver import AuthServer, PublicClientRevocation
+from .identity._authserver import AuthServer, OAuthRequesters, PublicClientRevocation
 from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
@@ -533,6 +533,7 @@ class Handoff:
         app = framework.http_app(self, mcp_server, dict(streamable_http))
         self._with_pages(app)
         app.add_middleware(PublicClientRevocation)
+        app.add_middleware(OAuthRequesters, cookie=self.web.cookie)
         # The SDK's OAuth endpoints take small forms and JSON; nobody needs to post megabytes there.
         app.add_middleware(BodyLimit, max_bytes=AUTH_BODY_LIMIT, paths=_AUTH_PATHS)
         inner = app.router.lifespan_context

@@ -32,7 +32,7 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
     payment = await ask(running.mcp_url, alice, "alice", "send_payment", **PAYMENT)
     meeting = await ask(running.mcp_url, alice, "alice", "next_meeting")
     bob, anonymous = await sign_in(browsers(), "bob"), browsers()
-    consent = await authorize_request(anonymous.http, origin)
+    consent = await authorize_request(alice.http, origin)  # started in her own signed-in browser
     weather_page = await alice.open(weather.url)
     login_page = await anonymous.open(f"{origin}/handoff/login")
     seen: dict[str, httpx2.Response] = {

@@ -12,18 +12,24 @@ again at authorization); consent phishing (the page says where the code goes
 and that a self-registered name is unverified; consent is remembered per
 client and redirect URI); replayed codes and refresh tokens (the whole grant
 is revoked, RFC 9700 §4.14); tokens minted for another resource (RFC 8707);
-and unauthenticated growth (registrations, pending sign-ins and metadata are
-bounded).
+unauthenticated growth (registrations, pending sign-ins and metadata are
+bounded per requester: a flood evicts the flooder's own oldest entries, never
+anyone else's); and a sign-in link sent to someone else (the consent is given
+only in the browser that started the request signed in, or that signed in for
+this very request).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
 import secrets
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,8 +54,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._entries import FOREVER, Entries
 from .._errors import ConfigError
+from .._exact import show
 from .._i18n import gettext as _
-from .._web import Web, content_security_policy, message, read_body, render, replaying
+from .._web import (
+    BrowserCookie,
+    Web,
+    content_security_policy,
+    message,
+    read_body,
+    remote_address,
+    render,
+    replaying,
+)
 from ._login import PasswordLogin, Throttle
 from ._redirects import destination, form_target, redirect_problem, same_redirect
 
@@ -63,7 +79,17 @@ CONSENT_LIFE = 180 * 86400.0
 NEW_CLIENT_LIFE = 86400.0
 """A registered client that never completes a sign-in is forgotten after a day."""
 MAX_NEW_CLIENTS = 5000
+"""Registered clients that have not signed in yet, from everyone together."""
+MAX_NEW_CLIENTS_PER_ADDRESS = 50
+"""Of those, the newest kept per address (an IPv6 /64 counts as one): a flood forgets its own oldest."""
 MAX_PENDING_REQUESTS = 2000
+"""Sign-ins waiting for consent, from everyone together; a signed-in browser and a client that signed in
+before are not held back by it (their own bounds below keep them small)."""
+MAX_PENDING_PER_CLIENT = 20
+MAX_PENDING_PER_ADDRESS = 50
+MAX_PENDING_PER_USER = 20
+"""The newest waiting sign-ins kept per client id and per address, or per user for a browser signed in
+when it started them: one more forgets that requester's oldest."""
 MAX_CLIENT_NAME = 100
 MAX_REDIRECT_URIS = 10
 MAX_METADATA = 8192
@@ -72,11 +98,58 @@ MAX_METADATA = 8192
 _CLIENT, _NEW_CLIENT = "as.client", "as.client.new"
 _REQUEST, _CODE, _USED_CODE = "as.request", "as.code", "as.code.used"
 _REFRESH, _USED_REFRESH, _GRANT, _CONSENT = "as.refresh", "as.refresh.used", "as.grant", "as.consent"
+_NEWEST = "as.newest"
+"""Per requester, the keys of its newest entries (with their expiry): what to forget when it asks again."""
 
 
 def _digest(*parts: str) -> str:
     """Store keys for codes, tokens and consents: the value itself never sits in the store."""
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Requester:
+    """Who sent the SDK's /authorize or /register request: its address and its browser's id, if any."""
+
+    address: str | None
+    browser_id: str | None
+
+
+_requester: ContextVar[_Requester | None] = ContextVar("handoff_oauth_requester", default=None)
+
+
+class OAuthRequesters:
+    """ASGI middleware for the SDK's /authorize and /register, which hand the provider no request: who
+    asks (the address as the pages see it, the browser cookie's id) is noted for the provider, so that
+    it bounds what each requester may keep and binds a sign-in to the browser that started it."""
+
+    def __init__(
+        self, app: ASGIApp, cookie: BrowserCookie, paths: tuple[str, ...] = ("/authorize", "/register")
+    ):
+        self.app = app
+        self.cookie = cookie
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        token = _requester.set(_Requester(remote_address(request), self.cookie.read(request)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _requester.reset(token)
+
+
+def _source(address: str | None) -> str:
+    """The address a bound counts by: an IPv6 address by its /64 (one host's usual share), else itself."""
+    if address is None:
+        return "unknown"
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 class _Client(OAuthClientInformationFull):
@@ -191,11 +264,12 @@ class AuthServer(PasswordLogin):
             if "redirect" in problem:
                 raise RegistrationError(error="invalid_redirect_uri", error_description=problem)
             raise RegistrationError(error="invalid_client_metadata", error_description=problem)
+        expires_at = time.time() + NEW_CLIENT_LIFE
         added = await self.store.add(
             _NEW_CLIENT,
             client_info.client_id,
             {"info": client_info.model_dump(mode="json", exclude_none=True)},
-            expires_at=time.time() + NEW_CLIENT_LIFE,
+            expires_at=expires_at,
             limit=MAX_NEW_CLIENTS,
         )
         if not added:
@@ -204,6 +278,43 @@ class AuthServer(PasswordLogin):
                 error="invalid_client_metadata",
                 error_description="too many clients registered recently; try again later",
             )
+        requester = _requester.get()
+        address = _source(requester.address if requester else None)
+        await self._keep_newest(
+            _digest("client", "address", address),
+            client_info.client_id,
+            expires_at,
+            MAX_NEW_CLIENTS_PER_ADDRESS,
+            forget=_NEW_CLIENT,
+        )
+
+    async def _keep_newest(
+        self, requester: str, key: str, expires_at: float, limit: int, *, forget: str
+    ) -> None:
+        """Note `key` as the requester's newest entry, and forget (in space `forget`) its own entries
+        beyond the newest `limit`: a requester that floods pushes out only what it made itself."""
+        evicted: list[str] = []
+
+        def add(value: dict[str, Any] | None) -> tuple[dict[str, Any], float]:
+            now = time.time()
+            kept = [(k, until) for k, until in (value or {}).get("keys", []) if until > now and k != key]
+            kept.append((key, expires_at))
+            evicted[:] = [k for k, _ in kept[:-limit]]
+            kept = kept[-limit:]
+            return {"keys": kept}, max(until for _, until in kept)
+
+        await self.store.change(_NEWEST, requester, add)
+        for old in evicted:
+            await self.store.delete(forget, old)
+
+    async def _forget_newest(self, requester: str, key: str) -> None:
+        """Take `key` off the requester's list (it moved to another requester's)."""
+
+        def remove(value: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float]:
+            kept = [(k, until) for k, until in (value or {}).get("keys", []) if k != key]
+            return ({"keys": kept}, max(until for _, until in kept)) if kept else (None, 0.0)
+
+        await self.store.change(_NEWEST, requester, remove)
 
     async def _settle(self, client_id: str) -> None:
         """A client that completed a sign-in is kept: it moves out of the bounded new-client pool."""
@@ -226,13 +337,38 @@ class AuthServer(PasswordLogin):
                 error="invalid_target",
                 error_description=f"this server issues tokens only for {self.resource}",
             )
+        assert client.client_id is not None
+        requester = _requester.get() or _Requester(None, None)
+        user = await self.sessions.user_of(requester.browser_id)
+        settled = (
+            self.verified(client.client_id) or await self.store.get(_CLIENT, client.client_id) is not None
+        )
+        # A browser signed in when it starts the request is the one that may consent without a password.
+        bound = _digest("browser", requester.browser_id) if user and requester.browser_id else None
+        owners = (
+            [(_digest("request", "user", user), MAX_PENDING_PER_USER)]
+            if user
+            else [
+                (_digest("request", "client", client.client_id), MAX_PENDING_PER_CLIENT),
+                (_digest("request", "address", _source(requester.address)), MAX_PENDING_PER_ADDRESS),
+            ]
+        )
         request_id = secrets.token_urlsafe(24)
+        now = time.time()
         added = await self.store.add(
             _REQUEST,
             request_id,
-            {"client_id": client.client_id, "params": params.model_dump(mode="json")},
-            expires_at=time.time() + REQUEST_LIFE,
-            limit=MAX_PENDING_REQUESTS,
+            {
+                "client_id": client.client_id,
+                "params": params.model_dump(mode="json"),
+                "created": now,
+                "expires_at": now + REQUEST_LIFE,
+                "browser": bound,
+                "owners": [owner for owner, _ in owners],
+            },
+            expires_at=now + REQUEST_LIFE,
+            # Those who signed in before wait behind nobody: their own bounds keep them small.
+            limit=None if user or settled else MAX_PENDING_REQUESTS,
         )
         if not added:
             logger.warning("sign-in refused: %d sign-ins are waiting for consent", MAX_PENDING_REQUESTS)
@@ -240,6 +376,8 @@ class AuthServer(PasswordLogin):
                 error="temporarily_unavailable",
                 error_description="too many sign-ins are waiting; try again in a few minutes",
             )
+        for owner, limit in owners:
+            await self._keep_newest(owner, request_id, now + REQUEST_LIFE, limit, forget=_REQUEST)
         return f"{self._pages_url}/authorize/{request_id}"
 
     async def load_authorization_code(
@@ -395,14 +533,62 @@ class AuthServer(PasswordLogin):
 
     # Consent page
 
+    def _request_of(self, next_path: str) -> str | None:
+        """The pending request whose consent page `next_path` is, if it is one."""
+        match = re.fullmatch(re.escape(self._pages_root()) + r"/authorize/([A-Za-z0-9_\-]{1,64})", next_path)
+        return match.group(1) if match else None
+
     async def form_targets(self, next_path: str) -> tuple[str, ...]:
         """A sign-in that ends an OAuth authorize step may redirect on to that client's redirect URI."""
-        match = re.fullmatch(re.escape(self._pages_root()) + r"/authorize/([A-Za-z0-9_\-]{1,64})", next_path)
-        pending = await self.store.get(_REQUEST, match.group(1)) if match else None
+        request_id = self._request_of(next_path)
+        pending = await self.store.get(_REQUEST, request_id) if request_id else None
         return (form_target(pending["params"]["redirect_uri"]),) if pending else ()
+
+    async def sign_in_notice(self, request: Request, next_path: str) -> str | None:
+        """A signed-in browser sent to sign in before a consent page: the request began elsewhere."""
+        if self._request_of(next_path) is None or await self.current(request) is None:
+            return None
+        return _(
+            "This sign-in request was started in another browser, or before you signed in here. Sign in "
+            "again to see what it asks, and allow it only if you started it yourself."
+        )
+
+    async def signed_in_for(self, next_path: str, user: str, browser_id: str) -> None:
+        """A sign-in on the way to a consent page binds that request to this browser, and to `user`'s
+        own bound of waiting sign-ins (a flood by others can no longer push it out)."""
+        request_id = self._request_of(next_path)
+        if request_id is None:
+            return
+        owner = _digest("request", "user", user)
+        before: list[str] = []
+
+        def bind(value: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float]:
+            if value is None:
+                return None, 0.0
+            before[:] = value.get("owners", [])
+            bound = {**value, "browser": _digest("browser", browser_id), "owners": [owner]}
+            return bound, _expiry(value)
+
+        pending = await self.store.change(_REQUEST, request_id, bind)
+        if pending is None:
+            return
+        for old in before:
+            if old != owner:
+                await self._forget_newest(old, request_id)
+        await self._keep_newest(owner, request_id, _expiry(pending), MAX_PENDING_PER_USER, forget=_REQUEST)
 
     def _pages_root(self) -> str:
         return urlsplit(self._pages_url).path
+
+    async def _consenting(self, request: Request, pending: dict[str, Any]) -> str | None:
+        """The user who may consent to `pending` in this browser: signed in, and in the browser that
+        started the request signed in or that signed in for it since. Anyone else (a link passed on
+        to another browser) is asked to sign in for this very request first."""
+        user = await self.current(request)
+        browser_id = Web.of(request).browser_id(request)
+        if user is None or browser_id is None or pending.get("browser") != _digest("browser", browser_id):
+            return None
+        return user
 
     async def _consent_page(self, request: Request) -> Response:
         web = Web.of(request)
@@ -411,7 +597,7 @@ class AuthServer(PasswordLogin):
         client = await self.get_client(pending["client_id"]) if pending else None
         if pending is None or client is None:
             return _expired(request)
-        user = await self.current(request)
+        user = await self._consenting(request, pending)
         if user is None:
             login = self.login_url(request, f"{web.root}/authorize/{request_id}")
             assert login is not None
@@ -426,17 +612,21 @@ class AuthServer(PasswordLogin):
             return await self._grant(params, str(client.client_id), user)
         browser_id = web.browser_id(request)
         assert browser_id is not None
+        verified = self.verified(str(client.client_id))
+        name = show(client.client_name) if client.client_name else None
         page = render(
             request,
             "consent.html",
             request_id=request_id,
             user=user,
             signed_in=user,
-            client_name=client.client_name or _("An app with no name"),
-            verified=self.verified(str(client.client_id)),
+            client_name=name.html if name else None,
+            name_notes=name.notes if name else [],
+            verified=verified,
             client_id=client.client_id,
             destination=destination(redirect_uri),
             loopback=redirect_uri.startswith("http:"),
+            requested_at=float(pending.get("created", _expiry(pending) - REQUEST_LIFE)),
             scopes=[(s, self._scope_descriptions.get(s, "")) for s in scopes],
             changed=await self._consented_elsewhere(user, client, redirect_uri),
             csrf=web.cookie.csrf_token(browser_id, f"authorize:{request_id}"),
@@ -458,7 +648,10 @@ class AuthServer(PasswordLogin):
         web = Web.of(request)
         request_id = request.path_params["request_id"]
         form = await request.form()
-        user = await self.current(request)
+        pending = await self.store.get(_REQUEST, request_id)
+        if pending is None:
+            return _expired(request)
+        user = await self._consenting(request, pending)
         if user is None or not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
             return message(
                 request,
@@ -530,6 +723,11 @@ class PublicClientRevocation:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": headers}, replaying(body, receive), send)
+
+
+def _expiry(pending: dict[str, Any]) -> float:
+    """When a pending request ends (one kept before requests noted it: a full life from now)."""
+    return float(pending.get("expires_at") or time.time() + REQUEST_LIFE)
 
 
 def _expired(request: Request) -> Response:

@@ -242,6 +242,14 @@ class PasswordLogin:
         """Where, besides this app, the sign-in form's redirect may lead for `next_path` (nowhere here)."""
         return ()
 
+    async def sign_in_notice(self, request: Request, next_path: str) -> str | None:
+        """Why this sign-in form asks, when the usual line does not say it (nothing here)."""
+        return None
+
+    async def signed_in_for(self, next_path: str, user: str, browser_id: str) -> None:
+        """A sign-in on its way to `next_path` gave this browser the id `browser_id` (nothing to note
+        here; the authorization server binds the consent it leads to)."""
+
     def login_url(self, request: Request, next_path: str) -> str | None:
         web = Web.of(request)
         return f"{web.root}/login?{urlencode({'next': next_path})}"
@@ -299,7 +307,9 @@ class PasswordLogin:
         await self.sessions.end(web.browser_id(request))
         response = RedirectResponse(next_path, status_code=303)
         # A new browser id at login: a cookie planted before login never becomes a session.
-        web.cookie.issue(response, await self.sessions.start(user))
+        browser_id = await self.sessions.start(user)
+        await self.signed_in_for(next_path, user, browser_id)
+        web.cookie.issue(response, browser_id)
         web.cookie.issue_device(response, user)
         return response
 
@@ -332,6 +342,7 @@ class PasswordLogin:
             next_path=next_path,
             error=error,
             fixed_user=self.fixed_user,
+            notice=await self.sign_in_notice(request, next_path),
             csrf=web.cookie.csrf_token(browser_id, "login"),
         )
         if targets := await self.form_targets(next_path):

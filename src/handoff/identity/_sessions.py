@@ -37,7 +37,10 @@ class BrowserSessions(KeptIn):
         return browser_id
 
     async def user(self, request: Request) -> str | None:
-        browser_id = Web.of(request).browser_id(request)
+        return await self.user_of(Web.of(request).browser_id(request))
+
+    async def user_of(self, browser_id: str | None) -> str | None:
+        """Who the browser with this id is signed in as, if anyone."""
         session = await self.store.get(_SPACE, _key(browser_id)) if browser_id else None
         return str(session["user"]) if session else None
 
