@@ -1,20 +1,22 @@
-# examples/fastmcp_server.py: the same tools on FastMCP. Run: SERVER_SECRET=$(handoff keygen) \
-#   HANDOFF_VAULT_KEYS=$(handoff keygen) \
-#   ALICE_PASSWORD_HASH=$(python -c 'from handoff import hash_password; print(hash_password("pw"))') \
+# examples/fastmcp_server.py: the same tools on FastMCP (pip install 'handoff[fastmcp]'), with its own
+# database and dev keys in examples/.handoff/fastmcp_server.
+# Run: ALICE_PASSWORD_HASH=$(python -c 'from handoff import hash_password; print(hash_password("pw"))') \
 #   HANDOFF_OAUTH_GITHUB_CLIENT_ID=... HANDOFF_OAUTH_GITHUB_CLIENT_SECRET=... \
 #   python examples/fastmcp_server.py
 import hashlib
 import hmac
 import os
+from pathlib import Path
 
 import uvicorn
 from fastmcp import Context, FastMCP
 
-from handoff import AuthServer, Handoff, Keyring, provider
+from handoff import AuthServer, Handoff, Keyring, dev_key, provider
 from handoff.frameworks.fastmcp import AuthServerProvider
 
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")  # https, unless loopback
-SECRET = os.environ["SERVER_SECRET"].encode()  # 32+ random bytes: CSRF tokens and sealed request states
+DATA = Path(__file__).parent / ".handoff" / "fastmcp_server"
+SECRET = dev_key(DATA / "pages.key")  # CSRF tokens, sealed request states; in production, from your secrets
 
 auth = AuthServer(  # the server is its own OAuth authorization server; one sign-in serves the pages too
     {"alice": os.environ["ALICE_PASSWORD_HASH"]},  # user name -> hash_password("...")
@@ -24,10 +26,10 @@ auth = AuthServer(  # the server is its own OAuth authorization server; one sign
 )
 handoff = Handoff.embedded(
     public_url=PUBLIC_URL,
-    db_path=os.environ.get("HANDOFF_DB", "handoff.db"),  # ledger, vault, audit and sign-ins: one file
+    db_path=DATA / "handoff.db",  # ledger, vault, audit and sign-ins: one file
     browser=auth,
     secret_key=SECRET,
-    keyring=Keyring.from_env(),  # HANDOFF_VAULT_KEYS, newest first
+    keyring=Keyring.dev(DATA / "vault.key"),  # in production Keyring.from_env(): HANDOFF_VAULT_KEYS
     providers=[provider("github")],  # client id and secret from HANDOFF_OAUTH_GITHUB_CLIENT_ID/_SECRET
 )
 mcp = FastMCP(

@@ -1,20 +1,23 @@
 # examples/stdio_server.py: a local MCP server that an MCP client starts itself (over stdin and stdout),
-# for one person; its pages ask for that person's passphrase. Run once: handoff passphrase passphrase.hash
-# then point the client at: env SERVER_SECRET=$(handoff keygen) HANDOFF_VAULT_KEYS=$(handoff keygen) \
-#   python examples/stdio_server.py
+# for one person; its pages ask for that person's passphrase. It keeps its database, dev keys and the
+# passphrase's hash in examples/.handoff/stdio_server.
+# Run once: python -m handoff passphrase examples/.handoff/stdio_server/passphrase
+# then point the client at: python /full/path/to/examples/stdio_server.py
 import os
+from pathlib import Path
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 
-from handoff import Handoff, Keyring, LocalIdentity
+from handoff import Handoff, Keyring, LocalIdentity, dev_key
 
+DATA = Path(__file__).parent / ".handoff" / "stdio_server"
 handoff = Handoff.embedded(
     public_url=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8378"),  # where the pages listen (loopback)
-    db_path=os.environ.get("HANDOFF_DB", "handoff.db"),
-    browser=LocalIdentity.from_file(os.environ.get("PASSPHRASE_FILE", "passphrase.hash")),
-    secret_key=os.environ["SERVER_SECRET"].encode(),
-    keyring=Keyring.from_env(),
+    db_path=DATA / "handoff.db",
+    browser=LocalIdentity.from_file(DATA / "passphrase"),
+    secret_key=dev_key(DATA / "pages.key"),
+    keyring=Keyring.dev(DATA / "vault.key"),
 )
 mcp = MCPServer("local-weather", request_state_security=handoff.request_state_security(), log_level="WARNING")
 

@@ -36,10 +36,10 @@ class Notices:
 
 @asynccontextmanager
 async def user_client(
-    mcp_url: str, browser: ScriptedBrowser, user: str, **options: Any
+    mcp_url: str, browser: ScriptedBrowser, user: str, *, password: str | None = None, **options: Any
 ) -> AsyncIterator[tuple[Client, Notices]]:
     notices = Notices()
-    http = signed_in_http(mcp_url, browser, user, DEMO_USERS[user])
+    http = signed_in_http(mcp_url, browser, user, password or DEMO_USERS[user])
     options.setdefault("elicitation_callback", refuse_elicitation)
     async with demo_client(mcp_url, http, message_handler=notices.handler, **options) as client:
         yield client, notices

@@ -23,7 +23,7 @@ async def main(url: str) -> str:
     user = os.environ.get("FAKE_USER", "alice")
     async with ScriptedBrowser(origin) as browser:
         if parts.path.endswith("/authorize"):  # an OAuth sign-in: consent may be remembered
-            answer = await browser.authorize(url, user, DEMO_USERS[user])
+            answer = await browser.authorize(url, user, os.environ.get("FAKE_PASSWORD") or DEMO_USERS[user])
             redirect = parse_qs(parts.query)["redirect_uri"][0]
             async with httpx2.AsyncClient() as http:
                 await http.get(f"{redirect}?{urlencode(answer)}")  # the terminal client's loopback callback

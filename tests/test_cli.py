@@ -174,6 +174,52 @@ def test_vault_rotate_stops_on_unreadable_rows_and_can_drop_them(tmp_path):
         timeout=30,
     )
     assert dropped.returncode == 0, dropped.stderr
+    assert f"deleted 'token' of bob (key {Keyring.parse(lost).current})" in dropped.stdout
+    assert "re-encrypted 0 secret(s)" in dropped.stdout
+
+
+@pytest.mark.anyio
+async def test_the_wrong_key_hint_is_a_command_that_runs_as_written(tmp_path):
+    """A server started on another dev key stops, naming the command that gives the old secrets up;
+    pasted into a shell here, it runs, and the server starts afterwards."""
+    import re
+    import shlex
+
+    from handoff import ConfigError
+
+    db_path = tmp_path / "with space" / "h.db"
+    await SqlVault(Database(db_path), Keyring.dev(tmp_path / "old.key")).put("bob", "token", "x")
+    (tmp_path / "old.key").unlink()  # the key file is lost: a new one is made
+    vault = SqlVault(Database(db_path), Keyring.dev(tmp_path / "old.key"))
+    with pytest.raises(ConfigError) as refused:
+        await vault.check_keys()
+    hint = re.search(r"`([^`]*--drop-unreadable)`", str(refused.value))
+    assert hint, str(refused.value)
+    words = shlex.split(hint.group(1))
+    assert words[words.index("--db") + 1] == str(db_path)
+    assert words[words.index("--dev-key-file") + 1] == str(tmp_path / "old.key")
+    ran = await anyio.run_process(["bash", "-c", hint.group(1)], check=False)
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert "deleted 'token' of bob" in ran.stdout.decode()
+    await SqlVault(Database(db_path), Keyring.dev(tmp_path / "old.key")).check_keys()
+
+
+def test_hints_name_the_command_as_it_runs_here(tmp_path):
+    """`handoff` when PATH finds this one; else the script of this environment, as a path."""
+    script = Path(sys.executable).parent / "handoff"
+    ask = [sys.executable, "-c", "from handoff._command import command; print(command('logout', 'a b'))"]
+    on_path = {**os.environ, "PATH": f"{script.parent}{os.pathsep}{os.environ['PATH']}"}
+    found = subprocess.run(ask, env=on_path, capture_output=True, text=True, timeout=30, check=True)
+    assert found.stdout.strip() == "`handoff logout 'a b'`"
+    elsewhere = {**os.environ, "PATH": "/usr/bin:/bin"}
+    off = subprocess.run(
+        ask, env=elsewhere, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert off.stdout.strip() == f"`{script} logout 'a b'`"
+    relative = subprocess.run(
+        ask, env=elsewhere, cwd=script.parent.parent, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert relative.stdout.strip() == f"`{script.relative_to(script.parent.parent)} logout 'a b'`"
 
 
 def test_the_vault_and_audit_commands_work_on_postgresql(database_url: str, monkeypatch: pytest.MonkeyPatch):

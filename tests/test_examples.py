@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +19,14 @@ from _mcp import Notices, refuse_elicitation, text_of, user_client
 from _server import free_port, wait_until_serving
 from mcp import MCPError
 
-from handoff import generate_key, hash_password
-from handoff.demo import DEMO_USERS, ScriptedBrowser
+from handoff import generate_key
+from handoff.demo import ScriptedBrowser
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).parent.parent
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+EXAMPLE_PASSWORD = "pw"  # alice's, in the server examples' run lines
 
 
 def test_every_python_block_in_the_readme_is_an_example_file_verbatim():
@@ -35,37 +39,77 @@ def test_every_python_block_in_the_readme_is_an_example_file_verbatim():
         assert (ROOT / match.group(1)).read_text() == block, f"{match.group(1)} differs from the README"
 
 
-@pytest.fixture(params=["server.py", "fastmcp_server.py"])
-def example_server(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """The server example (the SDK's MCPServer), or the same tools written with FastMCP."""
-    port = free_port()
-    env = {
+def fresh_copy(tmp_path: Path) -> Path:
+    """The examples folder as a fresh clone has it (nothing an earlier run left), in a folder of its own."""
+    clone = tmp_path / "clone"
+    shutil.copytree(
+        ROOT / "examples", clone / "examples", ignore=shutil.ignore_patterns(".handoff", "__pycache__")
+    )
+    return clone
+
+
+def run_lines(example: str) -> dict[str, str]:
+    """The shell commands an example's header gives, by their label ("Run", "Run once", …), with the
+    header's continuation lines joined."""
+    header = []
+    for line in (ROOT / "examples" / example).read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line[1:].strip())
+    text = " ".join(header).replace("\\ ", "")
+    found = dict(re.findall(r"(Run(?: once)?|then point the client at): (.+?)(?= then point|$)", text))
+    assert found, f"examples/{example} gives no run line"
+    return {label: command.strip() for label, command in found.items()}
+
+
+def shell_env(port: int) -> dict[str, str]:
+    """The environment of a person who has handoff's Python first on PATH (as after activating the
+    virtual environment), and picked a free port for the example."""
+    return {
         **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PORT": str(port),
-        "SERVER_SECRET": generate_key(),
-        "HANDOFF_VAULT_KEYS": generate_key(),
-        "ALICE_PASSWORD_HASH": hash_password(DEMO_USERS["alice"]),
-        "HANDOFF_OAUTH_GITHUB_CLIENT_ID": "example-client-id",
-        "HANDOFF_OAUTH_GITHUB_CLIENT_SECRET": "example-client-secret",
-        "HANDOFF_DB": str(tmp_path / "handoff.db"),
     }
-    example = ROOT / "examples" / request.param
-    process = subprocess.Popen([sys.executable, str(example)], env=env, stderr=subprocess.PIPE, text=True)
-    origin = f"http://127.0.0.1:{port}"
-    wait_until_serving(
-        f"{origin}/.well-known/oauth-authorization-server", process, f"examples/{example.name}"
+
+
+@contextmanager
+def serving(clone: Path, example: str) -> Iterator[str]:
+    """The example started with its run line, exactly as written, from the clone's folder; its origin."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["bash", "-c", run_lines(example)["Run"]],
+        cwd=clone,
+        env=shell_env(port),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the shell and the Python it starts stop together
     )
+    origin = f"http://127.0.0.1:{port}"
     try:
+        wait_until_serving(f"{origin}/.well-known/oauth-authorization-server", process, f"examples/{example}")
         yield origin
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        _, errors = process.communicate(timeout=10)
+        assert "Traceback" not in errors, errors
+
+
+@pytest.fixture(params=["server.py", "fastmcp_server.py"])
+def example_server(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The server example (the SDK's MCPServer), or the same tools written with FastMCP, run as its
+    header says from a fresh copy."""
+    with serving(fresh_copy(tmp_path), request.param) as origin:
+        yield origin
 
 
 async def test_the_server_example_asks_for_a_key_a_connection_and_an_approval(example_server):
     browser = ScriptedBrowser(example_server)
-    async with user_client(f"{example_server}/mcp", browser, "alice") as (client, notices):
+    async with user_client(f"{example_server}/mcp", browser, "alice", password=EXAMPLE_PASSWORD) as (
+        client,
+        notices,
+    ):
         with pytest.raises(MCPError) as caught:
             await client.call_tool("forecast", {"city": "Oslo"})
         elicitation = caught.value.data["elicitations"][0]
@@ -95,6 +139,32 @@ async def test_the_server_example_asks_for_a_key_a_connection_and_an_approval(ex
     await browser.http.aclose()
 
 
+@pytest.mark.parametrize("example", ["server.py", "fastmcp_server.py"])
+async def test_a_server_example_runs_twice_in_a_row_and_keeps_what_it_stored(example, tmp_path):
+    """A person runs the example, stores a key, stops it and runs the same line again: it starts (no
+    new keys that cannot open the old vault) and the key is still there."""
+    clone = fresh_copy(tmp_path)
+    for run in ("first", "second"):
+        with serving(clone, example) as origin:
+            browser = ScriptedBrowser(origin)
+            async with user_client(f"{origin}/mcp", browser, "alice", password=EXAMPLE_PASSWORD) as (
+                client,
+                notices,
+            ):
+                if run == "first":
+                    with pytest.raises(MCPError) as caught:
+                        await client.call_tool("forecast", {"city": "Oslo"})
+                    elicitation = caught.value.data["elicitations"][0]
+                    page = await browser.open(elicitation["url"])
+                    await browser.submit(page, {"value": "wk_kept_4321", "action": "save"})
+                    assert await notices.wait_for(elicitation["elicitationId"])
+                answer = text_of(await client.call_tool("forecast", {"city": "Oslo"}))
+                assert answer.endswith("…4321)"), (run, answer)
+            await browser.http.aclose()
+    kept = {p.name for p in (clone / "examples" / ".handoff" / example.removesuffix(".py")).iterdir()}
+    assert {"handoff.db", "pages.key", "vault.key"} <= kept  # its own folder, beside no other example's
+
+
 def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(example_server, tmp_path):
     here = Path(__file__).parent
     log = tmp_path / "browser.log"
@@ -102,6 +172,7 @@ def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(examp
         **os.environ,
         "BROWSER": f"{sys.executable} {here / 'fake_browser.py'} %s",
         "FAKE_USER": "alice",
+        "FAKE_PASSWORD": EXAMPLE_PASSWORD,
         "FAKE_SECRET": "wk_from_the_client_example",
         "FAKE_LOG": str(log),
         "PYTHONPATH": str(here),
@@ -124,26 +195,38 @@ def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(examp
 STDIO_PASSPHRASE = "a long passphrase only the person knows"
 
 
+def choose_passphrase(clone: Path) -> None:
+    """The stdio example's "Run once" line, as written, the person typing the passphrase twice."""
+    chosen = subprocess.run(
+        ["bash", "-c", run_lines("stdio_server.py")["Run once"]],
+        cwd=clone,
+        env=shell_env(free_port()),
+        input=f"{STDIO_PASSPHRASE}\n{STDIO_PASSPHRASE}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,  # no terminal: the hidden prompt reads the typed lines from stdin
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert (clone / "examples" / ".handoff" / "stdio_server" / "passphrase").exists()
+
+
 @asynccontextmanager
 async def stdio_example(tmp_path: Path) -> AsyncIterator[tuple[Any, Notices, dict[str, str], str]]:
-    """examples/stdio_server.py started as a desktop client starts it, over stdin/stdout, after its
-    tool asked for the key: the client, its notices, the elicitation and the pages' origin."""
+    """examples/stdio_server.py set up as its header says and started as a desktop client starts it, over
+    stdin/stdout, after its tool asked for the key: the client, its notices, the elicitation and the
+    pages' origin."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import get_default_environment
 
-    from handoff.identity import write_passphrase
-
+    clone = fresh_copy(tmp_path)
+    choose_passphrase(clone)
     port = free_port()
-    env = {
-        **get_default_environment(),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "HANDOFF_DB": str(tmp_path / "handoff.db"),
-        "PASSPHRASE_FILE": str(write_passphrase(tmp_path / "passphrase.hash", STDIO_PASSPHRASE)),
-        "SERVER_SECRET": generate_key(),
-        "HANDOFF_VAULT_KEYS": generate_key(),
-    }
+    command, *args = shlex.split(run_lines("stdio_server.py")["then point the client at"])
+    args = [str(clone / "examples" / "stdio_server.py") if a.endswith("stdio_server.py") else a for a in args]
+    env = {**get_default_environment(), **shell_env(port)}
     server = StdioServerParameters(
-        command=sys.executable, args=[str(ROOT / "examples" / "stdio_server.py")], env=env
+        command=shutil.which(command, path=env["PATH"]) or command, args=args, env=env
     )
     notices = Notices()
     options = {

@@ -208,7 +208,7 @@ async def test_a_rotation_keeps_a_value_saved_while_it_runs(database_url):
         return real_seal(principal, name, value)
 
     rotating.keyring.seal = seal_after_someone_saved  # type: ignore[method-assign]
-    assert await rotating.rotate() == 0  # nothing moved: the row was no longer the one it read
+    assert (await rotating.rotate()).moved == 0  # nothing moved: the row was no longer the one it read
     rotating.keyring.seal = real_seal  # type: ignore[method-assign]
     assert await SqlVault(db, Keyring.parse(new), read_cache_ttl=0).get("alice", "k") == "saved meanwhile"
     await db.stop()

@@ -61,8 +61,8 @@ async def test_rotation_newest_encrypts_all_decrypt(tmp_path: Path):
     await SqlVault(db, Keyring.parse(old)).put("alice", "k", "v1")
     both = SqlVault(db, Keyring.parse(f"{new},{old}"))
     assert await both.get("alice", "k") == "v1"
-    assert await both.rotate() == 1
-    assert await both.rotate() == 0
+    assert (await both.rotate()).moved == 1
+    assert (await both.rotate()).moved == 0
     assert await SqlVault(db, Keyring.parse(new)).get("alice", "k") == "v1"
     with pytest.raises(VaultError, match="not configured"):
         await SqlVault(db, Keyring.parse(old)).get("alice", "k")
@@ -184,7 +184,7 @@ async def test_a_server_refuses_to_start_on_a_key_that_cannot_open_its_vault(tmp
     assert Keyring.parse(old).key_ids[0] in str(refused.value) and "wrong or missing" in str(refused.value)
     assert "sk-alice" not in str(refused.value)
     rotated = start(f"{new},{old}")  # the right way: new first, old still there
-    assert await rotated.vault.rotate() == 1
+    assert (await rotated.vault.rotate()).moved == 1
     assert await start(new).vault.get("alice", "api_key") == "sk-alice-123"
 
 
@@ -203,6 +203,10 @@ async def test_rotation_names_every_unreadable_row_and_changes_nothing_unless_to
         await vault.rotate()
     assert "'token' of bob" in str(stopped.value) and "nothing was changed" in str(stopped.value)
     assert await vault.get("alice", "token") == "alice-secret"  # still under the kept key
-    assert await vault.rotate(drop_unreadable=True) == 1
+    rotation = await vault.rotate(drop_unreadable=True)
+    assert rotation.moved == 1
+    assert [(row.principal, row.name, row.key_id) for row in rotation.dropped] == [
+        ("bob", "token", Keyring.parse(lost).current)
+    ]
     assert await SqlVault(db, Keyring.parse(new)).get("alice", "token") == "alice-secret"
     assert await vault.names("bob") == []

@@ -40,7 +40,7 @@ from .identity import (
 from .ledger import Ledger, Limits, MemoryLedger, Record, SqlLedger, Status
 from .oauth import Provider, discover, provider
 from .store import DATABASE_URL, Store
-from .vault import Keyring, MemoryVault, SqlVault, Vault, generate_key
+from .vault import Keyring, MemoryVault, SqlVault, Vault, dev_key, generate_key
 
 __all__ = [
     "DATABASE_URL",
@@ -94,6 +94,7 @@ __all__ = [
     "Vault",
     "VaultError",
     "check_public_url",
+    "dev_key",
     "discover",
     "generate_key",
     "hash_password",

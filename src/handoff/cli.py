@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import click
 
+from ._command import command
 from ._errors import ConfigError, HandoffError
 from .check._cli import check
 
 if TYPE_CHECKING:
     from ._sql import Database
-    from .vault import SqlVault
+    from .vault import Rotation, SqlVault
 
 T = TypeVar("T")
 
@@ -163,12 +164,12 @@ def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: s
             f"  database (PostgreSQL):          {described}\n"
             f"  dev keys:                       {Path(data_dir).resolve()}"
         )
-        audit = f"handoff audit --db {described}"
+        audit = command("audit", "--db", described)
         if has_password:
             audit += "  (with PGPASSWORD set, or the password in the URL)"
     else:
         where = f"  data (SQLite, dev keys):        {Path(data_dir).resolve()}"
-        audit = f"handoff audit --db {Path(data_dir) / 'handoff.db'}"
+        audit = command("audit", "--db", str(Path(data_dir) / "handoff.db"))
     return f"""handoff demo{replicas}
   MCP endpoint (streamable HTTP): {base}/mcp
   pages:                          {base}/handoff/
@@ -176,13 +177,13 @@ def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: s
   users:                          {", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items())}
 
 Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp (or run
-`handoff connect {base}/mcp`), sign in as alice, and call:
+{command("connect", f"{base}/mcp")}), sign in as alice, and call:
   forecast      needs a weather key (demo keys look like wk_demo_1234567890)
   list_notes    asks in-call with elicitation/create, then waits
   next_meeting  needs a connection to Demo Calendar (OAuth with PKCE, this server's own sign-in)
   send_payment  needs your approval of exactly those details, once
 To see the whole story without a client:
-  handoff demo --walkthrough
+  {command("demo", "--walkthrough").strip("`")}
 Audit log: {audit}
 Press Ctrl-C to stop.
 """
@@ -655,12 +656,16 @@ def rotate(db: str, dev_key_file: str | None, drop_unreadable: bool) -> None:
     Secrets that no configured key opens stop the rotation before anything changes, each one named."""
     current: list[str] = []
 
-    async def rotate_all(vault: SqlVault) -> int:
+    async def rotate_all(vault: SqlVault) -> Rotation:
         current.append(vault.keyring.current)
         return await vault.rotate(drop_unreadable=drop_unreadable)
 
-    moved = _with_vault(db, dev_key_file, rotate_all)
-    click.echo(f"re-encrypted {moved} secret(s) under key {current[0]}")
+    from ._exact import printable
+
+    rotation = _with_vault(db, dev_key_file, rotate_all)
+    for row in rotation.dropped:
+        click.echo(f"deleted {printable(str(row))}: no configured key opens it")
+    click.echo(f"re-encrypted {rotation.moved} secret(s) under key {current[0]}")
 
 
 def _free_port() -> int:

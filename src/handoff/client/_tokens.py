@@ -23,6 +23,7 @@ import anyio.to_thread
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import ValidationError
 
+from .._command import command
 from .._errors import HandoffError
 
 _FORMAT = 1
@@ -144,7 +145,7 @@ class FileTokens:
         except (ValidationError, AttributeError, TypeError) as exc:
             raise TokenFileError(
                 f"the sign-in for {server} in {self.path} is damaged ({type(exc).__name__}); "
-                f"run `handoff logout {server}` and sign in again"
+                f"run {command('logout', server)} and sign in again"
             ) from None
 
     def _read(self) -> dict[str, Any]:
@@ -190,7 +191,7 @@ class FileTokens:
             raise TokenFileError(
                 f"{self.path} can be read by other users (mode {stat.S_IMODE(st.st_mode):04o}), "
                 f"so its tokens may have leaked; run `chmod 600 {self.path}`, "
-                "then `handoff logout` to revoke them"
+                f"then {command('logout')} to revoke them"
             )
 
     def _change(self, change: Callable[[dict[str, Any]], None]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 
+from .._command import command
 from .._errors import ConfigError
 from ._browser import is_loopback
 from ._login import PasswordLogin, hash_password, is_password_hash
@@ -54,7 +55,8 @@ class LocalIdentity(PasswordLogin):
         if not is_password_hash(passphrase):
             raise ConfigError(
                 "LocalIdentity needs the hash of the person's passphrase, not the passphrase: pass "
-                "hash_password(passphrase), or LocalIdentity.from_file(path) after `handoff passphrase PATH`"
+                "hash_password(passphrase), or LocalIdentity.from_file(path) after "
+                f"{command('passphrase', 'PATH')}"
             )
         super().__init__({name: passphrase})
         self.name = name
@@ -71,7 +73,7 @@ class LocalIdentity(PasswordLogin):
         except OSError as exc:
             raise ConfigError(
                 f"cannot read the passphrase file {file} ({exc.strerror}); create it with "
-                f"`handoff passphrase {file}`"
+                f"{command('passphrase', str(file))}"
             ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"passphrase file {file} is readable by others; run chmod 600 {file}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .._command import command
 from .._errors import ConfigError, VaultError
 
 KEYS_ENV = "HANDOFF_VAULT_KEYS"
@@ -34,7 +35,7 @@ def _decode(text: str, position: int) -> bytes:
     if len(raw) != 32:
         raise ConfigError(
             f"vault key #{position + 1} is not 32 bytes of base64url; "
-            "create one with `handoff keygen` and put it in HANDOFF_VAULT_KEYS"
+            f"create one with {command('keygen')} and put it in HANDOFF_VAULT_KEYS"
         )
     return raw
 
@@ -101,16 +102,17 @@ class Sealed:
 class Keyring:
     """An ordered set of keys: the first encrypts, every one decrypts."""
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    def __init__(self, keys: Sequence[bytes], *, dev_file: Path | None = None) -> None:
         if not keys:
             raise ConfigError(
-                "no vault key is configured: set HANDOFF_VAULT_KEYS (create a key with `handoff keygen`), "
-                "or use dev mode, which keeps a generated key in a local file"
+                "no vault key is configured: set HANDOFF_VAULT_KEYS (create a key with "
+                f"{command('keygen')}), or use dev mode, which keeps a generated key in a local file"
             )
         self._keys = {hashlib.sha256(k).hexdigest()[:12]: AESGCM(k) for k in keys}
         self.current = hashlib.sha256(keys[0]).hexdigest()[:12]
         if len(self._keys) != len(keys):
             raise ConfigError("the same vault key is listed twice in HANDOFF_VAULT_KEYS; remove the repeat")
+        self.dev_file = dev_file  # where a dev-mode key lives, for hints that name the command to run
 
     @classmethod
     def parse(cls, text: str) -> Keyring:
@@ -125,7 +127,7 @@ class Keyring:
     @classmethod
     def dev(cls, path: str | Path) -> Keyring:
         """Dev mode: one key kept in a 0600 file, created on first use. Never for production."""
-        return cls([dev_key(path)])
+        return cls([dev_key(path)], dev_file=Path(path))
 
     @property
     def key_ids(self) -> list[str]:
@@ -141,7 +143,8 @@ class Keyring:
         if key is None:
             raise VaultError(
                 f"secret {name!r} was encrypted with key {sealed.key_id}, which is not configured; "
-                "add that key back to HANDOFF_VAULT_KEYS (after the new one) and run `handoff vault rotate`"
+                "add that key back to HANDOFF_VAULT_KEYS (after the new one) and run "
+                f"{command('vault', 'rotate')}"
             )
         try:
             return key.decrypt(sealed.nonce, sealed.ciphertext, associated_data(principal, name))

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
+from .._command import command
 from .._errors import ConfigError, VaultError
 from .._sql import Database, Tx
 from ._keyring import Keyring, Sealed
+
+
+class Unreadable(NamedTuple):
+    """A secret that no configured key opens: whose, which one, and the key it was sealed with."""
+
+    principal: str
+    name: str
+    key_id: str
+
+    def __str__(self) -> str:
+        return f"{self.name!r} of {self.principal} (key {self.key_id})"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation did: how many secrets it re-encrypted, and which unreadable ones it deleted."""
+
+    moved: int
+    dropped: tuple[Unreadable, ...] = ()
 
 
 class Vault(Protocol):
@@ -24,7 +45,7 @@ class Vault(Protocol):
 
     async def names(self, principal: str) -> list[str]: ...
 
-    async def rotate(self, *, drop_unreadable: bool = False) -> int: ...
+    async def rotate(self, *, drop_unreadable: bool = False) -> Rotation: ...
 
 
 class MemoryVault:
@@ -47,7 +68,7 @@ class MemoryVault:
     async def names(self, principal: str) -> list[str]:
         return sorted(n for p, n in self._rows if p == principal)
 
-    async def rotate(self, *, drop_unreadable: bool = False) -> int:
+    async def rotate(self, *, drop_unreadable: bool = False) -> Rotation:
         fresh, unreadable = {}, []
         for (p, n), sealed in self._rows.items():
             if sealed.key_id == self.keyring.current:
@@ -55,13 +76,20 @@ class MemoryVault:
             try:
                 fresh[(p, n)] = self.keyring.seal(p, n, self.keyring.open(p, n, sealed))
             except VaultError:
-                unreadable.append((p, n))
+                unreadable.append(Unreadable(p, n, sealed.key_id))
         if unreadable and not drop_unreadable:
-            raise VaultError(f"nothing was changed: {len(unreadable)} secret(s) cannot be opened")
+            raise VaultError(_cannot_open(unreadable))
         for row in unreadable:
-            del self._rows[row]
+            del self._rows[(row.principal, row.name)]
         self._rows.update(fresh)
-        return len(fresh)
+        return Rotation(len(fresh), tuple(unreadable))
+
+
+def _cannot_open(unreadable: list[Unreadable]) -> str:
+    return (
+        f"nothing was changed: {len(unreadable)} secret(s) cannot be opened with the configured keys: "
+        f"{'; '.join(map(str, unreadable))}. Add their key back, or pass --drop-unreadable to delete them"
+    )
 
 
 async def write_row(tx: Tx, principal: str, name: str, sealed: Sealed) -> None:
@@ -167,14 +195,16 @@ class SqlVault:
         }
         missing = sorted(held - set(self.keyring.key_ids))
         if missing:
+            keys = ["--dev-key-file", str(self.keyring.dev_file)] if self.keyring.dev_file else []
+            drop = command("vault", "rotate", "--db", self.db.describe(), *keys, "--drop-unreadable")
             raise ConfigError(
                 f"the vault holds secrets encrypted with key id {', '.join(missing)}, but the configured "
                 f"keys are {', '.join(self.keyring.key_ids)}: the key is wrong or missing. Put that key "
-                "back in HANDOFF_VAULT_KEYS (after a new one, to rotate), or, to give those secrets up "
-                "for good, run `handoff vault rotate --drop-unreadable`"
+                f"back in HANDOFF_VAULT_KEYS (after a new one, to rotate), or, to give those secrets up "
+                f"for good, run {drop}"
             )
 
-    async def rotate(self, *, drop_unreadable: bool = False) -> int:
+    async def rotate(self, *, drop_unreadable: bool = False) -> Rotation:
         """Re-encrypt every secret under the newest key, in one transaction.
 
         Rows that no configured key opens stop the rotation before anything changes, with every such
@@ -182,7 +212,7 @@ class SqlVault:
         """
         keyring = self.keyring
 
-        async def reseal(tx: Tx) -> int:
+        async def reseal(tx: Tx) -> Rotation:
             rows = (
                 await tx.execute(
                     "SELECT principal, name, key_id, nonce, ciphertext FROM secrets WHERE key_id != ?",
@@ -195,22 +225,19 @@ class SqlVault:
                     sealed = Sealed(key_id, bytes(nonce), bytes(ct))
                     opened.append((principal, name, keyring.open(principal, name, sealed), bytes(nonce)))
                 except VaultError:
-                    unreadable.append((principal, name, key_id, bytes(nonce)))
+                    unreadable.append((Unreadable(principal, name, key_id), bytes(nonce)))
             if unreadable and not drop_unreadable:
-                listed = "; ".join(
-                    f"{name!r} of {principal} (key {key_id})" for principal, name, key_id, _ in unreadable
-                )
-                raise VaultError(
-                    f"nothing was changed: {len(unreadable)} secret(s) cannot be opened with the configured "
-                    f"keys: {listed}. Add their key back, or pass --drop-unreadable to delete them"
-                )
+                raise VaultError(_cannot_open([row for row, _ in unreadable]))
             # Each change only if the row is still the one read (its nonce is new with every write): a
             # value someone saved meanwhile, on this replica or another, is newer, and stays.
-            for principal, name, _, nonce in unreadable:
-                await tx.execute(
+            dropped = []
+            for row, nonce in unreadable:
+                deleted = await tx.execute(
                     "DELETE FROM secrets WHERE principal = ? AND name = ? AND nonce = ?",
-                    (principal, name, nonce),
+                    (row.principal, row.name, nonce),
                 )
+                if deleted.rowcount:
+                    dropped.append(row)
             moved = 0
             for principal, name, plain, nonce in opened:
                 fresh = keyring.seal(principal, name, plain)
@@ -220,7 +247,7 @@ class SqlVault:
                     (fresh.key_id, fresh.nonce, fresh.ciphertext, principal, name, nonce),
                 )
                 moved += changed.rowcount
-            return moved
+            return Rotation(moved, tuple(dropped))
 
         self._rows.clear()
         return await self.db.transaction(reseal)
