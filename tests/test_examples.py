@@ -279,6 +279,30 @@ async def test_the_stdio_examples_pages_work_in_chromium(tmp_path, chromium):
         assert not [m for m in consoles if "Content Security Policy" in m], consoles
 
 
+def test_the_readmes_check_of_the_stdio_example_runs_as_written(tmp_path):
+    """The README's `handoff check server … -- python examples/stdio_server.py`, after the example's
+    "Run once" line, from a fresh copy: it starts the server for each session (one after another on
+    the example's fixed port), finishes the browser step with the passphrase, and ends in its report."""
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(
+        r"`(handoff check server\s+--password PASSPHRASE -- python examples/stdio_server\.py)`", readme
+    )
+    assert line, "the README no longer gives the stdio example's check"
+    clone = fresh_copy(tmp_path)
+    choose_passphrase(clone)
+    as_typed = " ".join(line.group(1).split()).replace("PASSPHRASE", shlex.quote(STDIO_PASSPHRASE))
+    env = shell_env(free_port())
+    env.pop("PUBLIC_URL")  # as the README gives it: the example's own port
+    checked = subprocess.run(
+        ["bash", "-c", as_typed], cwd=clone, env=env, capture_output=True, text=True, timeout=240
+    )
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0, output
+    assert "Traceback" not in output and "ExceptionGroup" not in output
+    assert re.search(r"│ PASS │ MUST +│ 2025-11-25 │ Once the browser step is complete", output), output
+    assert re.search(r"\(\d+ passed, 0 failed, \d+ skipped\)", output), output
+
+
 async def test_a_server_on_stdio_is_refused_what_it_cannot_do(tmp_path):
     import socket
 

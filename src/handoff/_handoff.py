@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -111,6 +112,8 @@ def _bound(host: str, port: int) -> socket.socket:
     """A listening socket on `host:port` for the pages, or a ConfigError saying why there is none."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    if os.name != "nt":  # a port whose last connections are in TIME_WAIT is free (as uvicorn binds it)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
