@@ -43,26 +43,26 @@ def check_weather_key(value: str) -> str | None:
     return None if value.startswith("wk_") else "Weather keys start with wk_."
 
 
-@mcp.tool
+@mcp.tool(annotations={"readOnlyHint": True})
 async def whoami(ctx: Context) -> str:
     return f"You are {handoff.principal(ctx)}."  # the verified token's subject
 
 
-@mcp.tool
+@mcp.tool(annotations={"readOnlyHint": True})
 @handoff.requires_secret("weather_key", label="Weather API key", validate=check_weather_key)
 async def forecast(city: str) -> str:
     key = handoff.secret("weather_key")  # only ever read inside the gated tool
     return f"Sunny in {city} (fetched with the key ending …{key[-4:]})"
 
 
-@mcp.tool
+@mcp.tool(annotations={"readOnlyHint": True})
 @handoff.requires_connection("github", scopes=["repo"])
 async def list_issues(repo: str) -> str:
     token = handoff.token("github")  # refreshed before expiry, once
     return f"Would list the issues of {repo} with a token of {len(token)} characters."
 
 
-@mcp.tool
+@mcp.tool(annotations={"destructiveHint": True})  # check server skips it unless --tool
 @handoff.requires_approval(
     "payment",
     label="Send a payment",

@@ -10,6 +10,7 @@ from pathlib import Path
 import uvicorn
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
 from handoff import Appearance, AuthServer, Handoff, Keyring, dev_key, provider
 
@@ -50,21 +51,21 @@ def check_weather_key(value: str) -> str | None:
     return None if value.startswith("wk_") else "Weather keys start with wk_."
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
 @handoff.requires_secret("weather_key", label="Weather API key", validate=check_weather_key)
 async def forecast(city: str) -> str:
     key = handoff.secret("weather_key")  # only ever read inside the gated tool
     return f"Sunny in {city} (fetched with the key ending …{key[-4:]})"
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
 @handoff.requires_connection("github", scopes=["repo"])
 async def list_issues(repo: str) -> str:
     token = handoff.token("github")  # refreshed before expiry, once
     return f"Would list the issues of {repo} with a token of {len(token)} characters."
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(destructive_hint=True))  # check server skips it unless --tool
 @handoff.requires_approval(
     "payment",
     label="Send a payment",

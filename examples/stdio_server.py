@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
 from handoff import Handoff, Keyring, LocalIdentity, dev_key
 
@@ -22,7 +23,7 @@ handoff = Handoff.embedded(
 mcp = MCPServer("local-weather", request_state_security=handoff.request_state_security(), log_level="WARNING")
 
 
-@mcp.tool()
+@mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
 @handoff.requires_secret("weather_api_key", label="Weather API key")
 async def forecast(city: str) -> str:
     """Tomorrow's weather for a city, with the person's own API key (entered in their browser)."""

@@ -62,6 +62,19 @@ def outcomes(report: dict) -> dict[tuple[str, str | None], list[str]]:
     return dict(found)
 
 
+def called(server: Running) -> set[str]:
+    """The names of the tools the server was asked to call (its recorded requests)."""
+    names = set()
+    for chunk in server.recorder.chunks:
+        try:
+            message = json.loads(chunk)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("method") == "tools/call":
+            names.add(message["params"]["name"])
+    return names
+
+
 def run_in_process(*args: str) -> tuple[int, dict]:
     result = CliRunner().invoke(check, ["server", *args, "--format", "json", "--notice-wait", "3"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
@@ -122,8 +135,10 @@ def test_the_demo_conforms_in_both_eras_with_two_users(demo):
     assert found[("modern.state-tampered", MODERN)] == ["PASS"] * 3
     for modern in MODERN_PASSES:
         assert found[(modern, MODERN)] == ["PASS"], modern
-    # the tool the 2026 checks found (the first still asking) takes no argument to change
-    assert found[("modern.state-other-request", MODERN)] in (["PASS"], ["SKIP"])
+    # the tool the 2026 checks found (list_notes: forecast's key is stored by then) is called with
+    # another folder, its optional argument
+    assert found[("modern.state-other-request", MODERN)] == ["PASS"]
+    assert report["counts"]["SKIP"] == 0, [r for r in report["results"] if r["outcome"] == "SKIP"]
     for secret in (DEMO_USERS["alice"], DEMO_USERS["bob"]):
         assert secret not in done.stdout and secret not in done.stderr
 
@@ -137,6 +152,13 @@ def test_a_second_run_on_the_demo_still_conforms_and_reads_as_a_table(demo):
     assert f"handoff check server: {demo.mcp_url}" in table
     assert "Phishing · page.other-user-refused" in table and "FAIL" not in table
     assert table.rstrip().splitlines()[-1].startswith("conforms (")
+    # send_payment is annotated destructive: neither run called it, so nothing was approved
+    assert "send_payment" not in called(demo)
+    payment = json.dumps({"amount": "1", "currency": "EUR", "payee": "Check"})
+    named = ["--tool", "send_payment", "--args", payment, "--format", "json", "--notice-wait", "3"]
+    result = CliRunner().invoke(check, ["server", demo.mcp_url, *TWO_USERS, *named])
+    assert json.loads(result.stdout)["counts"]["FAIL"] == 0
+    assert "send_payment" in called(demo)  # named with --tool: then it is called
 
 
 def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):

@@ -89,7 +89,9 @@ def tampered(state: str) -> dict[str, str]:
     }
 
 
-def other_arguments(arguments: dict[str, Any]) -> dict[str, Any] | None:
+def other_arguments(arguments: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """`arguments` with one value changed, or else with one optional string or number property of the
+    schema given (no enum, no default it would equal); None when the tool has no such argument."""
     changed = dict(arguments)
     for name, value in arguments.items():
         if isinstance(value, str):
@@ -97,6 +99,17 @@ def other_arguments(arguments: dict[str, Any]) -> dict[str, Any] | None:
             return changed
         if isinstance(value, int | float) and not isinstance(value, bool):
             changed[name] = value + 1
+            return changed
+    properties: dict[str, Any] = (schema or {}).get("properties", {})
+    for name, spec in properties.items():
+        if name in arguments or not isinstance(spec, dict) or "enum" in spec:
+            continue
+        kind = spec.get("type")
+        if kind == "string":
+            changed[name] = f"{spec.get('default', 'handoff-check')}-other"
+            return changed
+        if kind in ("integer", "number") and isinstance(spec.get("default", 0), int | float):
+            changed[name] = spec.get("default", 0) + 1
             return changed
     return None
 
@@ -288,7 +301,7 @@ async def _check_state(
         _judge(
             report, MODERN_STATE_TAMPERED, await present(conn, gated, bad, hold=hold), f"requestState {what}"
         )
-    changed = other_arguments(gated.arguments)
+    changed = other_arguments(gated.arguments, gated.schema)
     if changed is None:
         report.skipped(MODERN_STATE_OTHER_REQUEST, f"{gated.name} takes no argument to change", ERA)
     else:

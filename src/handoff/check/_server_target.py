@@ -41,6 +41,8 @@ class Gated:
     name: str
     arguments: dict[str, Any]
     delivery: str
+    schema: dict[str, Any] = field(default_factory=dict)
+    """The tool's input schema, for checks that call it with other arguments."""
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Finding a gated tool: call the server's tools (or the one named) until one asks for a browser step.
 
-Arguments come from each tool's input schema (the required properties, given plain test values);
-tools annotated as destructive are never called unless named with --tool.
+Arguments come from each tool's input schema (the required properties, given plain test values).
+Tools that may be destructive by their annotations are never called unless named with --tool:
+`destructiveHint: true`, or `readOnlyHint: false` without `destructiveHint` (whose default is then
+true). Read-only tools are tried first, then the rest (tools without annotations among them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ def arguments_for(tool: Tool) -> dict[str, Any]:
     return arguments
 
 
+def may_destroy(tool: Tool) -> bool:
+    """Whether the tool's annotations say calling it may destroy something (the spec's defaults)."""
+    hints = tool.annotations
+    if hints is None or hints.read_only_hint:
+        return False
+    if hints.destructive_hint is not None:
+        return hints.destructive_hint
+    return hints.read_only_hint is False  # not read-only, and destructive unless it says otherwise
+
+
+def _read_only(tool: Tool) -> bool:
+    return tool.annotations is not None and tool.annotations.read_only_hint is True
+
+
 @dataclass
 class Found:
     gated: Gated | None
@@ -58,9 +74,7 @@ async def find_gated(
     if tool is not None:
         candidates = [tools[tool]] if tool in tools else []
     else:
-        candidates = [
-            t for t in listed.tools if not (t.annotations is not None and t.annotations.destructive_hint)
-        ]
+        candidates = sorted((t for t in listed.tools if not may_destroy(t)), key=lambda t: not _read_only(t))
     asked: list[ElicitRequestURLParams] = []
     tried: list[str] = []
     found: Gated | None = None
@@ -83,7 +97,7 @@ async def find_gated(
         if new and delivery is None and not modern:
             delivery = "request"
         if delivery is not None and found is None:
-            found = Gated(candidate.name, args, delivery)
+            found = Gated(candidate.name, args, delivery, candidate.input_schema or {})
         if found is not None and (modern or asked or tool is not None):
             break
     return Found(found, asked, tried, list(tools))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.auth import OAuthClientInformationFull
+from mcp_types import ToolAnnotations
 from starlette.applications import Starlette
 
 from .._appearance import Appearance
@@ -25,6 +26,13 @@ DEMO_USERS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
 Framework = Literal["sdk", "fastmcp"]
 """The server framework the demo's tools are written with: the SDK's MCPServer, or FastMCP."""
 FRAMEWORKS: tuple[Framework, ...] = ("sdk", "fastmcp")
+
+READ_ONLY = ToolAnnotations(read_only_hint=True)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True)
+"""What the demo's tools tell clients (and `handoff check server`) about what calling them changes."""
+
+ToolDecorator = Callable[[ToolAnnotations], Callable[[Callable[..., Any]], object]]
+"""The framework's `tool(annotations=…)` decorator."""
 
 
 def check_weather_key(value: str) -> str | None:
@@ -145,7 +153,7 @@ def build_demo(
         appearance=appearance,
     )
     instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
-    tool: Callable[[Callable[..., Any]], object]
+    tool: ToolDecorator
     if framework == "fastmcp":
         mcp, tool = _fastmcp_server(handoff, auth, instructions)
     else:
@@ -163,14 +171,16 @@ def build_demo(
                 validate_token_resource=True,
             ),
         )
-        tool = mcp.tool()
 
-        @tool
+        def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], object]:
+            return mcp.tool(annotations=annotations)
+
+        @tool(READ_ONLY)
         async def whoami(ctx: Context) -> str:
             """Say which user this connection is signed in as."""
             return f"You are {handoff.principal(ctx)}."
 
-    @tool
+    @tool(READ_ONLY)
     @handoff.requires_secret(
         "weather_api_key",
         label="Weather API key",
@@ -183,21 +193,21 @@ def build_demo(
         fingerprint = hashlib.sha256(key.encode()).hexdigest()[:8]
         return f"Forecast for {city}: sunny, 21°C (fetched with your key …{fingerprint})"
 
-    @tool
+    @tool(READ_ONLY)
     @handoff.requires_secret(
         "notes_token",
         label="Notes token",
         help="Any text works in the demo.",
         delivery="request",
     )
-    async def list_notes() -> str:
-        """List your notes, using your notes token (asks in-call, then waits for the browser)."""
+    async def list_notes(folder: str = "inbox") -> str:
+        """List the notes in a folder, using your notes token (asks in-call, then waits for the browser)."""
         token = handoff.secret("notes_token")
-        return f"You have 3 notes (token of {len(token)} characters)."
+        return f"You have 3 notes in {folder} (token of {len(token)} characters)."
 
     if "calendar" in handoff.providers:
 
-        @tool
+        @tool(READ_ONLY)
         @handoff.requires_connection("calendar", scopes=["calendar"])
         async def next_meeting() -> str:
             """Your next meeting, read from your calendar account (connected in your browser)."""
@@ -205,7 +215,7 @@ def build_demo(
             fingerprint = hashlib.sha256(token.encode()).hexdigest()[:8]
             return f"Next meeting: design review at 14:00 (calendar token …{fingerprint})"
 
-    @tool
+    @tool(DESTRUCTIVE)  # money leaves: `handoff check server` calls it only when --tool names it
     @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
     async def send_payment(amount: str, currency: str, payee: str, description: str = "") -> str:
         """Send a payment. Runs only after you approve exactly these details in your browser."""
@@ -215,9 +225,7 @@ def build_demo(
     return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url, framework=framework)
 
 
-def _fastmcp_server(
-    handoff: Handoff, auth: AuthServer, instructions: str
-) -> tuple[Any, Callable[[Callable[..., Any]], object]]:
+def _fastmcp_server(handoff: Handoff, auth: AuthServer, instructions: str) -> tuple[Any, ToolDecorator]:
     """The demo's FastMCP server (signed in with the same AuthServer), and its tool decorator."""
     from fastmcp import Context as FastMCPContext
     from fastmcp import FastMCP
@@ -236,5 +244,5 @@ def _fastmcp_server(
         return f"You are {handoff.principal(ctx)}."
 
     whoami.__annotations__ = {"ctx": FastMCPContext, "return": str}  # resolved here, not in this module
-    server.tool(whoami)
-    return server, server.tool()
+    server.tool(whoami, annotations=READ_ONLY)
+    return server, lambda annotations: server.tool(annotations=annotations)
