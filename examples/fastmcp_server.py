@@ -1,4 +1,4 @@
-# examples/fastmcp_server.py: the same tools on FastMCP (pip install 'handoff[fastmcp]'), with its own
+# examples/fastmcp_server.py: the same tools on FastMCP (pip install 'mcp-handoff[fastmcp]'), with its own
 # database and dev keys in examples/.handoff/fastmcp_server.
 # Run: ALICE_PASSWORD_HASH=$(python -c 'from handoff import hash_password; print(hash_password("pw"))') \
 #   HANDOFF_OAUTH_GITHUB_CLIENT_ID=... HANDOFF_OAUTH_GITHUB_CLIENT_SECRET=... \

@@ -8,6 +8,8 @@ what must never pass through the MCP client. Client authors start at
 `handoff.client`.
 """
 
+__version__ = "0.1.0"  # the one place the version is written; the package metadata reads it from here
+
 from ._appearance import Appearance
 from ._entries import Entries, MemoryEntries, SqlEntries
 from ._errors import (

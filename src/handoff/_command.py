@@ -13,6 +13,10 @@ import sys
 from functools import cache
 from pathlib import Path
 
+DISTRIBUTION = "mcp-handoff"
+"""The name handoff is published under (`pip install mcp-handoff`); it is imported as `handoff`, and its
+command is `handoff`."""
+
 
 @cache
 def program() -> str:
@@ -29,6 +33,11 @@ def program() -> str:
         except ValueError:
             return str(script)
     return f"{shlex.quote(sys.executable)} -m handoff"
+
+
+def install(extra: str) -> str:
+    """The pip command that adds one of handoff's extras (`postgresql`, `fastmcp`)."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
 
 
 def command(*args: str) -> str:

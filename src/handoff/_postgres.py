@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from ._command import install
 from ._errors import ConfigError, StorageUnavailable
 from ._locks import NamedLocks
 from ._sql import MIGRATIONS, Rows, Step
@@ -67,7 +68,7 @@ def _import() -> Any:
         import psycopg_pool
     except ImportError:
         raise ConfigError(
-            "a postgresql:// database needs psycopg: pip install 'handoff[postgresql]'"
+            f"a postgresql:// database needs psycopg: {install('postgresql')}"
         ) from None
     return psycopg, psycopg_pool
 

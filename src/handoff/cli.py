@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import click
 
-from ._command import command
+from . import __version__
+from ._command import DISTRIBUTION, command, install
 from ._errors import ConfigError, HandoffError
 from .check._cli import check
 
@@ -30,7 +31,7 @@ DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported laz
 
 
 @click.group()
-@click.version_option(package_name="handoff")
+@click.version_option(__version__, message=f"%(prog)s %(version)s ({DISTRIBUTION})")
 def main() -> None:
     """handoff: URL mode elicitation for MCP, done safely."""
 
@@ -77,7 +78,7 @@ main.add_command(check)
     type=click.Choice(["sdk", "fastmcp"]),
     default="sdk",
     show_default=True,
-    help="What the demo server is written with: the mcp SDK's MCPServer, or FastMCP (handoff[fastmcp]).",
+    help="What the demo server is written with: the mcp SDK's MCPServer, or FastMCP (mcp-handoff[fastmcp]).",
 )
 @click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
 def demo(
@@ -96,7 +97,7 @@ def demo(
             import fastmcp  # noqa: F401
         except ImportError:
             raise click.ClickException(
-                "the FastMCP demo needs FastMCP: pip install 'handoff[fastmcp]'"
+                f"the FastMCP demo needs FastMCP: {install('fastmcp')}"
             ) from None
     if database_url and not database_url.startswith(_POSTGRES):
         raise click.UsageError("--database takes a postgresql:// URL (the SQLite file lives in --data-dir)")
@@ -247,7 +248,7 @@ def _check_database(url: str) -> None:
         import psycopg
     except ImportError:
         raise click.ClickException(
-            "a postgresql:// database needs psycopg: pip install 'handoff[postgresql]'"
+            f"a postgresql:// database needs psycopg: {install('postgresql')}"
         ) from None
     try:
         password = psycopg.conninfo.conninfo_to_dict(url).get("password")
