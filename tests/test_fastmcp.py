@@ -84,7 +84,9 @@ async def test_the_schema_shows_only_the_tools_own_parameters(running, browsers)
         tools = {tool.name: tool for tool in await client.list_tools()}
     assert tools["forecast"].input_schema["properties"] == {"city": {"type": "string"}}
     assert tools["forecast"].input_schema["required"] == ["city"]
-    assert tools["list_notes"].input_schema.get("properties", {}) == {}
+    assert tools["list_notes"].input_schema["properties"] == {
+        "folder": {"type": "string", "default": "inbox"}
+    }
     assert set(tools["send_payment"].input_schema["properties"]) == {
         "amount",
         "currency",
