@@ -17,7 +17,8 @@ from starlette.requests import Request
 
 from .._errors import ConfigError
 from ._browser import is_loopback
-from ._login import PasswordLogin, hash_password, is_password_hash
+from ._login import PasswordLogin
+from ._passwords import hash_password, is_password_hash
 from ._sessions import SESSION_LIFE, BrowserSessions
 
 
