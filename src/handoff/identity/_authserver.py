@@ -67,7 +67,7 @@ from .._web import (
     render,
     replaying,
 )
-from ._login import PasswordLogin, SignInRefused, page_sign_in
+from ._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
 from ._redirects import destination, form_target, redirect_problem, same_redirect
 from ._throttle import Throttle
 
@@ -736,8 +736,7 @@ class AuthServer(PasswordLogin):
         if client is None or browser_id is None:
             return _expired(request)
         await self.signed_in_for(f"{self._pages_root()}/authorize/{request_id}", user, browser_id)
-        life = max(1.0, _expiry(pending) - time.time())
-        csrf = web.cookie.signed_in_token(browser_id, f"authorize:{request_id}", user, life)
+        csrf = web.cookie.signed_in_token(browser_id, f"authorize:{request_id}", user, PAGE_SIGN_IN_LIFE)
         page = await self._consent_for(request, request_id, pending, client, user, csrf)
         web.cookie.issue_device(page, user)
         return page

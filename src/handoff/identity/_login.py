@@ -34,6 +34,10 @@ from ._passwords import DUMMY_HASH, HASHES_AT_ONCE, check_password, hash_passwor
 from ._sessions import BrowserSessions
 from ._throttle import Throttle, duration
 
+PAGE_SIGN_IN_LIFE = 900.0
+"""Seconds a sign-in typed on a page holds for that page's forms (the record's own life still ends
+it first, when it is shorter)."""
+
 
 @dataclass(frozen=True)
 class SignInRefused:

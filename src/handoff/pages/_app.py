@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -21,7 +20,7 @@ from .._i18n import Language
 from .._i18n import gettext as _
 from .._web import BodyLimit, SameOriginForms, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
-from ..identity._login import PasswordLogin, SignInRefused, page_sign_in
+from ..identity._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
 from ..ledger import Record
 from ._connect import callback as connect_callback
 from ._flow import ended
@@ -125,8 +124,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             return await _sign_in_form(asking, request, record, user)
         browser_id = web.browser_id(request)
         assert browser_id is not None  # the pages app gives every browser an id
-        life = max(1.0, record.expires_at - time.time())
-        token = web.cookie.signed_in_token(browser_id, f"record:{record.id}", user, life)
+        token = web.cookie.signed_in_token(browser_id, f"record:{record.id}", user, PAGE_SIGN_IN_LIFE)
         page = await _open(request, record, user, token, here=True)
         web.cookie.issue_device(page, user)
         return page
