@@ -55,3 +55,12 @@ def wait_until_serving(url: str, process: Any, what: str, timeout: float = 30) -
                 output = process.stderr.read() if process.stderr else ""
                 raise AssertionError(f"{what} did not start: {output}") from None
             time.sleep(0.1)
+
+
+def python_path(*folders: Any) -> str:
+    """PYTHONPATH for a program the tests start: `folders`, then the PYTHONPATH the tests themselves
+    run with (so that the program imports the same handoff as the tests)."""
+    import os
+
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([*(str(f) for f in folders), *([inherited] if inherited else [])])

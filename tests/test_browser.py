@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _mcp import text_of, user_client
+from _server import python_path
 from mcp import MCPError
 from playwright.async_api import Browser, Page
 
@@ -276,7 +277,7 @@ def test_handoff_connect_signs_in_through_chromium(running, tmp_path):
         "BROWSER": f"{shlex.quote(sys.executable)} {here / 'chromium_browser.py'} %s",
         "CHROMIUM_LOG": str(log),
         "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
-        "PYTHONPATH": str(here),
+        "PYTHONPATH": python_path(here),
         "TERM": "xterm-256color",
     }
     handoff = Path(sys.executable).parent / "handoff"
