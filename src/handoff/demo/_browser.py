@@ -86,8 +86,12 @@ class ScriptedBrowser:
             return await self._post(result, {"username": user, "password": password})
         return result
 
+    async def visit(self, url: str) -> Page | str:
+        """Open `url`: the page it ends on, or the first off-origin address it redirects to."""
+        return await self._signed(await self._follow(await self.http.get(url)))
+
     async def open(self, url: str) -> Page:
-        result = await self._signed(await self._follow(await self.http.get(url)))
+        result = await self.visit(url)
         if isinstance(result, str):
             raise RuntimeError(f"the page redirected off-site to {result}")
         return result

@@ -695,6 +695,8 @@ class AuthServer(PasswordLogin):
             return await self._signed_in_here(request, request_id, pending, form)
         else:  # on plain http the form itself says who signed in for this request, in this browser
             user = web.cookie.signed_in_user(request, form.get("csrf"), f"authorize:{request_id}")
+            if pending.get("browser") != _digest("browser", web.browser_id(request) or ""):
+                user = None  # someone signed in for it since, in another browser
         if user is None:
             return message(
                 request,
