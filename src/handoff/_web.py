@@ -292,7 +292,9 @@ class BrowserCookie:
     cookie for 127.0.0.1 to every port. There the name carries the port, and on
     every scheme the value carries a MAC over this server's origin: a cookie set
     by another local server (another port, another key) is never taken for one
-    of ours.
+    of ours. That does not stop another local server from reading our cookie or
+    setting a copy of a valid one, so on plain http the cookie stands for the
+    browser only, never for the person (`signed_in_token`).
     """
 
     def __init__(self, key: bytes, *, secure: bool, origin: str = "") -> None:

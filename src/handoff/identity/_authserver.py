@@ -16,7 +16,9 @@ unauthenticated growth (registrations, pending sign-ins and metadata are
 bounded per requester: a flood evicts the flooder's own oldest entries, never
 anyone else's); and a sign-in link sent to someone else (the consent is given
 only in the browser that started the request signed in, or that signed in for
-this very request).
+this very request). On plain http, where the browser shares its cookie with
+every local port, the cookie counts for nothing: every consent page asks for
+the sign-in itself, for its request.
 """
 
 from __future__ import annotations
