@@ -17,12 +17,13 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """Serve an ASGI app with uvicorn on 127.0.0.1:port until `stop()`."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1:port until `stop()` (`options` go to uvicorn's
+    Config: `ssl_certfile=`, `ssl_keyfile=` for https)."""
 
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, port: int, **options: Any) -> None:
         self.port = port
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
