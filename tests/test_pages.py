@@ -146,6 +146,14 @@ def test_local_identity_refuses_non_loopback_peers_and_browsers_without_the_pass
     assert anyio.run(identity.current, request("::1")) == "local"
     assert anyio.run(identity.current, request("10.0.0.2")) is None
     assert anyio.run(identity.current, request("127.0.0.1", signed_in=False)) is None
+    # nor does a page's own sign-in take the passphrase from off this computer
+    from starlette.datastructures import FormData
+
+    from handoff.identity._login import SignInRefused
+
+    form = FormData({"password": "a passphrase"})
+    refused = anyio.run(identity.authenticate, request("10.0.0.2"), form, "sign-in:x")
+    assert isinstance(refused, SignInRefused) and refused.status == 403
 
 
 async def test_password_guessing_is_slowed_down_but_the_person_still_gets_in(running, browsers):
