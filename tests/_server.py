@@ -17,12 +17,13 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """Serve an ASGI app with uvicorn on 127.0.0.1:port until `stop()`."""
+    """Serve an ASGI app with uvicorn on 127.0.0.1:port until `stop()` (`options` go to uvicorn's
+    Config: `ssl_certfile=`, `ssl_keyfile=` for https)."""
 
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, port: int, **options: Any) -> None:
         self.port = port
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -55,3 +56,12 @@ def wait_until_serving(url: str, process: Any, what: str, timeout: float = 30) -
                 output = process.stderr.read() if process.stderr else ""
                 raise AssertionError(f"{what} did not start: {output}") from None
             time.sleep(0.1)
+
+
+def python_path(*folders: Any) -> str:
+    """PYTHONPATH for a program the tests start: `folders`, then the PYTHONPATH the tests themselves
+    run with (so that the program imports the same handoff as the tests)."""
+    import os
+
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([*(str(f) for f in folders), *([inherited] if inherited else [])])

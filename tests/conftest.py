@@ -147,18 +147,24 @@ class Running:
     framework = "sdk"
     """The framework of the servers the running test starts (set per test, see `framework`)."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, **options: Any) -> None:
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, tls: tuple[Path, Path] | None = None, **options: Any
+    ) -> None:
         self.data_dir = data_dir
         self.options = {"framework": self.framework, **options}
         self.port = port or free_port()
+        self.tls = tls
+        """A key and certificate to serve https with (`_tls.loopback_certificate`), else plain http."""
         self.server: ServerThread | None = None
         self.demo: Demo
         self.recorder: Recorder
 
     def start(self) -> Running:
-        self.demo = build_demo(f"http://127.0.0.1:{self.port}", self.data_dir, **self.options)
+        scheme = "https" if self.tls else "http"
+        self.demo = build_demo(f"{scheme}://127.0.0.1:{self.port}", self.data_dir, **self.options)
         self.recorder = Recorder(self.demo.app)
-        self.server = ServerThread(self.recorder, self.port).start()
+        ssl = {"ssl_keyfile": str(self.tls[0]), "ssl_certfile": str(self.tls[1])} if self.tls else {}
+        self.server = ServerThread(self.recorder, self.port, **ssl).start()
         return self
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ from mcp.server.mcpserver import MCPServer
 
 from handoff import AuthServer, ConfigError, Handoff, Keyring, generate_key, hash_password
 from handoff.demo import DEMO_USERS, ScriptedBrowser
+from handoff.demo._browser import Page
 from handoff.identity import _authserver
 
 pytestmark = pytest.mark.anyio
@@ -253,9 +254,9 @@ async def test_a_consent_link_passed_to_another_signed_in_browser_asks_for_a_fre
 
     alice = browsers()
     await alice.sign_in(await alice.open(f"{running.origin}/handoff/login"), "alice", DEMO_USERS["alice"])
-    opened = await alice.open(consent.url)
-    assert "/handoff/login" in opened.url and 'name="password"' in opened.text  # not the Allow button
-    assert "started in another browser" in opened.text
+    shown = await alice.http.get(consent.url)  # on plain http, every consent page asks first
+    opened = Page(consent.url, shown.status_code, shown.text)
+    assert opened.asks_sign_in and 'value="allow"' not in opened.text  # not the Allow button
     # Even the right token of her browser for this request's form is no use: the request is not hers.
     cookie = running.demo.handoff.web.cookie
     alice_id = alice.http.cookies[cookie.name].partition(".")[0]
@@ -282,9 +283,8 @@ async def test_consent_is_remembered_per_client_and_redirect_uri(peer, browsers)
     await peer.sign_in(browser, client)  # asks, and is allowed
 
     url, _ = peer.authorize_url(client, LOOPBACK)
-    consent_page = (await browser.http.get(url)).headers["location"]
-    location = (await browser.http.get(consent_page)).headers["location"]  # straight through: remembered
-    assert location.startswith(LOOPBACK + "?code=")
+    location = await browser.visit(url)  # signed in on the page, then straight through: remembered
+    assert isinstance(location, str) and location.startswith(LOOPBACK + "?code=")
 
     url, _ = peer.authorize_url(client, "https://app.example/cb")
     page = await browser.open(url)
@@ -395,10 +395,10 @@ async def test_the_authorization_servers_state_survives_a_restart(running, peer,
     rotated = await peer.refresh(client, grant.refresh_token)
     assert rotated.status_code == 200
     assert await peer.mcp_status(rotated.json()["access_token"]) == 200
-    # Still signed in, consent still remembered: the authorize link leads straight back to the app.
+    # The consent is still remembered: after the sign-in the authorize link leads straight back to the app.
     url, _ = peer.authorize_url(client, LOOPBACK)
-    consent = (await browser.http.get(url)).headers["location"]
-    assert (await browser.http.get(consent)).headers["location"].startswith(LOOPBACK + "?code=")
+    location = await browser.visit(url)
+    assert isinstance(location, str) and location.startswith(LOOPBACK + "?code=")
 
 
 # Bounds

@@ -90,10 +90,38 @@ async def test_a_full_pool_holds_back_neither_a_signed_in_browser_nor_a_client_t
         async with from_address("127.0.0.9") as returning:
             answer = await _start(returning, known)
             assert "/handoff/authorize/" in answer.headers["location"]
+        # On plain http a browser's cookie proves nothing (every local port shares it): a signed-in
+        # browser waits like anyone; over https its session lets it past (below).
         alice = browsers()
         page = await alice.open(f"{running.origin}/handoff/login")
         await alice.sign_in(page, "alice", DEMO_USERS["alice"])
-        await newcomer.sign_in(alice, fresh)  # her browser is signed in: the new app's sign-in goes on
+        held = await alice.http.get(newcomer.authorize_url(fresh, LOOPBACK)[0])
+        assert "error=temporarily_unavailable" in held.headers["location"]
+
+
+async def test_over_https_a_full_pool_does_not_hold_back_a_signed_in_browser(tmp_path, store, monkeypatch):
+    from _tls import loopback_certificate
+    from conftest import Running
+
+    from handoff.demo import ScriptedBrowser
+
+    key, certificate = loopback_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    server = Running(tmp_path / "data", tls=(key, certificate), database_url=store).start()
+    monkeypatch.setattr(_authserver, "MAX_PENDING_REQUESTS", 2)
+    try:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            peer = OAuthPeer(server.origin, http)
+            for _ in range(2):
+                assert (await _start(peer, await peer.client())).status_code == 302
+            fresh = await peer.client(name="new here")
+            assert "error=temporarily_unavailable" in (await _start(peer, fresh)).headers["location"]
+            async with ScriptedBrowser(server.origin) as alice:
+                page = await alice.open(f"{server.origin}/handoff/login")
+                await alice.sign_in(page, "alice", DEMO_USERS["alice"])
+                await peer.sign_in(alice, fresh)  # her browser is signed in: the new app's sign-in goes on
+    finally:
+        server.stop()
 
 
 async def test_one_address_flooding_registrations_leaves_room_for_everyone_else(

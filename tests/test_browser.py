@@ -8,12 +8,21 @@ from typing import Any
 
 import pytest
 from _mcp import text_of, user_client
+from _server import python_path
 from mcp import MCPError
 from playwright.async_api import Browser, Page
 
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
+
+
+async def sign_in_here(page: Page, user: str = "alice") -> None:
+    """Sign in on the page that asks (on plain http each record's page does, for itself)."""
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", DEMO_USERS[user])
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
 
 
 async def shot(page: Page, folder: Path, name: str) -> str:
@@ -37,14 +46,13 @@ async def test_a_person_connects_a_calendar_and_approves_a_payment(
 
         await page.goto(elicitation["url"])
         seen = await shot(page, screens, "login")
-        assert "Sign in" in seen and "User name" in seen
-        await page.fill("input[name=username]", "alice")
-        await page.fill("input[name=password]", DEMO_USERS["alice"])
-        await page.click("button[type=submit]")
+        assert "Sign in" in seen and "User name" in seen and "for this page only" in seen
+        await sign_in_here(page)
 
-        await page.wait_for_url(elicitation["url"])
+        assert page.url == elicitation["url"]
         seen = await shot(page, screens, "connect")
         assert "Connect Calendar" in seen and "next_meeting" in seen and "calendar" in seen
+        assert "saved to alice's account" in seen
         await page.click("text=Continue to Calendar")
 
         await page.wait_for_url(f"{world.oidc}/interaction/**")
@@ -60,6 +68,9 @@ async def test_a_person_connects_a_calendar_and_approves_a_payment(
         await page.click("button[type=submit]")
 
         await page.wait_for_url(f"{server.origin}/handoff/oauth/callback?**")
+        seen = await shot(page, screens, "callback-sign-in")  # which of the server's users is back here?
+        assert "Sign in" in seen and "Connected" not in seen
+        await sign_in_here(page)
         seen = await shot(page, screens, "connected")
         assert "Connected" in seen and "token stays on the server" in seen
         assert await notices.wait_for(elicitation["elicitationId"])
@@ -71,6 +82,7 @@ async def test_a_person_connects_a_calendar_and_approves_a_payment(
             await client.call_tool("send_payment", payment)
         approval = caught.value.data["elicitations"][0]
         await page.goto(approval["url"])
+        await sign_in_here(page)
         seen = await shot(page, screens, "approval")
         for expected in ("Send a payment", "49.90 EUR", "Paper & Ink GmbH", "Toner", "Approve", "Deny"):
             assert expected in seen
@@ -82,7 +94,7 @@ async def test_a_person_connects_a_calendar_and_approves_a_payment(
         result = await client.call_tool("send_payment", payment)
         assert text_of(result) == "Paid 49.90 EUR to Paper & Ink GmbH."
     await context.close()
-    assert len(list(screens.glob("*.png"))) == 7
+    assert len(list(screens.glob("*.png"))) == 8
 
 
 async def test_pages_cannot_be_framed(world, world_browsers, chromium: Browser, screens: Path):
@@ -276,7 +288,7 @@ def test_handoff_connect_signs_in_through_chromium(running, tmp_path):
         "BROWSER": f"{shlex.quote(sys.executable)} {here / 'chromium_browser.py'} %s",
         "CHROMIUM_LOG": str(log),
         "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
-        "PYTHONPATH": str(here),
+        "PYTHONPATH": python_path(here),
         "TERM": "xterm-256color",
     }
     handoff = Path(sys.executable).parent / "handoff"
@@ -334,10 +346,6 @@ async def test_approval_pages_show_hostile_values_exactly_as_they_will_run(
     server = world.server
     context = await chromium.new_context()
     page = await context.new_page()
-    await page.goto(f"{server.origin}/handoff/login")
-    await page.fill("input[name=username]", "alice")
-    await page.fill("input[name=password]", DEMO_USERS["alice"])
-    await page.click("button[type=submit]")
     rendered: list[str] = []
     async with user_client(server.mcp_url, world_browsers(), "alice") as (client, _):
         for amount, payee, expected, note in [("5.00", "Ink Ltd", "Ink Ltd", None), *HOSTILE]:
@@ -345,6 +353,7 @@ async def test_approval_pages_show_hostile_values_exactly_as_they_will_run(
             with pytest.raises(MCPError) as caught:
                 await client.call_tool("send_payment", arguments)
             await page.goto(caught.value.data["elicitations"][0]["url"])
+            await sign_in_here(page)
             cells = await page.locator("table.summary td").all_inner_texts()
             assert expected in cells, (payee, cells)
             caution = page.locator(".caution")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _server import ServerThread, free_port
+from _server import ServerThread, free_port, python_path
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 from test_identities import PASSPHRASE
@@ -116,7 +116,7 @@ def test_handoff_call_opens_a_local_servers_link_with_the_default_policy(local, 
         "FAKE_PASSWORD": PASSPHRASE,
         "FAKE_SECRET": "abcdefgh",
         "FAKE_LOG": str(tmp_path / "browser.log"),
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": python_path(HERE),
     }
     handoff = Path(sys.executable).parent / "handoff"
     done = subprocess.run(

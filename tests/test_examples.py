@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from _mcp import Notices, refuse_elicitation, text_of, user_client
-from _server import free_port, wait_until_serving
+from _server import free_port, python_path, wait_until_serving
 from mcp import MCPError
 
 from handoff import generate_key
@@ -175,7 +175,7 @@ def test_the_client_example_signs_in_once_asks_consent_and_gets_the_result(examp
         "FAKE_PASSWORD": EXAMPLE_PASSWORD,
         "FAKE_SECRET": "wk_from_the_client_example",
         "FAKE_LOG": str(log),
-        "PYTHONPATH": str(here),
+        "PYTHONPATH": python_path(here),
         "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
     }
     command = [sys.executable, str(ROOT / "examples" / "client.py"), f"{example_server}/mcp"]

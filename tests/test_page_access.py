@@ -165,24 +165,30 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     await alice.click("button[value=save]")
     assert ("Formular abgelaufen" if german else "Form expired") in await tour.check(alice, "error")
 
-    await alice.goto(to.secret)
+    await alice.goto(to.secret)  # each page asks for the sign-in itself, on this plain-http server
+    await _sign_in(alice, "alice")
     await alice.fill("#value", "wk_demo_1234567890")
     await alice.click("button[value=save]")
     assert ("Gespeichert" if german else "Saved") in await tour.check(alice, "done")
     await alice.goto(to.secret)
+    await _sign_in(alice, "alice")
     assert ("Bereits erledigt" if german else "Already done") in await tour.check(alice, "completed")
 
     await alice.goto(to.approval)
+    await _sign_in(alice, "alice")
     text = await tour.check(alice, "approval", app=DEMO_APP)
     assert "Jamie Doe" in text and "12.50" in text and "send_payment" in text
     await alice.click("button[value=deny]")
     await tour.check(alice, "done")
     await alice.goto(to.approval)
+    await _sign_in(alice, "alice")
     assert ("Anfrage abgelehnt" if german else "Request declined") in await tour.check(alice, "declined")
 
     await alice.goto(to.connect)
+    await _sign_in(alice, "alice")
     assert "Demo Calendar" in await tour.check(alice, "connect", app=DEMO_APP)
     await alice.goto(to.consent)
+    await _sign_in(alice, "alice")
     await tour.check(alice, "consent", app=f"„{APP_NAME}“" if german else f"“{APP_NAME}”")  # quoted data
     await alice.goto(to.unknown)
     await tour.check(alice, "unknown")

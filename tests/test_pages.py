@@ -146,6 +146,14 @@ def test_local_identity_refuses_non_loopback_peers_and_browsers_without_the_pass
     assert anyio.run(identity.current, request("::1")) == "local"
     assert anyio.run(identity.current, request("10.0.0.2")) is None
     assert anyio.run(identity.current, request("127.0.0.1", signed_in=False)) is None
+    # nor does a page's own sign-in take the passphrase from off this computer
+    from starlette.datastructures import FormData
+
+    from handoff.identity._login import SignInRefused
+
+    form = FormData({"password": "a passphrase"})
+    refused = anyio.run(identity.authenticate, request("10.0.0.2"), form, "sign-in:x")
+    assert isinstance(refused, SignInRefused) and refused.status == 403
 
 
 async def test_password_guessing_is_slowed_down_but_the_person_still_gets_in(running, browsers):
@@ -302,3 +310,43 @@ async def test_loopback_servers_on_other_ports_never_share_or_plant_a_session(tm
     finally:
         one.stop()
         two.stop()
+
+
+async def test_on_https_the_session_cookie_is_the_person_and_no_page_asks_again(tmp_path, monkeypatch):
+    """Over https (a real TLS listener on loopback) the `__Host-` Secure session stands for the person:
+    an anonymous browser is sent to the sign-in, a signed-in one sees its record's page at once."""
+    from _mcp import user_client
+    from _server import ServerThread, free_port
+    from _tls import loopback_certificate
+    from mcp import MCPError
+
+    from handoff.demo import build_demo
+
+    key, certificate = loopback_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # the tests' HTTP clients trust it
+    port = free_port()
+    demo = build_demo(f"https://127.0.0.1:{port}", tmp_path / "data")
+    server = ServerThread(demo.app, port, ssl_keyfile=str(key), ssl_certfile=str(certificate)).start()
+    try:
+        async with ScriptedBrowser(demo.public_url) as alice, ScriptedBrowser(demo.public_url) as stranger:
+            async with user_client(demo.mcp_url, alice, "alice") as (client, _):
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("forecast", {"city": "Oslo"})
+            url = caught.value.data["elicitations"][0]["url"]
+            cookie = next(c for c in alice.http.cookies.jar if c.name == "__Host-handoff")
+            assert cookie.secure and cookie.path == "/"
+
+            anonymous = await stranger.http.get(url)
+            assert anonymous.status_code == 303 and "/handoff/login?next=" in anonymous.headers["location"]
+            shown = await alice.http.get(url)  # signed in at the OAuth step: no sign-in asked here
+            assert (
+                shown.status_code == 200
+                and 'name="value"' in shown.text
+                and 'name="password"' not in shown.text
+            )
+            page = await alice.open(url)
+            done = await alice.submit(page, {"value": "wk_OverHttps000001", "action": "save"})
+            assert not isinstance(done, str) and done.title == "Saved"
+        assert await demo.handoff.vault.get("alice", "weather_api_key") == "wk_OverHttps000001"
+    finally:
+        server.stop()

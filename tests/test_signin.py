@@ -18,6 +18,7 @@ import anyio
 import httpx2
 import pytest
 from _mcp import text_of
+from _server import python_path
 
 from handoff.client import (
     FileTokens,
@@ -298,7 +299,7 @@ def cli_env(tmp_path) -> dict[str, str]:
         "FAKE_USER": "alice",
         "FAKE_LOG": str(tmp_path / "browser.log"),
         "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": python_path(HERE),
     }
 
 

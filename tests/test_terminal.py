@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from _server import python_path
 
 HERE = Path(__file__).parent
 KEY = "wk_terminal_secret_123"
@@ -63,7 +64,7 @@ def terminal(running, tmp_path, request) -> Iterator[tuple[Terminal, Path]]:
         "FAKE_SECRET": KEY,
         "FAKE_LOG": str(log),
         "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": python_path(HERE),
         "TERM": "xterm-256color",
         "COLUMNS": "150",
         "FAKE_FINISH": options.get("finish", "1"),

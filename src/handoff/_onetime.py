@@ -34,3 +34,8 @@ class OneTimeStore(KeptIn, Generic[T]):
     async def take(self, token: str) -> T | None:
         fields = await self.store.take(self.space, token)  # taken before any other check: works once
         return None if fields is None else self.kind(**fields)
+
+    async def peek(self, token: str) -> T | None:
+        """The value, left in place for `take` (for a step that asks something before it is used)."""
+        fields = await self.store.get(self.space, token)
+        return None if fields is None else self.kind(**fields)

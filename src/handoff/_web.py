@@ -82,6 +82,50 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class SameOriginForms:
+    """ASGI middleware: a form post from another origin is refused before any page sees it.
+
+    SameSite cookies keep other sites out, but not other ports of the same host: every local server
+    is "same-site" to a loopback server, and can set its cookies. A browser says where a post comes
+    from (`Sec-Fetch-Site`, else `Origin`); anything but this origin, or the person's own typing, is
+    answered 403 with nothing read or changed. A client that sends neither (not a browser) is let
+    through to the usual CSRF checks.
+    """
+
+    def __init__(self, app: ASGIApp, origin: str) -> None:
+        self.app = app
+        parts = urlsplit(origin)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = Request(scope).headers
+        fetched_from = headers.get("sec-fetch-site")
+        origin = headers.get("origin")
+        if fetched_from is not None:
+            foreign = fetched_from not in ("same-origin", "none")
+        else:
+            foreign = origin not in (None, "null", self.origin)
+        if not foreign:
+            await self.app(scope, receive, send)
+            return
+        page = message(
+            Request(scope),
+            403,
+            title=_("Form from another site"),
+            text=_(
+                "This form was sent to %(server)s from another site or another program on this "
+                "computer. Nothing was read or changed.",
+                server=Web.of(Request(scope)).site["name"],
+            ),
+            next_step=_("Open the link from your MCP client again, and fill in the page it shows."),
+            kind="refused",
+        )
+        await page(scope, receive, send)
+
+
 async def read_body(receive: Receive, max_bytes: int | None = None) -> bytes | None:
     """The whole request body from an ASGI `receive`, or None once it grows past `max_bytes`."""
     body, _ = await _read_up_to(receive, max_bytes)
@@ -248,7 +292,9 @@ class BrowserCookie:
     cookie for 127.0.0.1 to every port. There the name carries the port, and on
     every scheme the value carries a MAC over this server's origin: a cookie set
     by another local server (another port, another key) is never taken for one
-    of ours.
+    of ours. That does not stop another local server from reading our cookie or
+    setting a copy of a valid one, so on plain http the cookie stands for the
+    browser only, never for the person (`signed_in_token`).
     """
 
     def __init__(self, key: bytes, *, secure: bool, origin: str = "") -> None:
@@ -317,6 +363,34 @@ class BrowserCookie:
         if not browser_id or not isinstance(submitted, str):
             return False
         return _same(submitted, self.csrf_token(browser_id, purpose))
+
+    def _signed_mac(self, browser_id: str, purpose: str, user: str, until: int) -> str:
+        text = f"signed-in\0{self.origin}\0{browser_id}\0{purpose}\0{user}\0{until}"
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def signed_in_token(self, browser_id: str, purpose: str, user: str, life: float) -> str:
+        """A CSRF token that also says `user` signed in for `purpose` in this browser, for `life`
+        seconds: where a cookie cannot prove who is at a page, the page's own forms carry this."""
+        until = int(time.time() + life)
+        name = base64.urlsafe_b64encode(user.encode()).rstrip(b"=").decode()
+        return f"{name}.{until}.{self._signed_mac(browser_id, purpose, user, until)}"
+
+    def signed_in_user(self, request: Request, submitted: object, purpose: str) -> str | None:
+        """Who signed in for `purpose` in this browser, by the `signed_in_token` a form sent back, if it
+        is one this server made for this browser and it is still good; None otherwise."""
+        browser_id = self.read(request)
+        if not browser_id or not isinstance(submitted, str) or len(submitted) > 600:
+            return None
+        name, _, rest = submitted.partition(".")
+        until, _, mac = rest.partition(".")
+        try:
+            user = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+            expires = int(until)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if expires < time.time() or not _same(mac, self._signed_mac(browser_id, purpose, user, expires)):
+            return None
+        return user
 
 
 def _same(given: str, expected: str) -> bool:

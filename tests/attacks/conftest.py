@@ -16,6 +16,7 @@ from _web import Visit
 from mcp import MCPError
 
 from handoff.demo import DEMO_USERS, ScriptedBrowser
+from handoff.demo._browser import Page
 
 PAYMENT = {"amount": "12.50", "currency": "EUR", "payee": "Carol's Bakery"}
 
@@ -41,8 +42,20 @@ async def ask(
     return Link(elicitation["url"], elicitation["elicitationId"], browser)
 
 
+async def answered(browser: ScriptedBrowser, url: str) -> httpx2.Response:
+    """Open `url` in `browser` (a record's page, a consent, a provider's callback); where the page asks
+    who is there (on plain http they do), the browser's person signs in on it. The last answer."""
+    response = await browser.http.get(url)
+    page = Page(str(response.url), response.status_code, response.text)
+    if page.asks_sign_in and browser.person is not None and page.action:
+        user, password = browser.person
+        form = {"csrf": page.csrf or "", "username": user, "password": password}
+        response = await browser.http.post(urljoin(url, page.action), data=form)
+    return response
+
+
 async def sign_in(browser: ScriptedBrowser, user: str) -> ScriptedBrowser:
-    """Sign `browser` in to the pages as `user`, the way a person does."""
+    """Sign `browser` in to the pages as `user`, the way a person does (it remembers who that is)."""
     page = await browser.open(f"{browser.origin}/handoff/login")
     landed = await browser.sign_in(page, user, DEMO_USERS[user])
     assert f"Signed in as <strong>{user}</strong>" in landed.text, landed.text[:500]

@@ -1,7 +1,8 @@
 """Consent phishing across browsers, in Chromium: bob starts an MCP client's sign-in and passes the link
 on; alice, signed in to the same server in her own browser, opens it. She must not be one click away
-from handing bob a token for her: the page asks her to sign in for this very request first, and then
-says where the request came from (the app's name as data, where it sends her back, when it was made)."""
+from handing bob a token for her: the page asks her to sign in for this very request first (on this
+plain-http server every consent page does), and then says where the request came from (the app's
+name as data, where it sends her back, when it was made)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def test_a_consent_link_from_another_browser_needs_a_fresh_sign_in_and_sho
     await alice.goto(link)
     assert await alice.locator("button[value=allow]").count() == 0  # no one-click grant
     assert await alice.locator("input[name=password]").count() == 1
-    assert "started in another browser" in await alice.locator("#login-notice").inner_text()
+    assert "for this page only" in await alice.locator("#login-here").inner_text()
     await alice.screenshot(path=screens / "consent-link-sign-in-again.png", full_page=True)
     codes = await running.demo.auth.store.count("as.code")
 

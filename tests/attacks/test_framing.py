@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from .conftest import PAYMENT, ask, authorize_request, sign_in
+from .conftest import PAYMENT, answered, ask, authorize_request, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -35,6 +35,7 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
     consent = await authorize_request(alice.http, origin)  # started in her own signed-in browser
     weather_page = await alice.open(weather.url)
     login_page = await anonymous.open(f"{origin}/handoff/login")
+    payment_sign_in = await anonymous.open(payment.url)
     seen: dict[str, httpx2.Response] = {
         "index, anonymous": await anonymous.http.get(f"{origin}/handoff/"),
         "index, signed in": await alice.http.get(f"{origin}/handoff/"),
@@ -44,14 +45,17 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
             f"{origin}/handoff/login",
             data={"csrf": login_page.csrf or "", "username": "bob", "password": "x"},
         ),
-        "secret page": await alice.http.get(weather.url),
-        "approval page": await alice.http.get(payment.url),
-        "connect page": await alice.http.get(meeting.url),
+        "record, its own sign-in": await anonymous.http.get(payment.url),
+        "record, wrong password": await anonymous.http.post(
+            payment.url, data={"csrf": payment_sign_in.csrf or "", "username": "alice", "password": "x"}
+        ),
+        "secret page": await answered(alice, weather.url),
+        "approval page": await answered(alice, payment.url),
+        "connect page": await answered(alice, meeting.url),
         "connect, on to the provider": await alice.http.post(
             meeting.url, data={"csrf": (await alice.open(meeting.url)).csrf or "", "action": "continue"}
         ),
-        "record, sign in first": await anonymous.http.get(weather.url),
-        "record, not yours": await bob.http.get(weather.url),
+        "record, not yours": await answered(bob, weather.url),
         "record, unknown": await alice.http.get(f"{origin}/handoff/e/{'A' * 32}"),
         "record, malformed": await alice.http.get(f"{origin}/handoff/e/x"),
         "record, stale form": await alice.http.post(weather.url, data={"value": "wk_x"}),
@@ -64,8 +68,12 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
             weather.url,
             data={"csrf": weather_page.csrf or "", "value": "wk_FramingTestKey00", "action": "save"},
         ),
-        "record, no longer active": await alice.http.get(weather.url),
-        "consent page": await alice.http.get(consent),
+        "record, no longer active": await answered(alice, weather.url),
+        "record, form from another port": await alice.http.post(
+            payment.url, data={"action": "approve"}, headers={"sec-fetch-site": "same-site"}
+        ),
+        "consent, its own sign-in": await anonymous.http.get(consent),
+        "consent page": await answered(alice, consent),
         "consent, stale form": await alice.http.post(consent, data={"decision": "allow"}),
         "consent, unknown": await alice.http.get(f"{origin}/handoff/authorize/unknown"),
         "oauth callback, unknown state": await alice.http.get(f"{origin}/handoff/oauth/callback?state=x"),
@@ -85,7 +93,8 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
         "approval page": 200,
         "connect page": 200,
         "connect, on to the provider": 303,
-        "record, sign in first": 303,
+        "record, its own sign-in": 200,
+        "record, wrong password": 401,
         "record, not yours": 403,
         "record, unknown": 404,
         "record, malformed": 404,
@@ -95,6 +104,8 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
         "record, wrong method": 405,
         "record, saved": 200,
         "record, no longer active": 410,
+        "record, form from another port": 403,
+        "consent, its own sign-in": 200,
         "consent page": 200,
         "consent, stale form": 400,
         "consent, unknown": 404,

@@ -12,7 +12,7 @@ from handoff.demo import ScriptedBrowser
 from handoff.ledger import Draft, Status
 from handoff.oauth import provider
 
-from .conftest import Link, ask, connect_at, provider_callback, sign_in
+from .conftest import Link, answered, ask, connect_at, provider_callback, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,7 @@ async def meeting(world, world_browsers) -> Link:
 async def test_a_replayed_callback_is_refused_and_changes_nothing(world, meeting):
     handoff, origin = world.server.demo.handoff, world.server.origin
     callback = await provider_callback(meeting.owner.http, await connect_at(meeting), "alice", origin)
-    first = await travel(meeting.owner.http, await meeting.owner.http.get(callback))
+    first = await travel(meeting.owner.http, await answered(meeting.owner, callback))
     assert first.status == 200 and "Connected" in first.text
     tokens, record = await handoff.connections.load("alice", "calendar"), await handoff.ledger.get(meeting.id)
     again = await meeting.owner.http.get(callback)
@@ -67,7 +67,7 @@ async def test_swapped_states_of_two_records_connect_nothing(world, meeting):
     assert a.params["state"] != b.params["state"]
     for code_of, state_of, record in ((a, b, second), (b, a, first)):
         swapped = a.copy_merge_params({"code": code_of.params["code"], "state": state_of.params["state"]})
-        response = await meeting.owner.http.get(swapped)
+        response = await answered(meeting.owner, str(swapped))
         assert response.status_code == 502 and "Not connected" in response.text
         assert (await handoff.ledger.get(record.id)).status is Status.FAILED
     assert not await _connected(handoff, "alice")
@@ -98,9 +98,10 @@ async def test_an_unreachable_provider_fails_the_record_with_a_page_not_an_error
         async with ScriptedBrowser(server.origin) as browser:
             link = await ask(server.mcp_url, browser, "alice", "next_meeting")
             state = httpx2.URL(await connect_at(link)).params["state"]
-            response = await browser.http.get(
+            callback = httpx2.URL(
                 f"{server.origin}/handoff/oauth/callback", params={"state": state, "code": "a-code"}
             )
+            response = await answered(browser, str(callback))
             assert response.status_code == 502 and "Not connected" in response.text, response.status_code
             assert (await server.demo.handoff.ledger.get(link.id)).status is Status.FAILED
             assert not await _connected(server.demo.handoff, "alice")

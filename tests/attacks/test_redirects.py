@@ -12,7 +12,7 @@ import pytest
 from handoff.demo import DEMO_USERS
 from handoff.ledger import Draft, Status
 
-from .conftest import Link, ask, connect_at, provider_callback
+from .conftest import Link, answered, ask, connect_at, provider_callback
 
 pytestmark = pytest.mark.anyio
 
@@ -104,6 +104,6 @@ async def test_a_genuine_callback_never_redirects_either(world, world_browsers):
     assert (await handoff.ledger.get(first.id)).status is Status.DECLINED
     other = Link(handoff.url_for(second.id), second.id, link.owner)
     allowed = httpx2.URL(await provider_callback(link.owner.http, await connect_at(other), "alice", origin))
-    response = await link.owner.http.get(allowed.copy_merge_params(evil))
+    response = await answered(link.owner, str(allowed.copy_merge_params(evil)))
     assert response.status_code == 200 and "Connected" in response.text and "location" not in response.headers
     assert (await handoff.ledger.get(second.id)).status is Status.COMPLETED

@@ -501,7 +501,7 @@ async def _legacy_story(story: Story, stage: Stage) -> None:
             )
 
             await _bob_is_refused(story, stage, bob, url)
-            await _alice_enters_her_key(story, alice, url, "(still signed in from the OAuth step)")
+            await _alice_enters_her_key(story, alice, url, "")
 
             story.step("The client learns that the elicitation is complete")
             with anyio.move_on_after(10):
@@ -618,7 +618,7 @@ async def _connection_story(story: Story, stage: Stage) -> None:
         url, eid = await _needs(client, "next_meeting", {})
         story.ok(f"-32042: the client is asked to open {url}")
 
-        story.step("Alice opens the link and continues to the provider")
+        story.step("Alice opens the link, signs in on its page and continues to the provider")
         page = await alice.open(url)
         story.check(
             page.title == "Connect Demo Calendar" and "calendar" in page.text,
@@ -632,7 +632,8 @@ async def _connection_story(story: Story, stage: Stage) -> None:
         done = await alice.submit(consent, {"decision": "allow"})
         story.check(
             not isinstance(done, str) and done.title == "Connected",
-            "back on the exact callback: the code is exchanged, the tokens go to the vault",
+            "back on the exact callback, Alice signs in once more (the cookie could be another user's): "
+            "the code is exchanged, the tokens go to the vault",
             f"the callback showed {done if isinstance(done, str) else done.title}",
         )
 
@@ -649,7 +650,7 @@ async def _approval_story(story: Story, stage: Stage) -> None:
         url, eid = await _needs(client, "send_payment", payment)
         story.ok(f"-32042: approval needed at {url}")
 
-        story.step("Alice reviews exactly what will happen and approves")
+        story.step("Alice signs in on the page, reviews exactly what will happen and approves")
         page = await alice.open(url)
         story.check(
             all(v in page.text for v in ("120.00 EUR", "ACME Tools Ltd", "Invoice 114")),
@@ -711,10 +712,15 @@ async def _accept(*_: object) -> ElicitResult:
 
 
 async def _bob_is_refused(story: Story, stage: Stage, bob: ScriptedBrowser, url: str) -> None:
-    story.step("Bob gets hold of the link and opens it while signed in as Bob")
+    story.step("Bob gets hold of the link and opens it in his own browser")
     page = await bob.open(url)
-    if "/login" in page.url:
-        page = await bob.sign_in(page, "bob", DEMO_USERS["bob"])
+    story.check(
+        page.asks_sign_in and "Weather API key" not in page.text,
+        "the page shows nothing and asks who is there (on plain http a cookie proves nothing: "
+        "the browser shares it with every local port)",
+        f"Bob saw {page.title!r} (HTTP {page.status})",
+    )
+    page = await bob.sign_in(page, "bob", DEMO_USERS["bob"])
     story.check(
         page.status == 403 and "not yours" in page.title.lower(),
         f"Bob is refused: {page.title!r} (HTTP {page.status})",
@@ -725,8 +731,8 @@ async def _bob_is_refused(story: Story, stage: Stage, bob: ScriptedBrowser, url:
 
 
 async def _alice_enters_her_key(story: Story, alice: ScriptedBrowser, url: str, note: str) -> float:
-    story.step(f"Alice opens the link {note}and enters her key".replace("  ", " ").replace(")and", ") and"))
-    page = await alice.open(url)
+    story.step(f"Alice opens the link {note}, signs in on its page and enters her key".replace(" ,", ","))
+    page = await alice.open(url)  # her browser signs in where the page asks, as she would
     story.check(
         page.status == 200 and page.title == "Weather API key",
         f"Alice sees {page.title!r}",

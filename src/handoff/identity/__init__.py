@@ -3,9 +3,11 @@
 from ._authserver import AuthServer
 from ._browser import BrowserIdentity, CustomIdentity, is_loopback
 from ._local import LocalIdentity, write_passphrase
-from ._login import PasswordLogin, Throttle, check_password, hash_password
+from ._login import PasswordLogin
 from ._oidc import Discovery, JwtVerifier, OidcLogin
+from ._passwords import check_password, hash_password
 from ._principal import LocalUser, McpIdentity, TokenSubject, access_token
+from ._throttle import Throttle
 
 __all__ = [
     "AuthServer",

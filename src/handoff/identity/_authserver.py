@@ -16,7 +16,9 @@ unauthenticated growth (registrations, pending sign-ins and metadata are
 bounded per requester: a flood evicts the flooder's own oldest entries, never
 anyone else's); and a sign-in link sent to someone else (the consent is given
 only in the browser that started the request signed in, or that signed in for
-this very request).
+this very request). On plain http, where the browser shares its cookie with
+every local port, the cookie counts for nothing: every consent page asks for
+the sign-in itself, for its request.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from mcp.server.auth.provider import (
 )
 from mcp.shared.auth import InvalidRedirectUriError, OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -66,8 +69,9 @@ from .._web import (
     render,
     replaying,
 )
-from ._login import PasswordLogin, Throttle
+from ._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
 from ._redirects import destination, form_target, redirect_problem, same_redirect
+from ._throttle import Throttle
 
 logger = logging.getLogger("handoff.auth")
 
@@ -135,7 +139,9 @@ class OAuthRequesters:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        token = _requester.set(_Requester(remote_address(request), self.cookie.read(request)))
+        # On plain http the browser shares its cookie with every local port: it names nobody here.
+        browser_id = self.cookie.read(request) if self.cookie.secure else None
+        token = _requester.set(_Requester(remote_address(request), browser_id))
         try:
             await self.app(scope, receive, send)
         finally:
@@ -597,11 +603,45 @@ class AuthServer(PasswordLogin):
         client = await self.get_client(pending["client_id"]) if pending else None
         if pending is None or client is None:
             return _expired(request)
+        if page_sign_in(self, web) is not None:
+            return await self._consent_sign_in(request, request_id, pending)
         user = await self._consenting(request, pending)
         if user is None:
             login = self.login_url(request, f"{web.root}/authorize/{request_id}")
             assert login is not None
             return RedirectResponse(login, status_code=303)
+        browser_id = web.browser_id(request)
+        assert browser_id is not None
+        csrf = web.cookie.csrf_token(browser_id, f"authorize:{request_id}")
+        return await self._consent_for(request, request_id, pending, client, user, csrf)
+
+    async def _consent_sign_in(
+        self, request: Request, request_id: str, pending: dict[str, Any], error: SignInRefused | None = None
+    ) -> Response:
+        """On plain http the consent page asks for the sign-in itself, for this request."""
+        web = Web.of(request)
+        page = await self.sign_in_page(
+            request,
+            purpose=f"sign-in:authorize:{request_id}",
+            action=f"{web.root}/authorize/{request_id}",
+            error=error,
+        )
+        # A consent given before leads from the sign-in straight to the client: let the form go there.
+        page.headers["content-security-policy"] = content_security_policy(
+            (form_target(pending["params"]["redirect_uri"]),)
+        )
+        return page
+
+    async def _consent_for(
+        self,
+        request: Request,
+        request_id: str,
+        pending: dict[str, Any],
+        client: OAuthClientInformationFull,
+        user: str,
+        csrf: str,
+    ) -> Response:
+        """`user`'s consent page for the request (or the grant itself, for a consent remembered)."""
         params = AuthorizationParams.model_validate(pending["params"])
         redirect_uri = str(params.redirect_uri)
         scopes = params.scopes or []
@@ -610,8 +650,6 @@ class AuthServer(PasswordLogin):
             if await self.store.take(_REQUEST, request_id) is None:
                 return _expired(request)
             return await self._grant(params, str(client.client_id), user)
-        browser_id = web.browser_id(request)
-        assert browser_id is not None
         verified = self.verified(str(client.client_id))
         name = show(client.client_name) if client.client_name else None
         page = render(
@@ -629,7 +667,7 @@ class AuthServer(PasswordLogin):
             requested_at=float(pending.get("created", _expiry(pending) - REQUEST_LIFE)),
             scopes=[(s, self._scope_descriptions.get(s, "")) for s in scopes],
             changed=await self._consented_elsewhere(user, client, redirect_uri),
-            csrf=web.cookie.csrf_token(browser_id, f"authorize:{request_id}"),
+            csrf=csrf,
         )
         # The Allow button's POST is answered with a redirect to the client: let the form go exactly there.
         page.headers["content-security-policy"] = content_security_policy((form_target(redirect_uri),))
@@ -651,8 +689,17 @@ class AuthServer(PasswordLogin):
         pending = await self.store.get(_REQUEST, request_id)
         if pending is None:
             return _expired(request)
-        user = await self._consenting(request, pending)
-        if user is None or not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
+        if page_sign_in(self, web) is None:
+            user = await self._consenting(request, pending)
+            if not web.cookie.csrf_ok(request, form.get("csrf"), f"authorize:{request_id}"):
+                user = None
+        elif "password" in form:
+            return await self._signed_in_here(request, request_id, pending, form)
+        else:  # on plain http the form itself says who signed in for this request, in this browser
+            user = web.cookie.signed_in_user(request, form.get("csrf"), f"authorize:{request_id}")
+            if pending.get("browser") != _digest("browser", web.browser_id(request) or ""):
+                user = None  # someone signed in for it since, in another browser
+        if user is None:
             return message(
                 request,
                 400,
@@ -678,6 +725,25 @@ class AuthServer(PasswordLogin):
             expires_at=time.time() + CONSENT_LIFE,
         )
         return await self._grant(params, str(client.client_id), user)
+
+    async def _signed_in_here(
+        self, request: Request, request_id: str, pending: dict[str, Any], form: FormData
+    ) -> Response:
+        """A sign-in typed on the consent page (plain http): the consent page for that person, its
+        form carrying the proof; or the grant, for a consent remembered."""
+        web = Web.of(request)
+        user = await self.authenticate(request, form, f"sign-in:authorize:{request_id}")
+        if isinstance(user, SignInRefused):
+            return await self._consent_sign_in(request, request_id, pending, user)
+        client = await self.get_client(pending["client_id"])
+        browser_id = web.browser_id(request)
+        if client is None or browser_id is None:
+            return _expired(request)
+        await self.signed_in_for(f"{self._pages_root()}/authorize/{request_id}", user, browser_id)
+        csrf = web.cookie.signed_in_token(browser_id, f"authorize:{request_id}", user, PAGE_SIGN_IN_LIFE)
+        page = await self._consent_for(request, request_id, pending, client, user, csrf)
+        web.cookie.issue_device(page, user)
+        return page
 
     async def _grant(self, params: AuthorizationParams, client_id: str, user: str) -> Response:
         code = secrets.token_urlsafe(32)

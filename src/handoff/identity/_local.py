@@ -13,12 +13,15 @@ import os
 import stat
 from pathlib import Path
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from .._command import command
 from .._errors import ConfigError
+from .._i18n import gettext as _
 from ._browser import is_loopback
-from ._login import PasswordLogin, hash_password, is_password_hash
+from ._login import PasswordLogin, SignInRefused
+from ._passwords import hash_password, is_password_hash
 from ._sessions import SESSION_LIFE, BrowserSessions
 
 
@@ -80,7 +83,15 @@ class LocalIdentity(PasswordLogin):
         return cls(stored, name=name)
 
     async def current(self, request: Request) -> str | None:
-        peer = request.client.host if request.client else ""
-        if not is_loopback(peer):
+        if not _from_loopback(request):
             return None
         return await super().current(request)
+
+    async def authenticate(self, request: Request, form: FormData, purpose: str) -> str | SignInRefused:
+        if not _from_loopback(request):
+            return SignInRefused(_("This server takes sign-ins only from this computer."), 403)
+        return await super().authenticate(request, form, purpose)
+
+
+def _from_loopback(request: Request) -> bool:
+    return is_loopback(request.client.host if request.client else "")

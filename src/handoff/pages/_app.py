@@ -7,6 +7,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -17,8 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .._errors import RecordNotFound, StorageUnavailable
 from .._i18n import Language
 from .._i18n import gettext as _
-from .._web import BodyLimit, SecurityHeaders, Web, message, remote_address, render
+from .._web import BodyLimit, SameOriginForms, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
+from ..identity._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
 from ..ledger import Record
 from ._connect import callback as connect_callback
 from ._flow import ended
@@ -39,10 +41,101 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         return render(request, "index.html", user=user, csrf=_csrf(request, "logout")[0])
 
     async def record_page(request: Request) -> Response:
-        found = await _verified(request)
-        if isinstance(found, Response):
-            return found
-        record, flow_csrf = found
+        record = await _record(request)
+        if isinstance(record, Response):
+            return record
+        if (asking := page_sign_in(handoff.browser, web)) is not None:
+            return await _sign_in_form(asking, request, record)
+        user = await handoff.browser.current(request)
+        if user is None:
+            return _sign_in_elsewhere(request, record)
+        return await _open(request, record, user, _csrf(request, f"record:{record.id}")[0])
+
+    async def record_submit(request: Request) -> Response:
+        record = await _record(request)
+        if isinstance(record, Response):
+            return record
+        form = await request.form()
+        token = form.get("csrf")
+        if (asking := page_sign_in(handoff.browser, web)) is not None:
+            if "password" in form:
+                return await _sign_in_here(asking, request, record, form)
+            # On plain http the form itself says who signed in for this record, in this browser.
+            user = web.cookie.signed_in_user(request, token, f"record:{record.id}")
+            if user != record.principal:
+                return await _stale(request, record)
+        else:
+            user = await handoff.browser.current(request)
+            if user is None:
+                return _sign_in_elsewhere(request, record)
+            if (refused := await _refusal(request, record, user)) is not None:
+                return refused
+            if not web.cookie.csrf_ok(request, token, f"record:{record.id}"):
+                return await _stale(request, record)
+        if not record.pending:
+            return ended(request, record.status.value)
+        assert isinstance(token, str) and user is not None
+        request.state.user = user
+        return await handoff.flows[record.kind].submit(handoff, request, record, form, token)
+
+    async def _record(request: Request) -> Record | Response:
+        """The record a link names; unknown and malformed ids get a page that says nothing more."""
+        record_id = request.path_params["record_id"]
+        remote = remote_address(request)
+        if not _ID.fullmatch(record_id):
+            await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
+            return _unknown(request)
+        try:
+            return await handoff.ledger.get(record_id)
+        except RecordNotFound:
+            await handoff.audit.write(Event.REJECTED, remote=remote, detail="unknown id")
+            return _unknown(request)
+
+    def _sign_in_elsewhere(request: Request, record: Record) -> Response:
+        """An anonymous browser on https: off to the identity's sign-in, and back to the link."""
+        login = handoff.browser.login_url(request, f"{web.root}/e/{record.id}")
+        if login is None:
+            return message(
+                request,
+                401,
+                title=_("Sign-in needed"),
+                text=_(
+                    "This page needs you to be signed in to %(server)s, and it cannot tell who you are.",
+                    server=web.site["name"],
+                ),
+                next_step=_("Sign in the way this server expects, then open the link again."),
+            )
+        return RedirectResponse(login, status_code=303)
+
+    async def _sign_in_form(
+        asking: PasswordLogin, request: Request, record: Record, error: SignInRefused | None = None
+    ) -> Response:
+        """The record's own sign-in form: it posts back to the record's page, which checks it."""
+        return await asking.sign_in_page(
+            request, purpose=f"sign-in:{record.id}", action=f"{web.root}/e/{record.id}", error=error
+        )
+
+    async def _sign_in_here(
+        asking: PasswordLogin, request: Request, record: Record, form: FormData
+    ) -> Response:
+        """A sign-in typed on the record's page: the page for that person, its forms carrying the proof."""
+        user = await asking.authenticate(request, form, f"sign-in:{record.id}")
+        if isinstance(user, SignInRefused):
+            return await _sign_in_form(asking, request, record, user)
+        browser_id = web.browser_id(request)
+        assert browser_id is not None  # the pages app gives every browser an id
+        token = web.cookie.signed_in_token(browser_id, f"record:{record.id}", user, PAGE_SIGN_IN_LIFE)
+        page = await _open(request, record, user, token, here=True)
+        web.cookie.issue_device(page, user)
+        return page
+
+    async def _open(
+        request: Request, record: Record, user: str, token: str, *, here: bool = False
+    ) -> Response:
+        """The record's page for `user`: refused when it is someone else's, ended, or its flow."""
+        if (refused := await _refusal(request, record, user, here=here)) is not None:
+            return refused
+        request.state.user = user
         await handoff.audit.write(
             Event.OPENED,
             principal=record.principal,
@@ -50,72 +143,40 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             record_id=record.id,
             remote=remote_address(request),
         )
-        return await handoff.flows[record.kind].show(handoff, request, record, flow_csrf)
+        return await handoff.flows[record.kind].show(handoff, request, record, token)
 
-    async def record_submit(request: Request) -> Response:
-        found = await _verified(request)
-        if isinstance(found, Response):
-            return found
-        record, flow_csrf = found
-        form = await request.form()
-        if not web.cookie.csrf_ok(request, form.get("csrf"), f"record:{record.id}"):
-            await handoff.audit.write(
-                Event.REJECTED,
-                principal=record.principal,
-                record_id=record.id,
-                remote=remote_address(request),
-                detail="csrf token missing or wrong",
-            )
-            return message(
-                request,
-                403,
-                title=_("Form expired"),
-                text=_("This form is stale or did not come from this page."),
-                next_step=_("Go back, reload the page and try again."),
-            )
-        return await handoff.flows[record.kind].submit(handoff, request, record, form, flow_csrf)
-
-    async def _verified(request: Request) -> tuple[Record, str] | Response:
-        """Identity before anything: unknown ids, anonymous and other users see no record details."""
-        record_id = request.path_params["record_id"]
-        remote = remote_address(request)
-        if not _ID.fullmatch(record_id):
-            await handoff.audit.write(Event.REJECTED, remote=remote, detail="malformed id")
-            return _unknown(request)
-        try:
-            record = await handoff.ledger.get(record_id)
-        except RecordNotFound:
-            await handoff.audit.write(Event.REJECTED, remote=remote, detail="unknown id")
-            return _unknown(request)
-        user = await handoff.browser.current(request)
-        if user is None:
-            login = handoff.browser.login_url(request, f"{web.root}/e/{record_id}")
-            if login is None:
-                return message(
-                    request,
-                    401,
-                    title=_("Sign-in needed"),
-                    text=_(
-                        "This page needs you to be signed in to %(server)s, and it cannot tell who you are.",
-                        server=web.site["name"],
-                    ),
-                    next_step=_("Sign in the way this server expects, then open the link again."),
-                )
-            return RedirectResponse(login, status_code=303)
+    async def _refusal(request: Request, record: Record, user: str, *, here: bool = False) -> Response | None:
+        """Why `user` sees nothing of this record (it is someone else's, or it ended), or None."""
         if user != record.principal:
             await handoff.audit.write(
                 Event.IDENTITY_MISMATCH,
                 principal=user,
                 client_id=record.client_id,
                 record_id=record.id,
-                remote=remote,
+                remote=remote_address(request),
                 detail=f"link belongs to {record.principal}",
             )
-            return render(request, "refused.html", 403, user=user, csrf=_csrf(request, "logout")[0])
+            csrf = _csrf(request, "logout")[0]
+            return render(request, "refused.html", 403, user=user, here=here, csrf=csrf)
         if not record.pending:
             return ended(request, record.status.value)
-        request.state.user = user
-        return record, _csrf(request, f"record:{record.id}")[0]
+        return None
+
+    async def _stale(request: Request, record: Record) -> Response:
+        await handoff.audit.write(
+            Event.REJECTED,
+            principal=record.principal,
+            record_id=record.id,
+            remote=remote_address(request),
+            detail="csrf token missing or wrong",
+        )
+        return message(
+            request,
+            403,
+            title=_("Form expired"),
+            text=_("This form is stale or did not come from this page."),
+            next_step=_("Go back, reload the page and try again."),
+        )
 
     def _csrf(request: Request, purpose: str) -> tuple[str, str | None]:
         browser_id = web.browser_id(request) or ""
@@ -126,7 +187,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/", index, methods=["GET"]),
-        Route("/oauth/callback", oauth_callback, methods=["GET"]),
+        Route("/oauth/callback", oauth_callback, methods=["GET", "POST"]),
         Route("/e/{record_id}", record_page, methods=["GET"]),
         Route("/e/{record_id}", record_submit, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("handoff", "static")]), name="static"),
@@ -138,6 +199,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         middleware=[
             Middleware(Language, catalogs=web.catalogs),
             Middleware(SecurityHeaders),
+            Middleware(SameOriginForms, origin=web.public_base),
             Middleware(BodyLimit, max_bytes=PAGE_BODY_LIMIT),
             Middleware(_EnsureBrowserCookie, web=web),
         ],

@@ -22,6 +22,7 @@ from .._i18n import gettext as _
 from .._onetime import OneTimeStore
 from .._web import Web, content_security_policy, message, remote_address, render
 from ..audit import Event
+from ..identity._login import PasswordLogin, SignInRefused, page_sign_in
 from ..ledger import Record, Status
 from ..oauth import TokenSet
 from ..oauth._tokens import client
@@ -94,10 +95,30 @@ class ConnectFlow:
 
 
 async def callback(handoff: Handoff, request: Request) -> Response:
-    """The provider sends the browser back here, and only here; nothing in the query can redirect."""
+    """The provider sends the browser back here, and only here; nothing in the query can redirect.
+
+    On plain http, where another local server may have planted its own user's cookie in this
+    browser, a server with more than one user asks who is here before the code is used: the tokens
+    go to the record's owner only if that person signs in, on this page."""
     web = Web.of(request)
     remote = remote_address(request)
     state = request.query_params.get("state", "")
+    asking = page_sign_in(handoff.browser, web)
+    asks = asking is not None and not asking.one_person and not request.query_params.get("error")
+    purpose = f"sign-in:connect:{state}"
+    signed: str | None = None
+    if asking is not None and asks:
+        if request.method == "GET":
+            waiting = await handoff.oauth_states.peek(state) if state else None
+            if waiting is not None and web.browser_id(request) == waiting.browser_id:
+                return await _sign_in_form(asking, request, purpose)
+        else:
+            answer = await asking.authenticate(request, await request.form(), purpose)
+            if isinstance(answer, SignInRefused):
+                return await _sign_in_form(asking, request, purpose, answer)
+            signed = answer
+    elif request.method != "GET":
+        state = ""  # only a sign-in is posted here
     pending = await handoff.oauth_states.take(state) if state else None
     if pending is None:
         await handoff.audit.write(
@@ -110,7 +131,10 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             text=_("The link back from the provider is unknown, was already used, or expired."),
             next_step=_("Start again from your MCP client."),
         )
-    user = await handoff.browser.current(request)
+    if asking is None:
+        user = await handoff.browser.current(request)
+    else:  # plain http: whoever signed in here, else the one person there is (or a provider's refusal)
+        user = signed if asks else pending.principal
     if web.browser_id(request) != pending.browser_id or user != pending.principal:
         await handoff.audit.write(
             Event.REJECTED,
@@ -199,6 +223,15 @@ async def callback(handoff: Handoff, request: Request) -> Response:
         ),
         declined=False,
     )
+
+
+async def _sign_in_form(
+    asking: PasswordLogin, request: Request, purpose: str, error: SignInRefused | None = None
+) -> Response:
+    """The sign-in that ends a third-party sign-in on plain http: it posts back to this very callback."""
+    web = Web.of(request)
+    action = f"{web.root}/oauth/callback?{request.url.query}"
+    return await asking.sign_in_page(request, purpose=purpose, action=action, error=error)
 
 
 async def _finish_quietly(

@@ -40,9 +40,11 @@ async def conclude(
 
 async def about(handoff: Handoff, record: Record) -> dict[str, Any]:
     """Who asked and for what, as the record page shows it: the app (its name only from a verified
-    registration, or marked as its own claim), the tool, what is asked and why, and when."""
+    registration, or marked as its own claim), the tool, what is asked and why, when, and whose account
+    it is for."""
     return {
         "record_id": record.id,
+        "principal": record.principal,
         "tool": record.params.get("tool", ""),
         "label": authored(record.params.get("label", "")),
         "help": authored(record.params.get("help", "")),
