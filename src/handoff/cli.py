@@ -8,6 +8,7 @@ import logging
 import socket
 import sqlite3
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import click
 
-from ._errors import ConfigError, HandoffError
+from ._errors import ConfigError, HandoffError, expected, leaves
+from ._exact import printable
 from .check._cli import check
 
 if TYPE_CHECKING:
@@ -28,10 +30,47 @@ _POSTGRES = ("postgresql://", "postgres://")
 DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported lazily, like the rest)
 
 
-@click.group()
+_DEBUG = "handoff.debug"
+"""Where `--debug` is noted in the context's `meta` (shared by every command of one run)."""
+_CLIENT_COMMANDS = ("connect", "call", "check")
+"""The commands that run the SDK's client, whose logs would print tracebacks for ordinary failures."""
+
+
+class _Boundary(click.Group):
+    """The `handoff` command group, and the one place where a command's expected failure is said:
+    an error handoff raised on purpose, however deep in exception groups, ends in one line (`Error:
+    ...`) and exit 1; `--debug` prints the traceback first. Any other exception is a fault, and keeps
+    its traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            found = expected(exc)
+            if found is None:
+                clicks = [leaf for leaf in leaves(exc) if isinstance(leaf, click.ClickException)]
+                if clicks and clicks[0] is not exc:
+                    raise clicks[0] from None  # a command's own one-line error, raised in a task group
+                raise
+            if ctx.meta.get(_DEBUG):
+                traceback.print_exception(exc)
+            raise click.ClickException(printable(str(found).strip())) from None
+
+
+@click.group(cls=_Boundary)
 @click.version_option(package_name="handoff")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="HANDOFF_DEBUG",
+    help="On a failure, print the traceback too (and the MCP SDK's own log).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """handoff: URL mode elicitation for MCP, done safely."""
+    ctx.meta[_DEBUG] = debug
+    if ctx.invoked_subcommand in _CLIENT_COMMANDS and not debug:
+        _quiet_sdk_logs()
 
 
 main.add_command(check)
@@ -132,21 +171,15 @@ def demo(
         _serve_replicas(replicas, port, base, database_url, data_dir, framework)
         return
 
-    import uvicorn
-
     from .demo import build_demo
+    from .demo._serving import listening, serve
 
-    try:
-        app = build_demo(base, data_dir, database_url=database_url, framework=framework)
-    except HandoffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        _demo_banner(
-            base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
-        )
+    sock = listening(host, port)
+    app = build_demo(base, data_dir, database_url=database_url, framework=framework)
+    banner = _demo_banner(
+        base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
     )
-    # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
-    uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
+    serve(app.app, sock, ready=lambda: click.echo(banner))
 
 
 def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: str = "") -> str:
@@ -371,10 +404,15 @@ _sign_in_timeout = click.option(
 
 def _quiet_sdk_logs() -> None:
     """The SDK logs some failures (a failed sign-in, a line a stdio server should not have printed)
-    with their whole traceback; these commands say what failed in one line instead."""
+    with their whole traceback; the client commands say what failed in one line instead."""
     sdk = logging.getLogger("mcp")
     sdk.addHandler(logging.NullHandler())
     sdk.propagate = False
+
+
+def _loud_sdk_logs() -> None:
+    """`call --debug`: the SDK's log after all (the group quieted it before the command's options)."""
+    logging.getLogger("mcp").propagate = True
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -389,7 +427,6 @@ def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_time
     file (see `handoff logout`) unless --no-store."""
     from .client._terminal import run_terminal
 
-    _quiet_sdk_logs()
     code = anyio.run(
         functools.partial(
             run_terminal, list(server), protocol, store=not no_store, sign_in_timeout=sign_in_timeout
@@ -457,8 +494,9 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
     if not isinstance(arguments, dict):
         raise click.BadParameter('must be a JSON object, like \'{"city": "Oslo"}\'', param_hint="--args")
-    if not debug:
-        _quiet_sdk_logs()
+    if debug:
+        click.get_current_context().meta[_DEBUG] = True
+        _loud_sdk_logs()
     run = functools.partial(
         run_call,
         server,

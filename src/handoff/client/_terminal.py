@@ -17,9 +17,10 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from .._errors import leaves
 from .._exact import printable
 from ._consent import ConsentRequest, Decision
-from ._failures import leaves, one_line
+from ._failures import one_line
 from ._retry import ElicitationFailed
 from ._urlcheck import UrlReport
 

@@ -1,0 +1,84 @@
+"""Ordinary mistakes with the `handoff` command end in one line and an exit code, never a traceback;
+`--debug` shows the traceback too. Each story runs the real command as a person would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import free_port, wait_until_serving
+
+HANDOFF = [sys.executable, "-m", "handoff.cli"]
+
+
+def handoff(*args: str, timeout: float = 60, **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HANDOFF, *args], capture_output=True, text=True, timeout=timeout, check=False, **options
+    )
+
+
+def said_in_one_line(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """The one line a failed command printed (on stderr), after checking that nothing else came."""
+    everything = done.stdout + done.stderr
+    assert done.returncode == code, everything
+    for noise in ("Traceback", "ExceptionGroup", "Exception Group", "[ALERT]"):
+        assert noise not in everything, everything
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, everything
+    return lines[0]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A `handoff demo` serving from tmp_path/data: its data folder and port."""
+    data, port = tmp_path / "data", free_port()
+    process = subprocess.Popen(
+        [*HANDOFF, "demo", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", process, "demo")
+        yield data, port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_second_demo_on_the_same_data_says_another_serves(demo: tuple[Path, int]):
+    data, _ = demo
+    done = handoff("demo", "--port", str(free_port()), "--data-dir", str(data))
+    line = said_in_one_line(done)
+    assert line.startswith("Error: another handoff server (pid ")
+    assert f"is serving from {data / 'handoff.db'}" in line
+    assert done.stdout == ""  # no banner for a server that never served
+
+
+def test_a_demo_on_a_port_in_use_names_the_port(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = handoff("demo", "--port", str(port), "--data-dir", str(tmp_path / "data"))
+    line = said_in_one_line(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+    assert done.stdout == ""
+
+
+def test_debug_shows_the_traceback_then_the_same_line(demo: tuple[Path, int]):
+    data, _ = demo
+    quiet = handoff("demo", "--port", str(free_port()), "--data-dir", str(data))
+    loud = handoff("--debug", "demo", "--port", str(free_port()), "--data-dir", str(data))
+    assert loud.returncode == 1
+    assert "Traceback" in loud.stderr and "ConfigError" in loud.stderr
+    assert loud.stderr.strip().splitlines()[-1] == said_in_one_line(quiet)
+    by_env = handoff(
+        "demo", "--port", str(free_port()), "--data-dir", str(data), env={**os.environ, "HANDOFF_DEBUG": "1"}
+    )
+    assert "Traceback" in by_env.stderr
