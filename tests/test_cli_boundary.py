@@ -82,3 +82,47 @@ def test_debug_shows_the_traceback_then_the_same_line(demo: tuple[Path, int]):
         "demo", "--port", str(free_port()), "--data-dir", str(data), env={**os.environ, "HANDOFF_DEBUG": "1"}
     )
     assert "Traceback" in by_env.stderr
+
+
+def test_replicas_on_a_port_in_use_name_the_port_before_any_starts(database_url: str, tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = handoff(
+            "demo", "--replicas", "2", "--database", database_url, "--port", str(port),
+            "--data-dir", str(tmp_path / "data"),
+        )  # fmt: skip
+    line = said_in_one_line(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+    assert done.stdout == ""
+    assert not list((tmp_path / "data").glob("replica*.log"))  # no replica was started
+
+
+@pytest.mark.parametrize("replicas", ["1", "2"])
+def test_a_database_of_another_vault_key_is_one_line(database_url: str, tmp_path: Path, replicas: str):
+    """A database an earlier run left secrets in, under a key this data folder does not hold."""
+    import anyio
+
+    from handoff import Keyring, SqlVault, generate_key
+    from handoff._postgres import PostgresDatabase
+
+    async def leave_a_secret() -> None:
+        database = PostgresDatabase(database_url)
+        await database.start()
+        try:
+            await SqlVault(database, Keyring.parse(generate_key())).put("alice", "weather_api_key", "wk_x")
+        finally:
+            await database.stop()
+
+    anyio.run(leave_a_secret)
+    done = handoff(
+        "demo", "--replicas", replicas, "--database", database_url, "--port", str(free_port()),
+        "--data-dir", str(tmp_path / "data"), timeout=120,
+    )  # fmt: skip
+    line = said_in_one_line(done)
+    assert "the vault holds secrets encrypted with key id" in line
+    if replicas == "2":
+        assert line.startswith("Error: replica1 did not start: ") or line.startswith("Error: replica2 ")
+        assert str(tmp_path / "data" / "replica") in line  # where its log is
+    assert done.stdout == ""

@@ -228,7 +228,7 @@ def _serve_replicas(
     import signal
     import time
 
-    from .demo._balancer import Balancer, NotServing
+    from .demo._balancer import Balancer, NotServing, alerts
     from .demo._replicas import Replicas
 
     # A SIGTERM stops the replicas and haproxy too, as Ctrl-C does (without this they would outlive us).
@@ -242,6 +242,7 @@ def _serve_replicas(
         raise click.ClickException(str(exc)) from None
     try:
         try:
+            balancer.check_port()  # before any replica starts
             group.start()
             balancer.start()
         except NotServing as exc:
@@ -258,11 +259,11 @@ def _serve_replicas(
             )
         )
         while balancer.process is not None and balancer.process.poll() is None:
-            stopped = [r.name for r in group if not r.alive]
+            stopped = [r for r in group if not r.alive]
             if stopped:
-                raise click.ClickException(f"{', '.join(stopped)} stopped; see its log in {data_dir}")
+                raise click.ClickException(f"{stopped[0].name} stopped: {stopped[0].last_words()}")
             time.sleep(0.5)
-        raise click.ClickException(f"haproxy stopped:\n{balancer.log()[-2000:]}")
+        raise click.ClickException(f"haproxy stopped: {alerts(balancer.log())}")
     except KeyboardInterrupt:
         click.echo("stopping the replicas")
     finally:
