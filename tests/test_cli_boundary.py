@@ -22,13 +22,14 @@ def handoff(*args: str, timeout: float = 60, **options: object) -> subprocess.Co
     )
 
 
-def said_in_one_line(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
-    """The one line a failed command printed (on stderr), after checking that nothing else came."""
+def said_in_one_line(done: subprocess.CompletedProcess[str], code: int = 1, *, on: str = "stderr") -> str:
+    """The one line a failed command printed (on stderr, or `on` stdout), after checking that
+    nothing else came."""
     everything = done.stdout + done.stderr
     assert done.returncode == code, everything
     for noise in ("Traceback", "ExceptionGroup", "Exception Group", "[ALERT]"):
         assert noise not in everything, everything
-    lines = done.stderr.strip().splitlines()
+    lines = getattr(done, on).strip().splitlines()
     assert len(lines) == 1, everything
     return lines[0]
 
@@ -126,3 +127,26 @@ def test_a_database_of_another_vault_key_is_one_line(database_url: str, tmp_path
         assert line.startswith("Error: replica1 did not start: ") or line.startswith("Error: replica2 ")
         assert str(tmp_path / "data" / "replica") in line  # where its log is
     assert done.stdout == ""
+
+
+def test_connect_with_stdin_from_dev_null_says_why_it_cannot_connect():
+    port = free_port()  # nothing listens there
+    with open(os.devnull) as nothing:
+        done = handoff("connect", f"http://127.0.0.1:{port}/mcp", stdin=nothing)
+    line = said_in_one_line(done, code=2, on="stdout")  # the terminal client's screen
+    assert done.stderr == ""
+    assert f"cannot reach http://127.0.0.1:{port}/mcp: connection refused" in line
+
+
+def test_connect_reads_its_commands_from_a_file_or_dev_null(tmp_path: Path):
+    server = [sys.executable, str(Path(__file__).with_name("stdio_server.py"))]
+    with open(os.devnull) as nothing:
+        idle = handoff("connect", *server, stdin=nothing)
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    assert "Connected to stdio-echo." in idle.stdout and "Traceback" not in idle.stderr
+    commands = tmp_path / "commands"
+    commands.write_text('call echo {"text": "from a file"}\n')
+    with commands.open() as lines:
+        scripted = handoff("connect", *server, stdin=lines)
+    assert scripted.returncode == 0, scripted.stdout + scripted.stderr
+    assert "echo: from a file" in scripted.stdout
