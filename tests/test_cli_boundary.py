@@ -150,3 +150,13 @@ def test_connect_reads_its_commands_from_a_file_or_dev_null(tmp_path: Path):
         scripted = handoff("connect", *server, stdin=lines)
     assert scripted.returncode == 0, scripted.stdout + scripted.stderr
     assert "echo: from a file" in scripted.stdout
+
+
+def test_check_server_with_a_wrong_password_says_the_sign_in_refused_it(demo: tuple[Path, int]):
+    _, port = demo
+    url = f"http://127.0.0.1:{port}/mcp"
+    done = handoff("check", "server", url, "--user", "alice", "--password", "nope", timeout=120)
+    line = said_in_one_line(done, code=2)
+    assert "did not accept alice" in line
+    assert "browser" not in line  # no browser was involved: the checker signs in with a form
+    assert "nope" not in done.stdout + done.stderr
