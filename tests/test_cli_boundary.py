@@ -160,3 +160,42 @@ def test_check_server_with_a_wrong_password_says_the_sign_in_refused_it(demo: tu
     assert "did not accept alice" in line
     assert "browser" not in line  # no browser was involved: the checker signs in with a form
     assert "nope" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("moment", ["signing in", "asking consent"])
+def test_the_example_client_stops_on_ctrl_c_without_a_traceback(
+    demo: tuple[Path, int], tmp_path: Path, moment: str
+):
+    """Ctrl-C while the example waits for the browser's sign-in, or for the person's answer."""
+    import shlex
+    import signal
+
+    _, port = demo
+    here = Path(__file__).parent
+    browser = f"{shlex.quote(sys.executable)} {here / 'fake_browser.py'} %s"  # signs in as alice
+    env = {
+        **os.environ,
+        "BROWSER": "true %s" if moment == "signing in" else browser,
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
+        "FAKE_LOG": str(tmp_path / "browser.log"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(here.parent / "examples" / "client.py"), f"http://127.0.0.1:{port}/mcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None and process.stdout is not None
+    if moment == "signing in":
+        assert "Waiting for you to sign in" in process.stderr.readline()
+    else:
+        shown = ""
+        while not shown.endswith("[y/N] "):
+            char = process.stdout.read(1)
+            assert char, shown
+            shown += char
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
