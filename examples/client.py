@@ -1,8 +1,11 @@
 # examples/client.py: call one tool on a server that needs sign-in; the person consents to each link.
 # Run: python examples/client.py http://127.0.0.1:8000/mcp   (the browser opens to sign in, once)
 import sys
+import threading
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
 from handoff.client import (
     ConsentRequest,
@@ -25,8 +28,22 @@ class AskAtTheTerminal:
             print(f"  - {reason.text}")
         if not request.may_accept:  # a blocked link is never opened
             return Decision.DECLINE
-        answer = await anyio.to_thread.run_sync(input, "Open it in your browser? [y/N] ")
+        answer = await read_line("Open it in your browser? [y/N] ")
         return Decision.ACCEPT if answer.strip().lower() == "y" else Decision.DECLINE
+
+
+async def read_line(prompt: str) -> str:
+    """A line typed at the terminal, read in a thread that Ctrl-C does not have to wait for."""
+    print(prompt, end="", flush=True)
+    token = anyio.lowlevel.current_token()
+    send, receive = anyio.create_memory_object_stream[str](1)
+
+    def read() -> None:
+        line = sys.stdin.readline()  # "" at the end of input: no
+        anyio.from_thread.run_sync(send.send_nowait, line, token=token)
+
+    threading.Thread(target=read, daemon=True).start()
+    return await receive.receive()
 
 
 async def main(url: str) -> None:
@@ -40,4 +57,7 @@ async def main(url: str) -> None:
     print(result.content[0].text)
 
 
-anyio.run(main, sys.argv[1])
+try:
+    anyio.run(main, sys.argv[1])
+except KeyboardInterrupt:  # Ctrl-C: the person stopped it; nothing went wrong
+    sys.exit(130)

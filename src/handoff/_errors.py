@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class HandoffError(Exception):
     """Base class for every error handoff raises on purpose."""
@@ -55,3 +57,22 @@ class Busy(HandoffError):
 
     Nothing was lost: the browser step can still be finished, and the request tried again in a moment.
     """
+
+
+def leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside (possibly nested) exception groups, or `exc` itself."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from leaves(inner)
+    else:
+        yield exc
+
+
+def expected(exc: BaseException) -> HandoffError | None:
+    """The error handoff raised on purpose that `exc` is or carries (task groups wrap what fails
+    inside them, several deep: a store that refused to start, a port taken, a server gone), else None:
+    `exc` is then a fault, not a failure to explain in one line."""
+    for leaf in leaves(exc):
+        if isinstance(leaf, HandoffError):
+            return leaf
+    return None

@@ -8,6 +8,7 @@ import logging
 import socket
 import sqlite3
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -17,7 +18,8 @@ import click
 
 from . import __version__
 from ._command import DISTRIBUTION, command, install
-from ._errors import ConfigError, HandoffError
+from ._errors import ConfigError, HandoffError, expected, leaves
+from ._exact import printable
 from .check._cli import check
 
 if TYPE_CHECKING:
@@ -30,10 +32,47 @@ _POSTGRES = ("postgresql://", "postgres://")
 DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported lazily, like the rest)
 
 
-@click.group()
+_DEBUG = "handoff.debug"
+"""Where `--debug` is noted in the context's `meta` (shared by every command of one run)."""
+_CLIENT_COMMANDS = ("connect", "call", "check")
+"""The commands that run the SDK's client, whose logs would print tracebacks for ordinary failures."""
+
+
+class _Boundary(click.Group):
+    """The `handoff` command group, and the one place where a command's expected failure is said:
+    an error handoff raised on purpose, however deep in exception groups, ends in one line (`Error:
+    ...`) and exit 1; `--debug` prints the traceback first. Any other exception is a fault, and keeps
+    its traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            found = expected(exc)
+            if found is None:
+                clicks = [leaf for leaf in leaves(exc) if isinstance(leaf, click.ClickException)]
+                if clicks and clicks[0] is not exc:
+                    raise clicks[0] from None  # a command's own one-line error, raised in a task group
+                raise
+            if ctx.meta.get(_DEBUG):
+                traceback.print_exception(exc)
+            raise click.ClickException(printable(str(found).strip())) from None
+
+
+@click.group(cls=_Boundary)
 @click.version_option(__version__, message=f"%(prog)s %(version)s ({DISTRIBUTION})")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="HANDOFF_DEBUG",
+    help="On a failure, print the traceback too (and the MCP SDK's own log).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """handoff: URL mode elicitation for MCP, done safely."""
+    ctx.meta[_DEBUG] = debug
+    if ctx.invoked_subcommand in _CLIENT_COMMANDS and not debug:
+        _quiet_sdk_logs()
 
 
 main.add_command(check)
@@ -134,21 +173,15 @@ def demo(
         _serve_replicas(replicas, port, base, database_url, data_dir, framework)
         return
 
-    import uvicorn
-
     from .demo import build_demo
+    from .demo._serving import listening, serve
 
-    try:
-        app = build_demo(base, data_dir, database_url=database_url, framework=framework)
-    except HandoffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        _demo_banner(
-            base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
-        )
+    sock = listening(host, port)
+    app = build_demo(base, data_dir, database_url=database_url, framework=framework)
+    banner = _demo_banner(
+        base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
     )
-    # No proxy in front of the demo: X-Forwarded-For from a local caller must not be believed.
-    uvicorn.run(app.app, host=host, port=port, log_level="warning", proxy_headers=False)
+    serve(app.app, sock, ready=lambda: click.echo(banner))
 
 
 def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: str = "") -> str:
@@ -197,7 +230,7 @@ def _serve_replicas(
     import signal
     import time
 
-    from .demo._balancer import Balancer, NotServing
+    from .demo._balancer import Balancer, NotServing, alerts
     from .demo._replicas import Replicas
 
     # A SIGTERM stops the replicas and haproxy too, as Ctrl-C does (without this they would outlive us).
@@ -211,6 +244,7 @@ def _serve_replicas(
         raise click.ClickException(str(exc)) from None
     try:
         try:
+            balancer.check_port()  # before any replica starts
             group.start()
             balancer.start()
         except NotServing as exc:
@@ -227,11 +261,11 @@ def _serve_replicas(
             )
         )
         while balancer.process is not None and balancer.process.poll() is None:
-            stopped = [r.name for r in group if not r.alive]
+            stopped = [r for r in group if not r.alive]
             if stopped:
-                raise click.ClickException(f"{', '.join(stopped)} stopped; see its log in {data_dir}")
+                raise click.ClickException(f"{stopped[0].name} stopped: {stopped[0].last_words()}")
             time.sleep(0.5)
-        raise click.ClickException(f"haproxy stopped:\n{balancer.log()[-2000:]}")
+        raise click.ClickException(f"haproxy stopped: {alerts(balancer.log())}")
     except KeyboardInterrupt:
         click.echo("stopping the replicas")
     finally:
@@ -373,10 +407,15 @@ _sign_in_timeout = click.option(
 
 def _quiet_sdk_logs() -> None:
     """The SDK logs some failures (a failed sign-in, a line a stdio server should not have printed)
-    with their whole traceback; these commands say what failed in one line instead."""
+    with their whole traceback; the client commands say what failed in one line instead."""
     sdk = logging.getLogger("mcp")
     sdk.addHandler(logging.NullHandler())
     sdk.propagate = False
+
+
+def _loud_sdk_logs() -> None:
+    """`call --debug`: the SDK's log after all (the group quieted it before the command's options)."""
+    logging.getLogger("mcp").propagate = True
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -391,7 +430,6 @@ def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_time
     file (see `handoff logout`) unless --no-store."""
     from .client._terminal import run_terminal
 
-    _quiet_sdk_logs()
     code = anyio.run(
         functools.partial(
             run_terminal, list(server), protocol, store=not no_store, sign_in_timeout=sign_in_timeout
@@ -459,8 +497,9 @@ def call(
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--args") from None
     if not isinstance(arguments, dict):
         raise click.BadParameter('must be a JSON object, like \'{"city": "Oslo"}\'', param_hint="--args")
-    if not debug:
-        _quiet_sdk_logs()
+    if debug:
+        click.get_current_context().meta[_DEBUG] = True
+        _loud_sdk_logs()
     run = functools.partial(
         run_call,
         server,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx2
@@ -18,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from pydantic import ValidationError
 
-from .._errors import HandoffError
+from .._errors import HandoffError, leaves
 from ._timeouts import AnswerTimeout
 
 
@@ -33,15 +32,6 @@ class HttpRefusal:
 
     status: int
     reason: str
-
-
-def leaves(exc: BaseException) -> Iterator[BaseException]:
-    """The exceptions inside (possibly nested) exception groups, or `exc` itself."""
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from leaves(inner)
-    else:
-        yield exc
 
 
 def unreachable(

@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 import click
 
+from .._errors import leaves
 from .._exact import printable
 from ._connect import connect
 from ._consent import Decision, PolicyConsent
 from ._elicitations import Considered, Elicitations
-from ._failures import leaves, one_line
+from ._failures import one_line
 from ._opener import print_only, system_browser
 from ._signin import SignIn, SignInFailed
 from ._tokens import FileTokens, MemoryTokens

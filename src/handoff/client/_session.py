@@ -20,9 +20,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
 
-from .._errors import HandoffError
+from .._errors import HandoffError, leaves
 from ._elicitations import Elicitations, Waiter
-from ._failures import HttpRefusal, ServerUnreachable, leaves, telling_leaf, unreachable
+from ._failures import HttpRefusal, ServerUnreachable, telling_leaf, unreachable
 from ._retry import retry_after_elicitation
 from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed

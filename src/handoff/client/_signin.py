@@ -135,8 +135,8 @@ class _BrowserStep:
             sign_in.notify(f"Waiting for you to sign in at {where} in your browser… (Ctrl-C to cancel)")
             try:
                 await sign_in.opener(url)
-            except Exception as exc:
-                raise SignInFailed(f"could not open the sign-in page in a browser ({exc})") from None
+            except Exception as exc:  # an opener of the caller's: a scripted browser, say
+                raise SignInFailed(f"the sign-in at {where} did not go through: {exc}") from None
 
         try:
             got = await self.callback.receive(state, sign_in.timeout, send_person)

@@ -17,9 +17,10 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from .._errors import leaves
 from .._exact import printable
 from ._consent import ConsentRequest, Decision
-from ._failures import leaves, one_line
+from ._failures import one_line
 from ._retry import ElicitationFailed
 from ._urlcheck import UrlReport
 
@@ -87,13 +88,23 @@ class TerminalUI:
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[TerminalUI]:
         loop = asyncio.get_running_loop()
-        fd = sys.stdin.fileno()
+        stdin = sys.stdin
 
         def readable() -> None:
-            line = sys.stdin.readline()
+            line = stdin.readline()
             self._route(line.rstrip("\n") if line else None)
 
-        loop.add_reader(fd, readable)
+        try:
+            fd = stdin.fileno()
+            loop.add_reader(fd, readable)
+        except (AttributeError, OSError, ValueError):
+            # A file, /dev/null or no stdin at all: nothing to wait for (the event loop cannot wait on
+            # a file, which is always readable), so every line is read now, then the end.
+            for line in stdin or ():
+                self._route(line.rstrip("\n"))
+            self._route(None)
+            yield self
+            return
         try:
             yield self
         finally:
@@ -275,7 +286,7 @@ async def run_terminal(
         except Exception as exc:
             signing_in = any(isinstance(leaf, SignInFailed) for leaf in leaves(exc))
             said = f"Not signed in: {one_line(exc, server)}" if signing_in else one_line(exc, server)
-            ui.console.print(shown(said, "red"))
+            ui.console.print(shown(said, "red"), soft_wrap=True)  # one line, however narrow the terminal
             code = 2
     if ended == "logout" and code == 0:  # after the connection closed: nothing more goes out with them
         done = await sign_in.sign_out(server)

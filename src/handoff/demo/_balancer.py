@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .._errors import ConfigError
+from .._errors import ConfigError, HandoffError
 
 ROUTE_HEADER = "X-Handoff-Route"
 """With `route_header=True`, a request carrying `X-Handoff-Route: replicaN` goes to that replica."""
@@ -25,8 +25,9 @@ REPLICA_HEADER = "X-Handoff-Replica"
 """Set by the balancer on every response: the name of the replica that served it."""
 
 
-class NotServing(RuntimeError):
-    """A process the demo starts (haproxy, a replica) did not start serving; the message says why."""
+class NotServing(HandoffError):
+    """A process the demo starts (haproxy, a replica) did not start serving; the message says why, in
+    one line."""
 
 
 def haproxy_binary() -> str:
@@ -100,6 +101,15 @@ backend replicas
 """
 
 
+def alerts(log: str) -> str:
+    """What haproxy's log says went wrong, in one line: its first `[ALERT]`, without the prefix."""
+    for line in log.splitlines():
+        if line.startswith("[ALERT]"):
+            return line.partition(" : ")[2].strip() or line
+    lines = log.strip().splitlines()
+    return lines[-1] if lines else "it printed nothing"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,10 +157,18 @@ class Balancer:
             self.backends, self.port, route_header=self.route_header, health_check=self.health_check
         )
 
+    def check_port(self) -> None:
+        """Raise a ConfigError when the port is taken (haproxy would fail on it, and the wait for it
+        to accept connections would find whoever holds the port instead)."""
+        from ._serving import listening
+
+        listening("127.0.0.1", self.port).close()
+
     def start(self, timeout: float = 10) -> Balancer:
         """Write and check the configuration, start haproxy, and wait until it accepts connections."""
         if self.process is not None:
             return self
+        self.check_port()
         self.config_path.write_text(self.config())
         checked = subprocess.run(  # noqa: S603 - haproxy, with a configuration of our own
             [self.binary, "-c", "-q", "-f", str(self.config_path)],
@@ -160,7 +178,7 @@ class Balancer:
             check=False,
         )
         if checked.returncode != 0:
-            raise NotServing(f"haproxy rejects its configuration:\n{checked.stdout}{checked.stderr}")
+            raise NotServing(f"haproxy rejects its configuration: {alerts(checked.stdout + checked.stderr)}")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - the same haproxy
                 [self.binary, "-f", str(self.config_path), "-db"],
@@ -176,7 +194,8 @@ class Balancer:
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise NotServing(f"haproxy did not start on port {self.port}:\n{self.log()}") from None
+                    said = alerts(self.log())
+                    raise NotServing(f"haproxy did not start on port {self.port}: {said}") from None
                 time.sleep(0.01)
 
     def stop(self) -> None:

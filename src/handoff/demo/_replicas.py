@@ -95,10 +95,21 @@ class Replica:
                 httpx2.get(f"{self.url}/.well-known/oauth-authorization-server", timeout=2)
                 return
             except httpx2.TransportError:
-                if not self.alive or time.monotonic() > deadline:
+                if not self.alive:
+                    raise NotServing(f"{self.name} did not start: {self.last_words()}") from None
+                if time.monotonic() > deadline:
                     self.kill()
-                    raise NotServing(f"{self.name} did not start serving:\n{self.log()[-3000:]}") from None
+                    raise NotServing(
+                        f"{self.name} did not start serving within {timeout:g} s; see {self.log_path}"
+                    ) from None
                 time.sleep(0.05)
+
+    def last_words(self) -> str:
+        """Why a replica that stopped stopped, in one line: the last its log says (a `handoff demo`
+        says what failed in its last line), and where the rest is."""
+        lines = self.log().strip().splitlines()
+        said = lines[-1].removeprefix("Error: ") if lines else "it printed nothing"
+        return f"{said} (its log: {self.log_path})"
 
     def start(self, timeout: float = 30) -> Replica:
         self.launch()

@@ -1,0 +1,201 @@
+"""Ordinary mistakes with the `handoff` command end in one line and an exit code, never a traceback;
+`--debug` shows the traceback too. Each story runs the real command as a person would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import free_port, wait_until_serving
+
+HANDOFF = [sys.executable, "-m", "handoff.cli"]
+
+
+def handoff(*args: str, timeout: float = 60, **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HANDOFF, *args], capture_output=True, text=True, timeout=timeout, check=False, **options
+    )
+
+
+def said_in_one_line(done: subprocess.CompletedProcess[str], code: int = 1, *, on: str = "stderr") -> str:
+    """The one line a failed command printed (on stderr, or `on` stdout), after checking that
+    nothing else came."""
+    everything = done.stdout + done.stderr
+    assert done.returncode == code, everything
+    for noise in ("Traceback", "ExceptionGroup", "Exception Group", "[ALERT]"):
+        assert noise not in everything, everything
+    lines = getattr(done, on).strip().splitlines()
+    assert len(lines) == 1, everything
+    return lines[0]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A `handoff demo` serving from tmp_path/data: its data folder and port."""
+    data, port = tmp_path / "data", free_port()
+    process = subprocess.Popen(
+        [*HANDOFF, "demo", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", process, "demo")
+        yield data, port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_second_demo_on_the_same_data_says_another_serves(demo: tuple[Path, int]):
+    data, _ = demo
+    done = handoff("demo", "--port", str(free_port()), "--data-dir", str(data))
+    line = said_in_one_line(done)
+    assert line.startswith("Error: another handoff server (pid ")
+    assert f"is serving from {data / 'handoff.db'}" in line
+    assert done.stdout == ""  # no banner for a server that never served
+
+
+def test_a_demo_on_a_port_in_use_names_the_port(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = handoff("demo", "--port", str(port), "--data-dir", str(tmp_path / "data"))
+    line = said_in_one_line(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+    assert done.stdout == ""
+
+
+def test_debug_shows_the_traceback_then_the_same_line(demo: tuple[Path, int]):
+    data, _ = demo
+    quiet = handoff("demo", "--port", str(free_port()), "--data-dir", str(data))
+    loud = handoff("--debug", "demo", "--port", str(free_port()), "--data-dir", str(data))
+    assert loud.returncode == 1
+    assert "Traceback" in loud.stderr and "ConfigError" in loud.stderr
+    assert loud.stderr.strip().splitlines()[-1] == said_in_one_line(quiet)
+    by_env = handoff(
+        "demo", "--port", str(free_port()), "--data-dir", str(data), env={**os.environ, "HANDOFF_DEBUG": "1"}
+    )
+    assert "Traceback" in by_env.stderr
+
+
+def test_replicas_on_a_port_in_use_name_the_port_before_any_starts(database_url: str, tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = handoff(
+            "demo", "--replicas", "2", "--database", database_url, "--port", str(port),
+            "--data-dir", str(tmp_path / "data"),
+        )  # fmt: skip
+    line = said_in_one_line(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+    assert done.stdout == ""
+    assert not list((tmp_path / "data").glob("replica*.log"))  # no replica was started
+
+
+@pytest.mark.parametrize("replicas", ["1", "2"])
+def test_a_database_of_another_vault_key_is_one_line(database_url: str, tmp_path: Path, replicas: str):
+    """A database an earlier run left secrets in, under a key this data folder does not hold."""
+    import anyio
+
+    from handoff import Keyring, SqlVault, generate_key
+    from handoff._postgres import PostgresDatabase
+
+    async def leave_a_secret() -> None:
+        database = PostgresDatabase(database_url)
+        await database.start()
+        try:
+            await SqlVault(database, Keyring.parse(generate_key())).put("alice", "weather_api_key", "wk_x")
+        finally:
+            await database.stop()
+
+    anyio.run(leave_a_secret)
+    done = handoff(
+        "demo", "--replicas", replicas, "--database", database_url, "--port", str(free_port()),
+        "--data-dir", str(tmp_path / "data"), timeout=120,
+    )  # fmt: skip
+    line = said_in_one_line(done)
+    assert "the vault holds secrets encrypted with key id" in line
+    if replicas == "2":
+        assert line.startswith("Error: replica1 did not start: ") or line.startswith("Error: replica2 ")
+        assert str(tmp_path / "data" / "replica") in line  # where its log is
+    assert done.stdout == ""
+
+
+def test_connect_with_stdin_from_dev_null_says_why_it_cannot_connect():
+    port = free_port()  # nothing listens there
+    with open(os.devnull) as nothing:
+        done = handoff("connect", f"http://127.0.0.1:{port}/mcp", stdin=nothing)
+    line = said_in_one_line(done, code=2, on="stdout")  # the terminal client's screen
+    assert done.stderr == ""
+    assert f"cannot reach http://127.0.0.1:{port}/mcp: connection refused" in line
+
+
+def test_connect_reads_its_commands_from_a_file_or_dev_null(tmp_path: Path):
+    server = [sys.executable, str(Path(__file__).with_name("stdio_server.py"))]
+    with open(os.devnull) as nothing:
+        idle = handoff("connect", *server, stdin=nothing)
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    assert "Connected to stdio-echo." in idle.stdout and "Traceback" not in idle.stderr
+    commands = tmp_path / "commands"
+    commands.write_text('call echo {"text": "from a file"}\n')
+    with commands.open() as lines:
+        scripted = handoff("connect", *server, stdin=lines)
+    assert scripted.returncode == 0, scripted.stdout + scripted.stderr
+    assert "echo: from a file" in scripted.stdout
+
+
+def test_check_server_with_a_wrong_password_says_the_sign_in_refused_it(demo: tuple[Path, int]):
+    _, port = demo
+    url = f"http://127.0.0.1:{port}/mcp"
+    done = handoff("check", "server", url, "--user", "alice", "--password", "nope", timeout=120)
+    line = said_in_one_line(done, code=2)
+    assert "did not accept alice" in line
+    assert "browser" not in line  # no browser was involved: the checker signs in with a form
+    assert "nope" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("moment", ["signing in", "asking consent"])
+def test_the_example_client_stops_on_ctrl_c_without_a_traceback(
+    demo: tuple[Path, int], tmp_path: Path, moment: str
+):
+    """Ctrl-C while the example waits for the browser's sign-in, or for the person's answer."""
+    import shlex
+    import signal
+
+    _, port = demo
+    here = Path(__file__).parent
+    browser = f"{shlex.quote(sys.executable)} {here / 'fake_browser.py'} %s"  # signs in as alice
+    env = {
+        **os.environ,
+        "BROWSER": "true %s" if moment == "signing in" else browser,
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
+        "FAKE_LOG": str(tmp_path / "browser.log"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(here.parent / "examples" / "client.py"), f"http://127.0.0.1:{port}/mcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None and process.stdout is not None
+    if moment == "signing in":
+        assert "Waiting for you to sign in" in process.stderr.readline()
+    else:
+        shown = ""
+        while not shown.endswith("[y/N] "):
+            char = process.stdout.read(1)
+            assert char, shown
+            shown += char
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
