@@ -7,6 +7,7 @@ command line meets (an invalid answer, an error from the server, an unexpected e
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from pydantic import ValidationError
 
 from .._errors import HandoffError
-from ._timeouts import AnswerTimeout
+from ._timeouts import AnswerTimeout, AnswerTooLarge, HandshakeTimeout, mib
 
 
 class ServerUnreachable(HandoffError):
@@ -76,6 +77,16 @@ def _why(
             f"{server} accepted the connection but did not answer within {leaf.seconds:g} s; "
             "is the server stuck, or is this not its MCP endpoint?"
         )
+    if isinstance(leaf, HandshakeTimeout):
+        return (
+            f"{server} accepted the connection but did not finish the handshake within {leaf.seconds:g} s; "
+            "is the server stuck, or is this not its MCP endpoint?"
+        )
+    if isinstance(leaf, AnswerTooLarge):
+        return (
+            f"{server} sent an answer larger than {mib(leaf.limit)}, the most handoff reads of one "
+            "answer; it was not read further"
+        )
     if isinstance(leaf, httpx2.ConnectTimeout):
         return (
             f"cannot reach {server}: no connection within {connect_timeout:g} s; "
@@ -97,11 +108,20 @@ def _why(
         if http_refusal.status == 404:
             return f"{answered}: it no longer knows this connection (restarted?); connect again"
         return f"{answered} instead of an MCP answer; check the address and connect again"
+    if isinstance(leaf, MCPError) and (event := _EVENT_TOO_LARGE.search(leaf.message)) is not None:
+        return (
+            f"{server} sent an event larger than {mib(int(event.group(1)))}, the most handoff reads of "
+            "one answer; it was not read further"
+        )
     if isinstance(leaf, MCPError) and _closed(leaf):
         return f"the connection to {server} closed before it answered; is the server still running?"
     if handshake and isinstance(leaf, OSError):
         return f"cannot start {server}: {leaf.strerror or leaf}; check the command"
     return None
+
+
+_EVENT_TOO_LARGE = re.compile(r"Server-sent event exceeded the (\d+) byte limit")
+"""How the SDK says that it stopped reading an event at its size limit."""
 
 
 def _closed(error: MCPError) -> bool:
