@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 HUGE_MIB = 40
 DEPTH = 100_000
-SLOW_SECONDS = 3.0
+SLOW_SECONDS = 1.0
 STREAM_LIMIT = 60.0
 """Seconds after which an endless stream ends anyway."""
 

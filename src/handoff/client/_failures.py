@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx2
 from mcp.client._input_required import InputRequiredRoundsExceededError
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
+from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR
 from pydantic import ValidationError
 
 from .._errors import HandoffError
@@ -163,6 +163,11 @@ def one_line(exc: BaseException, server: str) -> str:
         )
     if isinstance(chosen, InputRequiredRoundsExceededError):
         return f"{server} kept asking for more input after {chosen.max_rounds} rounds; stopped"
+    if isinstance(chosen, MCPError) and (unread := unreadable(chosen)) is not None:
+        return (
+            f"{server} sent an answer that could not be read ({unread}); the server is at fault, "
+            "tell its maintainers"
+        )
     if isinstance(chosen, MCPError):
         hint = (
             "; check the tool's name and arguments (handoff connect lists the tools)"
@@ -176,6 +181,18 @@ def one_line(exc: BaseException, server: str) -> str:
         f"unexpected {type(chosen).__name__}: {_first_line(str(chosen)) or 'no message'} "
         "(run again with --debug to see where)"
     )
+
+
+def unreadable(error: MCPError) -> str | None:
+    """What was wrong with an answer the SDK could not parse ("nested too deeply", "not JSON"), or
+    None when `error` is not that (the SDK answers the request with -32700 in its place)."""
+    if error.code != PARSE_ERROR or not error.message.startswith("Failed to parse"):
+        return None
+    if "recursion limit exceeded" in error.message:
+        return "nested too deeply"
+    if "Invalid JSON" in error.message:
+        return "not JSON"
+    return "not valid JSON-RPC"
 
 
 def telling_leaf(exc: BaseException) -> BaseException:
