@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import pytest
 from _server import ServerThread, free_port
+from check_server_hostile import serving
 from mcp import StdioServerParameters
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -211,6 +212,50 @@ def test_call_says_in_one_line_that_a_command_does_not_start():
     assert "ServerUnreachable" in debug.stderr and "FileNotFoundError" in debug.stderr  # and its cause
 
 
+def test_call_gives_up_on_a_handshake_that_only_keeps_alive():
+    """`initialize` is answered with an event stream of comments only: each comment would reset a
+    read timeout, but the connect timeout bounds the handshake as a whole."""
+    with serving("keep-alive") as (url, _):
+        done = handoff_call(url, "fetch_key", "--connect-timeout", "1")
+    assert done.returncode == 2
+    assert one_line_on_stderr(done) == (
+        f"Not run: {url} accepted the connection but did not finish the handshake within 1 s; "
+        "is the server stuck, or is this not its MCP endpoint?"
+    )
+
+
+def test_connect_gives_up_on_a_handshake_that_only_keeps_alive():
+    with serving("keep-alive") as (url, _):
+        done = subprocess.run(
+            [str(HANDOFF), "connect", "--no-store", "--connect-timeout", "1", url],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "300"},
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.strip() == (
+        f"{url} accepted the connection but did not finish the handshake within 1 s; "
+        "is the server stuck, or is this not its MCP endpoint?"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_call_reads_no_answer_past_its_limit():
+    """A 40 MiB answer is refused at 16 MiB (the default) while it is read; a higher limit takes it."""
+    with serving("huge-call") as (url, _):
+        done = handoff_call(url, "huge")
+        assert done.returncode == 2
+        assert one_line_on_stderr(done) == (
+            f"Not run: {url} sent an answer larger than 16 MiB, the most handoff reads of one answer; "
+            "it was not read further"
+        )
+        bigger = handoff_call(url, "huge", "--max-answer-mib", "64", "--format", "json")
+    assert bigger.returncode == 0, bigger.stderr
+    assert len(json.loads(bigger.stdout)["content"][0]["text"]) == 40 * 1024 * 1024
+
+
 def test_connect_says_in_one_line_that_nothing_listens():
     url = f"http://127.0.0.1:{free_port()}/mcp"
     done = subprocess.run(
@@ -256,6 +301,15 @@ async def test_client_bounds_the_start_of_each_answer_after_the_handshake(hand_w
         f"{hand_written}/mcp accepted the connection but did not answer within 0.5 s; "
         "is the server stuck, or is this not its MCP endpoint?"
     )
+
+
+async def test_client_limits_each_answer_and_the_connection_goes_on():
+    """Only the request whose answer is too large fails; the same connection answers the next."""
+    with serving("huge-call") as (url, _):
+        async with client(url, mode="legacy", max_answer_bytes=1024 * 1024) as connected:
+            with pytest.raises(ServerUnreachable, match="sent an answer larger than 1 MiB"):
+                await connected.call_tool("huge", {})
+            assert (await connected.call_tool("echo", {})).content[0].text == "echo"
 
 
 async def test_client_bounds_a_stdio_server_that_never_answers():

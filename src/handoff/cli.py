@@ -21,6 +21,7 @@ from ._command import DISTRIBUTION, command, install
 from ._errors import ConfigError, HandoffError, expected, leaves
 from ._exact import printable
 from .check._cli import check
+from .client._timeouts import answer_bytes
 
 if TYPE_CHECKING:
     from ._sql import Database
@@ -405,6 +406,22 @@ _sign_in_timeout = click.option(
 )
 
 
+_connect_timeout = click.option(
+    "--connect-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds to connect to a server at a URL and for it to finish the handshake, all its "
+    "answers together (each later answer then has 60 s to start).",
+)
+_max_answer_mib = click.option(
+    "--max-answer-mib",
+    type=click.FloatRange(min=0, min_open=True),
+    default=16.0,
+    show_default=True,
+    help="The most read of one answer from the server, in MiB; a larger one is not read further.",
+)
+
+
 def _quiet_sdk_logs() -> None:
     """The SDK logs some failures (a failed sign-in, a line a stdio server should not have printed)
     with their whole traceback; the client commands say what failed in one line instead."""
@@ -423,7 +440,16 @@ def _loud_sdk_logs() -> None:
 @_protocol
 @_no_store
 @_sign_in_timeout
-def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_timeout: float) -> None:
+@_connect_timeout
+@_max_answer_mib
+def connect(
+    server: tuple[str, ...],
+    protocol: str,
+    no_store: bool,
+    sign_in_timeout: float,
+    connect_timeout: float,
+    max_answer_mib: float,
+) -> None:
     """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively.
 
     A URL server that asks for sign-in opens your browser once; the tokens are kept in the token
@@ -432,7 +458,13 @@ def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_time
 
     code = anyio.run(
         functools.partial(
-            run_terminal, list(server), protocol, store=not no_store, sign_in_timeout=sign_in_timeout
+            run_terminal,
+            list(server),
+            protocol,
+            store=not no_store,
+            sign_in_timeout=sign_in_timeout,
+            connect_timeout=connect_timeout,
+            max_answer_bytes=answer_bytes(max_answer_mib),
         )
     )
     sys.exit(code)
@@ -456,13 +488,8 @@ def connect(server: tuple[str, ...], protocol: str, no_store: bool, sign_in_time
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
-@click.option(
-    "--connect-timeout",
-    default=10.0,
-    show_default=True,
-    help="Seconds to connect to a server at a URL and for it to answer the handshake "
-    "(each later answer then has 30 s to start).",
-)
+@_connect_timeout
+@_max_answer_mib
 @click.option("--debug", is_flag=True, help="On a failure, print the traceback too.")
 @_protocol
 @_no_store
@@ -476,6 +503,7 @@ def call(
     print_url: bool,
     timeout: float,
     connect_timeout: float,
+    max_answer_mib: float,
     debug: bool,
     protocol: str,
     no_store: bool,
@@ -513,6 +541,7 @@ def call(
         store=not no_store,
         sign_in_timeout=sign_in_timeout,
         connect_timeout=connect_timeout,
+        max_answer_bytes=answer_bytes(max_answer_mib),
         debug=debug,
     )
     sys.exit(anyio.run(run))

@@ -65,6 +65,9 @@ class Report:
     kind: str
     target: str
     results: list[Result] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    """Why checks stopped before their end (a deadline, what the target sent): what they did not
+    reach is skipped, and the run did not finish."""
 
     def add(self, requirement: Requirement, outcome: Outcome, reason: str, era: str | None = None) -> Result:
         result = Result(requirement, outcome, reason, era)
@@ -93,8 +96,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 when no MUST failed (SHOULD failures and skips are reported, not fatal), 1 otherwise."""
-        return 1 if self.must_failures else 0
+        """0 when no MUST failed (SHOULD failures and skips are reported, not fatal), 1 when one did,
+        2 when none did but the checks stopped before their end."""
+        return 1 if self.must_failures else 2 if self.stopped else 0
 
     def counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -109,6 +113,7 @@ class Report:
                 "target": self.target,
                 "ok": self.exit_code == 0,
                 "counts": self.counts(),
+                **({"stopped": self.stopped} if self.stopped else {}),
                 "results": [r.as_dict() for r in self.results],
             },
             indent=2,
@@ -143,7 +148,12 @@ class Report:
     def verdict(self) -> str:
         c = self.counts()
         musts = len(self.must_failures)
-        head = "conforms" if musts == 0 else f"does not conform: {musts} MUST failed"
+        if musts:
+            head = f"does not conform: {musts} MUST failed"
+        elif self.stopped:
+            head = "did not finish: " + printable("; ".join(self.stopped), lines=False)
+        else:
+            head = "conforms"
         return f"{head} ({c['PASS']} passed, {c['FAIL']} failed, {c['SKIP']} skipped)"
 
 
@@ -152,4 +162,5 @@ def merge(kind: str, target: str, parts: Iterable[Report]) -> Report:
     report = Report(kind, target)
     for part in parts:
         report.results.extend(part.results)
+        report.stopped.extend(part.stopped)
     return report

@@ -5,7 +5,9 @@ tool, runs the era checks, reports each requirement."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +19,10 @@ from mcp.shared.exceptions import MCPError
 from .._errors import HandoffError
 from .._exact import printable
 from ..client._connect import is_url
+from ..client._failures import telling_leaf, unreachable, unreadable
 from ..client._opener import system_browser
-from ..client._signin import SignIn, SignInFailed
+from ..client._signin import SignIn
+from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, answer_bytes
 from ..client._tokens import MemoryTokens
 from ._report import Report, merge
 from ._server_browser import FormBrowser
@@ -27,9 +31,10 @@ from ._server_modern import check_modern
 from ._server_person import Person
 from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
 from ._server_stdio import Command, StartFailed
-from ._server_target import Gated, Target, User
-from ._server_tools import find_gated
+from ._server_target import EraClock, Gated, Target, User
+from ._server_tools import MAX_TOOLS, find_gated
 from ._server_url import valid_absolute, without_userinfo
+from ._server_wire import WireStopped
 
 
 class CheckFailed(HandoffError):
@@ -51,18 +56,38 @@ class Options:
     value: str | None = None
     notice_wait: float = 10.0
     settle: float = 1.0
+    connect_timeout: float = 10.0
+    """Seconds for each connection's handshake (all its answers) and for its first tools/list."""
+    max_answer_bytes: int = MAX_ANSWER_BYTES
+    era_deadline: float = 120.0
+    """Seconds for each era's checks (a person's turn in the browser not counted)."""
+    max_tools: int = MAX_TOOLS
+    """The most tools called while looking for a gated one."""
 
 
-async def _sign_in(url: str, opener: Any, notify: Any) -> str | None:
+def _limits(options: Options) -> AnswerDeadline:
+    """The bounds of a connection that starts a check: its answers within the connect timeout, all
+    together (the time a browser takes to sign in not counted), each up to the byte limit."""
+    seconds = options.connect_timeout
+    return AnswerDeadline(seconds, handshake=seconds, max_bytes=options.max_answer_bytes)
+
+
+async def _sign_in(url: str, options: Options, opener: Any, notify: Any) -> str | None:
     """An access token for `url`, got with handoff's OAuth client (PKCE, registration, loopback);
     None when the server asks nobody to sign in."""
     sign_in = SignIn(MemoryTokens(), opener=opener, notify=notify)
-    async with sign_in.http(url) as http:
-        response = await http.post(url, json=_initialize(), headers=_headers())
+    async with (
+        sign_in.http(url, transport=_limits(options)) as http,
+        http.stream("POST", url, json=_initialize(), headers=_headers()) as response,
+    ):
         if response.status_code == 401:
             raise CheckFailed(f"{url} still refuses the checker after signing in (HTTP 401)")
     saved = await sign_in.tokens.load(url)
     return saved.tokens.access_token if saved is not None and saved.tokens is not None else None
+
+
+def _to_stderr(line: str) -> None:
+    print(printable(line), file=sys.stderr)
 
 
 def _initialize() -> dict[str, Any]:
@@ -82,22 +107,29 @@ def _headers() -> dict[str, str]:
     return {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
-async def _user(url: str, token: str | None, name: str | None, password: str | None, login: bool) -> User:
+async def _user(
+    options: Options, token: str | None, name: str | None, password: str | None, login: bool
+) -> User:
+    url = str(options.server)
     if token:
         browser = FormBrowser(name, password) if name and password else None
         return User(token, name, password, browser)
     if name and password:
         browser = FormBrowser(name, password)
         try:
-            return User(await _sign_in(url, browser.opener, lambda _line: None), name, password, browser)
+            token = await _sign_in(url, options, browser.opener, lambda _line: None)
+            return User(token, name, password, browser)
         except BaseException:
             await browser.aclose()
             raise
     if login:
-        return User(await _sign_in(url, system_browser, lambda line: print(printable(line), file=sys.stderr)))
-    async with httpx2.AsyncClient(timeout=30) as http:
-        response = await http.post(url, json=_initialize(), headers=_headers())
-    if response.status_code == 401:
+        return User(await _sign_in(url, options, system_browser, _to_stderr))
+    async with (
+        httpx2.AsyncClient(transport=_limits(options), timeout=options.connect_timeout) as http,
+        http.stream("POST", url, json=_initialize(), headers=_headers()) as response,
+    ):
+        status = response.status_code  # the answer itself is not needed
+    if status == 401:
         raise CheckFailed(
             f"{url} asks to sign in (HTTP 401): pass --token, --user and --password, or --login"
         )
@@ -107,14 +139,14 @@ async def _user(url: str, token: str | None, name: str | None, password: str | N
 async def _speaks(target: Target) -> dict[str, str | None]:
     """Which version each era's handshake ends on (None: the era is not spoken)."""
     spoken: dict[str, str | None] = {}
-    failed: StartFailed | None = None
+    failed: StartFailed | WireStopped | None = None
     for era, mode in ((LEGACY, "legacy"), (MODERN, "auto")):
         try:
             async with target.connect(mode) as conn:
                 spoken[era] = conn.client.session.protocol_version
-        except StartFailed as exc:
+        except (StartFailed, WireStopped) as exc:
             failed, spoken[era] = exc, None
-        except Exception:  # any failure to connect in an era means it is not spoken
+        except Exception:  # any other failure to connect in an era means it is not spoken
             spoken[era] = None
     if not any(spoken.values()):
         if failed is not None:
@@ -133,12 +165,11 @@ async def _users(options: Options) -> tuple[User, User | None]:
     if isinstance(options.server, Command):  # no OAuth on stdio: --password is what its pages ask for
         password = options.password
         return User(None, None, password, FormBrowser(None, password) if password else None), None
-    url = options.server
-    first = await _user(url, options.token, options.user, options.password, options.login)
+    first = await _user(options, options.token, options.user, options.password, options.login)
     if not (options.second_user and options.second_password):
         return first, None
     try:
-        return first, await _user(url, None, options.second_user, options.second_password, False)
+        return first, await _user(options, None, options.second_user, options.second_password, False)
     except BaseException:
         if first.browser is not None:
             await first.browser.aclose()
@@ -162,6 +193,8 @@ async def run_checks(options: Options, person: Person | None = None) -> Report:
             notice_wait=options.notice_wait,
             settle=options.settle,
             person=person if options.login and first.browser is None else None,
+            connect_timeout=options.connect_timeout,
+            max_answer_bytes=options.max_answer_bytes,
         )
         spoken = await _speaks(target)
         parts = [
@@ -176,40 +209,91 @@ async def run_checks(options: Options, person: Person | None = None) -> Report:
 
 
 async def _era(target: Target, era: str, version: str | None, options: Options) -> Report:
+    """One era's checks, within its deadline; whatever the server does that stops them (an answer
+    too large or nested too deeply, a connection lost, a limit reached) is said in the report as
+    the reason the checks not reached are skipped."""
     report = Report("server", target.name)
     if version != era:
         said = f"the server negotiated {version}" if version else "the server does not speak it"
         _skip_era(report, era, said)
         return report
+    target.clock = clock = EraClock(options.era_deadline)
+    why: str | None = None
+    try:
+        with clock.start():
+            await _era_checks(report, target, era, options)
+    except Exception as exc:
+        why = _stopped_by(exc)
+        if why is None:
+            raise
+    if clock.scope.cancelled_caught:
+        why = clock.reached
+    if why is not None:
+        _skip_unreported(report, era, why)
+        report.stopped.append(f"{era}: {why}")
+    return report
+
+
+async def _era_checks(report: Report, target: Target, era: str, options: Options) -> None:
     modern = era == MODERN
     mode = MODERN if modern else "legacy"
+    target.doing("while connecting")
     try:
         async with target.connect(mode) as conn:
-            found = await find_gated(conn, options.tool, options.arguments, modern=modern)
+            target.doing("while listing the tools")
+            found = await find_gated(
+                conn,
+                options.tool,
+                options.arguments,
+                modern=modern,
+                list_timeout=options.connect_timeout,
+                max_tools=options.max_tools,
+                doing=target.doing,
+            )
     except StartFailed as failed:
         _skip_era(report, era, str(failed))
-        return report
+        return
     if options.tool is not None and options.tool not in found.listed:
         listed = ", ".join(found.listed) or "none"
         _skip_era(report, era, f"the server has no tool named {options.tool!r} (it lists: {listed})")
-        return report
+        return
     if found.gated is None:
-        tried = ", ".join(found.tried) or "none"
-        _skip_era(report, era, f"no tool asked for a browser step (tried: {tried}); name one with --tool")
-        return report
+        _skip_era(report, era, found.none_found(options.max_tools))
+        return
     gated: Gated = found.gated
-    try:
-        if modern:
-            await check_modern(report, target, gated)
-        else:
-            await check_legacy(report, target, gated, found.asked)
-    except (StartFailed, MCPError, httpx2.HTTPError, ValueError) as exc:  # ValidationError is a ValueError
-        reported = {r.requirement.id for r in report.results}
-        why = str(exc) if isinstance(exc, StartFailed) else f"{type(exc).__name__}: {_first_line(exc)}"
-        for requirement in SERVER_REQUIREMENTS:
-            if requirement.id.startswith(_PREFIX[era]) and requirement.id not in reported:
-                report.skipped(requirement, f"the check stopped: {why}", era)
-    return report
+    if modern:
+        await check_modern(report, target, gated)
+    else:
+        await check_legacy(report, target, gated, found.asked)
+
+
+_STOPPING = (
+    StartFailed,
+    WireStopped,
+    MCPError,
+    httpx2.HTTPError,
+    httpx2.StreamError,
+    ValueError,  # pydantic's ValidationError is one
+    RecursionError,
+    TimeoutError,
+)
+"""What the server under check can make happen inside an era's checks."""
+
+
+def _stopped_by(exc: Exception) -> str | None:
+    """Why an era's checks stopped, in one line; None for an error that is not the server's doing."""
+    leaf = telling_leaf(exc)
+    if not isinstance(leaf, _STOPPING):
+        return None
+    if isinstance(leaf, MCPError) and (unread := unreadable(leaf)) is not None:
+        return f"the check stopped: the server sent an answer that could not be read ({unread})"
+    if isinstance(leaf, StartFailed | WireStopped):
+        return f"the check stopped: {leaf}"
+    if isinstance(leaf, RecursionError):
+        return "the check stopped: an answer was nested too deeply to read"
+    if isinstance(leaf, TimeoutError):
+        return "the check stopped: an answer did not come in time"
+    return f"the check stopped: {type(leaf).__name__}: {_first_line(leaf)}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -222,6 +306,14 @@ _PREFIX = {LEGACY: "legacy.", MODERN: "modern."}
 def _skip_era(report: Report, era: str, reason: str) -> None:
     for requirement in SERVER_REQUIREMENTS:
         if requirement.id.startswith(_PREFIX[era]):
+            report.skipped(requirement, reason, era)
+
+
+def _skip_unreported(report: Report, era: str, reason: str) -> None:
+    """Skip, saying `reason`, what the era's checks did not get to (theirs and the URL's and page's)."""
+    reported = {r.requirement.id for r in report.results}
+    for requirement in SERVER_REQUIREMENTS:
+        if requirement.id.startswith((_PREFIX[era], "url.", "page.")) and requirement.id not in reported:
             report.skipped(requirement, reason, era)
 
 
@@ -252,7 +344,37 @@ STDIO_ONE_USER = "a server on stdio has one user, whoever runs it"
 @click.option(
     "--notice-wait", type=float, default=10.0, show_default=True, help="Seconds to wait for a notice."
 )
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds for each connection's handshake, all its answers together, and for its first tool list.",
+)
+@click.option(
+    "--max-answer-mib",
+    type=click.FloatRange(min=0, min_open=True),
+    default=16.0,
+    show_default=True,
+    help="The most read of one answer (a page, an MCP answer), in MiB; a larger one stops the check there.",
+)
+@click.option(
+    "--era-deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds for each era's checks (your turns in the browser with --login not counted); "
+    "what is not reached by then is skipped, saying so.",
+)
+@click.option(
+    "--max-tools",
+    type=click.IntRange(min=1),
+    default=MAX_TOOLS,
+    show_default=True,
+    help="The most tools called while looking for a gated one (each has 10 s to answer).",
+)
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--debug", is_flag=True, help="When the check cannot run, print the traceback too.")
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -267,7 +389,12 @@ def server(
     args_json: str | None,
     value: str | None,
     notice_wait: float,
+    connect_timeout: float,
+    max_answer_mib: float,
+    era_deadline: float,
+    max_tools: int,
     output: str,
+    debug: bool,
 ) -> None:
     """Check an MCP server for URL mode elicitation: the one at URL (its streamable HTTP endpoint),
     or the one COMMAND runs over stdio (`handoff check server -- python server.py`).
@@ -341,15 +468,41 @@ def server(
         arguments,
         value,
         notice_wait,
+        connect_timeout=connect_timeout,
+        max_answer_bytes=answer_bytes(max_answer_mib),
+        era_deadline=era_deadline,
+        max_tools=max_tools,
     )
+    if not debug:
+        _quiet_sdk_logs()
     try:
         report = anyio.run(run_checks, options)
-    except httpx2.HTTPError as exc:
-        shown = without_userinfo(options.server) if isinstance(options.server, str) else options.server
-        click.echo(printable(f"handoff check server: talking to {shown} failed: {exc}"), err=True)
-        sys.exit(2)
-    except (HandoffError, SignInFailed, MCPError) as exc:
-        click.echo(printable(f"handoff check server: {exc}"), err=True)
+    except Exception as exc:  # the command's boundary: one line, and exit 2
+        if debug:
+            traceback.print_exception(exc)
+        click.echo(printable(f"handoff check server: {_one_line(exc, options)}"), err=True)
         sys.exit(2)
     click.echo(report.as_json() if output == "json" else report.as_table())
     sys.exit(report.exit_code)
+
+
+def _one_line(exc: Exception, options: Options) -> str:
+    """Why the check could not run, in one line."""
+    shown = without_userinfo(options.server) if isinstance(options.server, str) else str(options.server)
+    leaf = telling_leaf(exc)
+    if isinstance(leaf, HandoffError | MCPError):
+        return _first_line(leaf)
+    said = unreachable(exc, shown, connect_timeout=options.connect_timeout)
+    if said is not None:
+        return str(said)
+    if isinstance(leaf, httpx2.HTTPError):
+        return f"talking to {shown} failed: {_first_line(leaf)}"
+    return f"unexpected {type(leaf).__name__}: {_first_line(leaf)} (run again with --debug to see where)"
+
+
+def _quiet_sdk_logs() -> None:
+    """The SDK logs what the server got wrong (an answer it could not parse, say) with a traceback;
+    the report says it in a line instead."""
+    sdk = logging.getLogger("mcp")
+    sdk.addHandler(logging.NullHandler())
+    sdk.propagate = False

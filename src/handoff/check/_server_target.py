@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
+from ..client._timeouts import MAX_ANSWER_BYTES
 from ._server_browser import Finished, FormBrowser
 from ._server_person import Person, Step
 from ._server_stdio import Command
@@ -45,6 +51,34 @@ class Gated:
     """The tool's input schema, for checks that call it with other arguments."""
 
 
+class EraClock:
+    """The deadline of one era's checks (`--era-deadline`), which a person's turn in the browser
+    does not count against, and what the checker was doing, to say where the deadline came."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.scope = anyio.CancelScope()
+        self.doing = "before its first check"
+
+    def start(self) -> anyio.CancelScope:
+        self.scope.deadline = anyio.current_time() + self.seconds
+        return self.scope
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        left = self.scope.deadline - anyio.current_time()
+        self.scope.deadline = math.inf
+        try:
+            yield
+        finally:
+            self.scope.deadline = anyio.current_time() + left
+
+    @property
+    def reached(self) -> str:
+        """Why the checks not reached are skipped."""
+        return f"the era deadline of {self.seconds:g} s (--era-deadline) came {self.doing}"
+
+
 @dataclass
 class Target:
     server: str | Command
@@ -60,6 +94,11 @@ class Target:
     person_wait: float = 600.0
     person: Person | None = None
     """With --login: the person at the terminal, who finishes browser steps when asked."""
+    connect_timeout: float = 10.0
+    """Seconds for each connection's handshake, all its answers together, and its first tools/list."""
+    max_answer_bytes: int = MAX_ANSWER_BYTES
+    clock: EraClock = field(default_factory=lambda: EraClock(math.inf))
+    """The era under way's deadline."""
 
     @property
     def stdio(self) -> bool:
@@ -72,7 +111,18 @@ class Target:
 
     def connect(self, mode: str, user: User | None = None, **options: Any) -> Any:
         """A connection to the server as `user` (the first by default); see `connect`."""
-        return connect(self.server, mode=mode, token=(user or self.first).token, **options)
+        return connect(
+            self.server,
+            mode=mode,
+            token=(user or self.first).token,
+            connect_timeout=self.connect_timeout,
+            max_answer_bytes=self.max_answer_bytes,
+            **options,
+        )
+
+    def doing(self, what: str) -> None:
+        """Say what the era's checks are doing now (where its deadline came, if it does)."""
+        self.clock.doing = what
 
     @property
     def no_second_user(self) -> str:
@@ -105,4 +155,5 @@ class Target:
             async def notice() -> bool:
                 return await conn.wait_for(lambda: bool(conn.notices), self.person_wait)
 
-        return await self.person.finish(url, step, notice, self.person_wait)
+        with self.clock.paused():  # the person's time is not the era's
+            return await self.person.finish(url, step, notice, self.person_wait)

@@ -27,6 +27,8 @@ from mcp_types import (
     UrlElicitationCapability,
 )
 
+from ..client._failures import telling_leaf, unreachable
+from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline
 from ._server_stdio import Command, StartFailed, StdioRecording, stdio_transport
 
 ElicitAnswer = Callable[[ElicitRequestURLParams], Awaitable[ElicitResult]]
@@ -53,13 +55,17 @@ class Exchange:
 
 
 class _Tee(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, sink: bytearray) -> None:
+    """A body as it is read, the first `keep` bytes of it kept in `sink`."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, sink: bytearray, keep: int) -> None:
         self.inner = inner
         self.sink = sink
+        self.keep = keep
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.inner:
-            self.sink.extend(chunk)
+            if len(self.sink) < self.keep:
+                self.sink.extend(chunk[: self.keep - len(self.sink)])
             yield chunk
 
     async def aclose(self) -> None:
@@ -67,10 +73,11 @@ class _Tee(httpx2.AsyncByteStream):
 
 
 class Recording(httpx2.AsyncBaseTransport):
-    """An HTTP transport that keeps every response body as the client reads it."""
+    """An HTTP transport that keeps every response body as the client reads it (each up to the
+    answer limit: the stream a 2025-11-25 session listens on has no end), within `limits`."""
 
-    def __init__(self) -> None:
-        self.inner = httpx2.AsyncHTTPTransport()
+    def __init__(self, limits: AnswerDeadline) -> None:
+        self.inner = limits
         self.exchanges: list[Exchange] = []
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -82,7 +89,7 @@ class Recording(httpx2.AsyncBaseTransport):
         return httpx2.Response(
             response.status_code,
             headers=response.headers,
-            stream=_Tee(stream, exchange.body),
+            stream=_Tee(stream, exchange.body, self.inner.max_bytes),
             extensions=response.extensions,
         )
 
@@ -145,6 +152,30 @@ class Connection:
             )
 
 
+ANSWER_START = 120.0
+"""Seconds for each answer to start after the handshake (each call has its own bound besides)."""
+
+
+class WireStopped(Exception):
+    """What the server did on the wire stopped the checks of a connection (a limit reached, the
+    connection lost), said in one line."""
+
+
+def stopped(exc: Exception, where: str, limits: AnswerDeadline | None, connect_timeout: float) -> Exception:
+    """The one exception to go on with: a `WireStopped` saying which limit the server reached or that
+    the connection broke, else the exception that says most (out of a task group's)."""
+    limit = limits.failure if limits is not None else None
+    if limits is not None and limit is not None:
+        limits.failure = None
+        said = unreachable(limit, where, connect_timeout=connect_timeout)
+        return WireStopped(str(said) if said is not None else str(limit))
+    said = unreachable(exc, where, connect_timeout=connect_timeout)
+    if said is not None:
+        return WireStopped(str(said))
+    leaf = telling_leaf(exc)
+    return leaf if isinstance(exc, BaseExceptionGroup) and isinstance(leaf, Exception) else exc
+
+
 def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -157,11 +188,16 @@ async def connect(
     token: str | None,
     declared: ElicitationCapability | None = URL_MODE,
     answer: ElicitAnswer | None = None,
+    connect_timeout: float = 10.0,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> AsyncIterator[Connection]:
     """A connection in `mode` ("legacy" or a 2026 version) declaring `declared`, to the server at a
     URL or to a new process of a stdio `Command` (raising `StartFailed` when it does not start). A
     url-mode request is answered by `answer` (decline by default); any other request with -32602,
-    as the spec asks of a client that did not declare that mode."""
+    as the spec asks of a client that did not declare that mode.
+
+    Over HTTP the handshake's answers together have `connect_timeout` seconds, and no answer is read
+    past `max_answer_bytes`; a limit reached, or the connection lost, raises `WireStopped`."""
     holder: list[Connection] = []
 
     async def on_elicit(context: Any, params: ElicitRequestParams) -> ElicitResult | ErrorData:
@@ -199,13 +235,29 @@ async def connect(
                 except Exception as exc:  # whatever the SDK raises when the process ends early
                     raise StartFailed(server, stdio, exc) from exc
                 yield holder[0]
+        except StartFailed:
+            raise
+        except Exception as exc:
+            going_on = stopped(exc, str(server), None, connect_timeout)
+            if going_on is exc:
+                raise
+            raise going_on from exc
         finally:
             await stdio.aclose()
         return
-    wire = Recording()
-    async with httpx2.AsyncClient(
-        headers=bearer(token), transport=wire, timeout=httpx2.Timeout(30, read=120)
-    ) as http:
-        holder.append(Connection(client_for(streamable_http_client(server, http_client=http)), wire))
-        async with holder[0].client:
-            yield holder[0]
+    limits = AnswerDeadline(connect_timeout, handshake=connect_timeout, max_bytes=max_answer_bytes)
+    wire = Recording(limits)
+    try:
+        async with httpx2.AsyncClient(
+            headers=bearer(token), transport=wire, timeout=httpx2.Timeout(connect_timeout, read=ANSWER_START)
+        ) as http:
+            transport = streamable_http_client(server, http_client=http, max_sse_event_size=max_answer_bytes)
+            holder.append(Connection(client_for(transport), wire))
+            async with holder[0].client:
+                limits.seconds, limits.handshake = ANSWER_START, None
+                yield holder[0]
+    except Exception as exc:
+        going_on = stopped(exc, server, limits, connect_timeout)
+        if going_on is exc:
+            raise
+        raise going_on from exc

@@ -11,6 +11,7 @@ from mcp import StdioServerParameters
 from ._elicitations import Elicitations, Waiter
 from ._session import HandoffClient
 from ._signin import SignIn
+from ._timeouts import MAX_ANSWER_BYTES
 
 
 def is_url(spec: Sequence[str]) -> bool:
@@ -27,6 +28,7 @@ async def connect(
     waiter: Waiter | None = None,
     wait_timeout: float = 600.0,
     connect_timeout: float = 10.0,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> AsyncIterator[HandoffClient]:
     """A connected `HandoffClient` for a URL (signing in through `sign_in`) or a stdio command."""
     options: dict[str, Any] = {
@@ -35,6 +37,7 @@ async def connect(
         "waiter": waiter,
         "wait_timeout": wait_timeout,
         "connect_timeout": connect_timeout,
+        "max_answer_bytes": max_answer_bytes,
     }
     if is_url(spec):
         client = HandoffClient(spec[0], auth=sign_in, **options)

@@ -7,6 +7,7 @@ command line meets (an invalid answer, an error from the server, an unexpected e
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 import httpx2
 from mcp.client._input_required import InputRequiredRoundsExceededError
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
+from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR
 from pydantic import ValidationError
 
 from .._errors import HandoffError, leaves
-from ._timeouts import AnswerTimeout
+from ._timeouts import AnswerTimeout, AnswerTooLarge, HandshakeTimeout, mib
 
 
 class ServerUnreachable(HandoffError):
@@ -66,6 +67,16 @@ def _why(
             f"{server} accepted the connection but did not answer within {leaf.seconds:g} s; "
             "is the server stuck, or is this not its MCP endpoint?"
         )
+    if isinstance(leaf, HandshakeTimeout):
+        return (
+            f"{server} accepted the connection but did not finish the handshake within {leaf.seconds:g} s; "
+            "is the server stuck, or is this not its MCP endpoint?"
+        )
+    if isinstance(leaf, AnswerTooLarge):
+        return (
+            f"{server} sent an answer larger than {mib(leaf.limit)}, the most handoff reads of one "
+            "answer; it was not read further"
+        )
     if isinstance(leaf, httpx2.ConnectTimeout):
         return (
             f"cannot reach {server}: no connection within {connect_timeout:g} s; "
@@ -87,11 +98,20 @@ def _why(
         if http_refusal.status == 404:
             return f"{answered}: it no longer knows this connection (restarted?); connect again"
         return f"{answered} instead of an MCP answer; check the address and connect again"
+    if isinstance(leaf, MCPError) and (event := _EVENT_TOO_LARGE.search(leaf.message)) is not None:
+        return (
+            f"{server} sent an event larger than {mib(int(event.group(1)))}, the most handoff reads of "
+            "one answer; it was not read further"
+        )
     if isinstance(leaf, MCPError) and _closed(leaf):
         return f"the connection to {server} closed before it answered; is the server still running?"
     if handshake and isinstance(leaf, OSError):
         return f"cannot start {server}: {leaf.strerror or leaf}; check the command"
     return None
+
+
+_EVENT_TOO_LARGE = re.compile(r"Server-sent event exceeded the (\d+) byte limit")
+"""How the SDK says that it stopped reading an event at its size limit."""
 
 
 def _closed(error: MCPError) -> bool:
@@ -133,6 +153,11 @@ def one_line(exc: BaseException, server: str) -> str:
         )
     if isinstance(chosen, InputRequiredRoundsExceededError):
         return f"{server} kept asking for more input after {chosen.max_rounds} rounds; stopped"
+    if isinstance(chosen, MCPError) and (unread := unreadable(chosen)) is not None:
+        return (
+            f"{server} sent an answer that could not be read ({unread}); the server is at fault, "
+            "tell its maintainers"
+        )
     if isinstance(chosen, MCPError):
         hint = (
             "; check the tool's name and arguments (handoff connect lists the tools)"
@@ -146,6 +171,18 @@ def one_line(exc: BaseException, server: str) -> str:
         f"unexpected {type(chosen).__name__}: {_first_line(str(chosen)) or 'no message'} "
         "(run again with --debug to see where)"
     )
+
+
+def unreadable(error: MCPError) -> str | None:
+    """What was wrong with an answer the SDK could not parse ("nested too deeply", "not JSON"), or
+    None when `error` is not that (the SDK answers the request with -32700 in its place)."""
+    if error.code != PARSE_ERROR or not error.message.startswith("Failed to parse"):
+        return None
+    if "recursion limit exceeded" in error.message:
+        return "nested too deeply"
+    if "Invalid JSON" in error.message:
+        return "not JSON"
+    return "not valid JSON-RPC"
 
 
 def telling_leaf(exc: BaseException) -> BaseException:

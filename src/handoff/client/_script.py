@@ -21,6 +21,7 @@ from ._elicitations import Considered, Elicitations
 from ._failures import one_line
 from ._opener import print_only, system_browser
 from ._signin import SignIn, SignInFailed
+from ._timeouts import MAX_ANSWER_BYTES
 from ._tokens import FileTokens, MemoryTokens
 
 Policy = Literal["ok", "warn", "none"]
@@ -39,6 +40,7 @@ async def run_call(
     store: bool = True,
     sign_in_timeout: float = 300.0,
     connect_timeout: float = 10.0,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
     debug: bool = False,
 ) -> int:
     """Exit code: 0 the tool ran, 1 it returned an error, 2 it did not run or its answer is unusable."""
@@ -58,6 +60,7 @@ async def run_call(
             sign_in=sign_in,
             wait_timeout=timeout,
             connect_timeout=connect_timeout,
+            max_answer_bytes=max_answer_bytes,
         ) as client:
             result = await client.call_tool(tool, arguments)
     except Exception as exc:

@@ -26,7 +26,7 @@ from ._failures import HttpRefusal, ServerUnreachable, telling_leaf, unreachable
 from ._retry import retry_after_elicitation
 from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed
-from ._timeouts import AnswerDeadline, http_timeouts
+from ._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
 
 
 @dataclass
@@ -41,11 +41,13 @@ class HandoffClient(Client):
     `SignIn`). Whenever signing in is what stands in the way (no `auth` for a server that needs
     it, declined, timed out), entering it or calling a tool raises `SignInFailed`, one line.
 
-    Waiting is bounded: `connect_timeout` to connect, the handshake's answers included;
+    Waiting is bounded: `connect_timeout` to connect, the handshake's answers included (all of them
+    together: a server that keeps an answer open without finishing it does not hold it up);
     `answer_timeout` for each later answer to start; and inside an answer already under way (which
     may wait for a person in the browser) `wait_timeout` plus a minute. When the server cannot be
-    reached, stops answering, closes the connection or answers HTTP errors instead of MCP, entering
-    it or calling a tool raises `ServerUnreachable`, one line.
+    reached, stops answering, closes the connection, answers HTTP errors instead of MCP or sends an
+    answer larger than `max_answer_bytes` (read no further), entering it or calling a tool raises
+    `ServerUnreachable`, one line.
     """
 
     auth: SignIn | None = field(default=None, kw_only=True)
@@ -56,13 +58,16 @@ class HandoffClient(Client):
     wait_timeout: float = field(default=600.0, kw_only=True)
     max_rounds: int = field(default=3, kw_only=True)
     connect_timeout: float = field(default=10.0, kw_only=True)
-    """Seconds to connect to a server at a URL: to open a connection or send a request, and, until
-    the handshake is done, for each answer to start (a sign-in in the browser does not count)."""
+    """Seconds to connect to a server at a URL: to open a connection or send a request, and for all
+    the handshake's answers together (a sign-in in the browser does not count)."""
     answer_timeout: float = field(default=60.0, kw_only=True)
     """Seconds for each answer after the handshake to start: more than a 2026-07-28 retry is held
     before its answer starts (at most 25 s on a handoff server). A stdio server has this long for
     each answer, its start included, and a tool call `wait_timeout` plus a minute, unless
     `read_timeout_seconds` says otherwise."""
+    max_answer_bytes: int = field(default=MAX_ANSWER_BYTES, kw_only=True)
+    """The most read of one answer from a server at a URL (of one event, on the stream the client
+    listens on); a larger answer fails the request it answers, and is not read further."""
     _refused: bool = field(init=False, default=False, repr=False, compare=False)
     """The MCP endpoint's last answer was 401."""
     _http_refusal: HttpRefusal | None = field(init=False, default=None, repr=False, compare=False)
@@ -98,7 +103,9 @@ class HandoffClient(Client):
     @contextlib.asynccontextmanager
     async def _http_transport(self, url: str) -> AsyncIterator[TransportStreams]:
         timeout = http_timeouts(self.connect_timeout, self.answer_timeout, self.wait_timeout)
-        transport = self._deadline = AnswerDeadline(self.connect_timeout)
+        transport = self._deadline = AnswerDeadline(
+            self.connect_timeout, handshake=self.connect_timeout, max_bytes=self.max_answer_bytes
+        )
 
         async def watch(response: httpx2.Response) -> None:
             if response.request.url != url:
@@ -124,7 +131,9 @@ class HandoffClient(Client):
                     httpx2.AsyncClient(timeout=timeout, transport=transport)
                 )
             http.event_hooks = {"response": [watch]}
-            yield await stack.enter_async_context(streamable_http_client(url, http_client=http))
+            yield await stack.enter_async_context(
+                streamable_http_client(url, http_client=http, max_sse_event_size=self.max_answer_bytes)
+            )
 
     @contextlib.asynccontextmanager
     async def _stdio_transport(self, command: StdioServerParameters) -> AsyncIterator[TransportStreams]:
@@ -142,6 +151,7 @@ class HandoffClient(Client):
             raise failure from None
         if self._deadline is not None:
             self._deadline.seconds = self.answer_timeout
+            self._deadline.handshake = None
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -166,6 +176,10 @@ class HandoffClient(Client):
         told = telling_leaf(exc)
         if isinstance(told, HandoffError):
             return told
+        limit = self._deadline.failure if self._deadline is not None else None
+        if self._deadline is not None and limit is not None:
+            self._deadline.failure = None  # the SDK says "parse error" or "stream ended": say what it was
+            return unreachable(limit, self._where, connect_timeout=self.connect_timeout)
         found = list(leaves(exc))
         for leaf in found:
             if isinstance(leaf, OAuthFlowError):

@@ -22,6 +22,7 @@ from .._exact import printable
 from ._consent import ConsentRequest, Decision
 from ._failures import one_line
 from ._retry import ElicitationFailed
+from ._timeouts import MAX_ANSWER_BYTES
 from ._urlcheck import UrlReport
 
 _VERDICT_STYLE = {"ok": "green", "warn": "yellow", "block": "bold red"}
@@ -245,7 +246,13 @@ async def _call(client: Any, ui: TerminalUI, name: str, raw: str) -> None:
 
 
 async def run_terminal(
-    spec: list[str], protocol: str, *, store: bool = True, sign_in_timeout: float = 300.0
+    spec: list[str],
+    protocol: str,
+    *,
+    store: bool = True,
+    sign_in_timeout: float = 300.0,
+    connect_timeout: float = 10.0,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> int:
     """`handoff connect`: sign in if needed (stored sign-ins first), then the command loop.
 
@@ -278,7 +285,13 @@ async def run_terminal(
     async with ui.reading():
         try:
             async with connect(
-                spec, elicitations, mode=protocol, sign_in=sign_in, waiter=ui.wait_for_person
+                spec,
+                elicitations,
+                mode=protocol,
+                sign_in=sign_in,
+                waiter=ui.wait_for_person,
+                connect_timeout=connect_timeout,
+                max_answer_bytes=max_answer_bytes,
             ) as client:
                 name = client.server_info.name if client.server_info else server
                 elicitations.server = name
