@@ -199,3 +199,51 @@ def test_the_example_client_stops_on_ctrl_c_without_a_traceback(
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, out + err
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+
+
+CRASHING = "import sys; print('starting', file=sys.stderr); sys.exit(3)"
+
+
+def test_a_stdio_server_that_exits_at_once_is_said_to_exit_and_its_keys_are_not_shown():
+    done = handoff(
+        "connect", "--", "env", "SERVER_SECRET=s3cr3t-value", "HANDOFF_VAULT_KEYS=vault-key-value",
+        sys.executable, "-c", CRASHING, "--api-key", "opt-value", "--token=tok-value",
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    everything = done.stdout + done.stderr
+    assert done.returncode != 0, everything
+    for secret in ("s3cr3t-value", "vault-key-value", "opt-value", "tok-value"):
+        assert secret not in everything, everything
+    assert "Traceback" not in everything and "still running" not in everything, everything
+    assert "exited with code 3" in everything, everything
+    assert "SERVER_SECRET=***" in everything and "--api-key ***" in everything, everything
+    assert "--token=***" in everything and "HANDOFF_VAULT_KEYS=***" in everything, everything
+
+
+def test_a_check_of_a_stdio_server_names_its_command_without_its_keys():
+    done = handoff(
+        "check", "server", "--", "env", "SERVER_SECRET=s3cr3t-value", sys.executable, "-c", CRASHING,
+        timeout=120,
+    )  # fmt: skip
+    everything = done.stdout + done.stderr
+    assert "s3cr3t-value" not in everything, everything
+    assert "SERVER_SECRET=***" in everything, everything
+    assert "on stdio (it exited with code 3; it printed: starting)" in everything, everything
+    assert "Traceback" not in everything, everything
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["env", "API_KEY=abc", "python", "s.py"], "env API_KEY=*** python s.py"),
+        (["s", "--password", "pw", "--user", "u"], "s --password *** --user u"),
+        (["s", "--client-secret=cs"], "s --client-secret=***"),
+        (["s", "--token-file", "/run/t"], "s --token-file /run/t"),  # where a secret is, not the secret
+        (["s", "postgresql://me:pw@db/x"], "s 'postgresql://me:***@db/x'"),
+        (["s", "a b"], "s 'a b'"),
+    ],
+)
+def test_a_command_line_is_shown_with_its_secret_values_left_out(argv: list[str], shown: str):
+    from handoff._command_line import displayed
+
+    assert displayed(argv) == shown

@@ -67,9 +67,7 @@ def _import() -> Any:
         import psycopg
         import psycopg_pool
     except ImportError:
-        raise ConfigError(
-            f"a postgresql:// database needs psycopg: {install('postgresql')}"
-        ) from None
+        raise ConfigError(f"a postgresql:// database needs psycopg: {install('postgresql')}") from None
     return psycopg, psycopg_pool
 
 

@@ -136,9 +136,7 @@ def demo(
         try:
             import fastmcp  # noqa: F401
         except ImportError:
-            raise click.ClickException(
-                f"the FastMCP demo needs FastMCP: {install('fastmcp')}"
-            ) from None
+            raise click.ClickException(f"the FastMCP demo needs FastMCP: {install('fastmcp')}") from None
     if database_url and not database_url.startswith(_POSTGRES):
         raise click.UsageError("--database takes a postgresql:// URL (the SQLite file lives in --data-dir)")
     if replicas > 1 and not database_url:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import anyio
 import click
 
+from .._command_line import displayed
 from .._exact import printable
 from ..client import check_url
 from ._client_requirements import LEGACY, MODERN
@@ -81,7 +82,7 @@ async def check_command(command: Sequence[str], options: Options) -> Report:
         for scenario in scenarios(_setting(hub, options), options.eras, options.only):
             hub.add(scenario)
             runs.append((scenario, await run(command, scenario, person, hub.url(scenario))))
-    return _report(shlex.join(command), options.eras, runs, hub)
+    return _report(displayed(command), options.eras, runs, hub)
 
 
 async def check_served(port: int, options: Options, wait: float) -> Report:

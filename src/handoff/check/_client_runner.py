@@ -24,6 +24,7 @@ import anyio
 import anyio.abc
 from anyio.streams.text import TextReceiveStream
 
+from .._command_line import displayed
 from ._client_scenarios import Link, Scenario, Silent
 
 STAND_IN = Path(__file__).with_name("_client_browser.py")
@@ -111,7 +112,7 @@ async def run(command: Sequence[str], scenario: Scenario, person: Person, url: s
             start_new_session=True,
         )
     except OSError as exc:
-        raise OSError(f"cannot start the client {shlex.join(command)!r}: {exc.strerror or exc}") from None
+        raise OSError(f"cannot start the client {displayed(command)!r}: {exc.strerror or exc}") from None
     async with process, anyio.create_task_group() as tg:
         answering = _Answering(scenario, person, observed, process)
         assert process.stdout is not None and process.stderr is not None

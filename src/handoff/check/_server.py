@@ -297,7 +297,7 @@ def _stopped_by(exc: Exception) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else "no message"
+    return str(exc).splitlines()[0][:500] if str(exc) else "no message"
 
 
 _PREFIX = {LEGACY: "legacy.", MODERN: "modern."}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +21,9 @@ from mcp import StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.message import SessionMessage
 
+from .._command_line import displayed
+from ..client._server_process import ServerProcess
+
 
 @dataclass(frozen=True)
 class Command:
@@ -30,7 +32,7 @@ class Command:
     argv: tuple[str, ...]
 
     def __str__(self) -> str:
-        return shlex.join(self.argv)
+        return displayed(self.argv)
 
     def parameters(self) -> StdioServerParameters:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_CHECK_")}
@@ -53,6 +55,8 @@ class StdioRecording:
 
     exchanges: list[Message] = field(default_factory=list)
     errlog: TextIO = field(default_factory=lambda: tempfile.TemporaryFile("w+", encoding="utf-8"))
+    process: ServerProcess = field(default_factory=ServerProcess)
+    """The server's process, to say how it ended."""
 
     @property
     def traffic(self) -> bytes:
@@ -112,8 +116,9 @@ class _RecordedReads:
 async def stdio_transport(command: Command, wire: StdioRecording) -> AsyncIterator[tuple[Any, Any]]:
     """A transport for `mcp.Client`: the official SDK's stdio client running `command`, its reads
     recorded in `wire` and its stderr kept there (not mixed into the checker's output)."""
-    async with stdio_client(command.parameters(), errlog=wire.errlog) as (read, write):
-        yield _RecordedReads(read, wire), write
+    with wire.process.spawning():
+        async with stdio_client(command.parameters(), errlog=wire.errlog) as (read, write):
+            yield _RecordedReads(read, wire), write
 
 
 class StartFailed(Exception):
@@ -121,7 +126,10 @@ class StartFailed(Exception):
 
     def __init__(self, command: Command, wire: StdioRecording, cause: BaseException) -> None:
         said = wire.stderr_tail()
+        ended = wire.process.ending()
         why = f"it printed: {said[:300]}" if said else f"{type(cause).__name__}: {_first_line(cause)}"
+        if ended is not None:
+            why = f"it {ended}" + (f"; it printed: {said[:300]}" if said else "")
         super().__init__(f"`{command}` did not start as an MCP server on stdio ({why})")
         self.said = said
 

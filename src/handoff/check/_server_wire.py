@@ -233,6 +233,7 @@ async def connect(
                 try:
                     await stack.enter_async_context(client)
                 except Exception as exc:  # whatever the SDK raises when the process ends early
+                    await stdio.process.settle()
                     raise StartFailed(server, stdio, exc) from exc
                 yield holder[0]
         except StartFailed:

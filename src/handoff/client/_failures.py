@@ -103,7 +103,7 @@ def _why(
             f"{server} sent an event larger than {mib(int(event.group(1)))}, the most handoff reads of "
             "one answer; it was not read further"
         )
-    if isinstance(leaf, MCPError) and _closed(leaf):
+    if isinstance(leaf, MCPError) and connection_closed(leaf):
         return f"the connection to {server} closed before it answered; is the server still running?"
     if handshake and isinstance(leaf, OSError):
         return f"cannot start {server}: {leaf.strerror or leaf}; check the command"
@@ -114,7 +114,7 @@ _EVENT_TOO_LARGE = re.compile(r"Server-sent event exceeded the (\d+) byte limit"
 """How the SDK says that it stopped reading an event at its size limit."""
 
 
-def _closed(error: MCPError) -> bool:
+def connection_closed(error: MCPError) -> bool:
     """An error the SDK makes up when the connection ends, not one a server sent."""
     return error.code == CONNECTION_CLOSED and (
         error.message == "Connection closed" or error.message.startswith("SSE stream")

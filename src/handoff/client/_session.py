@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -20,10 +19,12 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
 
+from .._command_line import displayed
 from .._errors import HandoffError, leaves
 from ._elicitations import Elicitations, Waiter
-from ._failures import HttpRefusal, ServerUnreachable, telling_leaf, unreachable
+from ._failures import HttpRefusal, ServerUnreachable, connection_closed, telling_leaf, unreachable
 from ._retry import retry_after_elicitation
+from ._server_process import ServerProcess
 from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed
 from ._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
@@ -73,6 +74,8 @@ class HandoffClient(Client):
     _http_refusal: HttpRefusal | None = field(init=False, default=None, repr=False, compare=False)
     """The MCP endpoint's last answer to a POST was an HTTP error without a JSON-RPC error."""
     _deadline: AnswerDeadline | None = field(init=False, default=None, repr=False, compare=False)
+    _server_process: ServerProcess | None = field(init=False, default=None, repr=False, compare=False)
+    """A stdio server's process, to say how it ended."""
 
     def __post_init__(self) -> None:
         if self.elicitations is not None:
@@ -137,9 +140,15 @@ class HandoffClient(Client):
 
     @contextlib.asynccontextmanager
     async def _stdio_transport(self, command: StdioServerParameters) -> AsyncIterator[TransportStreams]:
-        with relayed_stderr() as errlog:
-            async with stdio_client(command, errlog=errlog) as streams:
+        server = self._server_process = ServerProcess()
+        async with contextlib.AsyncExitStack() as stack:
+            errlog = stack.enter_context(relayed_stderr())
+            with server.spawning():
+                streams = await stack.enter_async_context(stdio_client(command, errlog=errlog))
+            try:
                 yield streams
+            finally:
+                server.closing()
 
     async def __aenter__(self) -> HandoffClient:
         try:
@@ -165,9 +174,10 @@ class HandoffClient(Client):
 
     @property
     def _where(self) -> str:
-        """The server as a person knows it: its URL, or the command that runs it."""
+        """The server as a person knows it: its URL, or the command that runs it (its secrets left
+        out)."""
         if isinstance(self.server, StdioServerParameters):
-            return shlex.join([self.server.command, *self.server.args])
+            return displayed([self.server.command, *self.server.args])
         return self.server if isinstance(self.server, str) else type(self.server).__name__
 
     def _failure(self, exc: BaseException, *, handshake: bool = False) -> HandoffError | None:
@@ -195,6 +205,18 @@ class HandoffClient(Client):
                 "sign out to forget the stored sign-in, then sign in again"
             )
         stdio = isinstance(self.server, StdioServerParameters)
+        server = self._server_process
+        if (
+            stdio
+            and server is not None
+            and any(isinstance(e, MCPError) and connection_closed(e) for e in found)
+        ):
+            ended = server.ending()
+            if ended is not None:
+                return ServerUnreachable(
+                    f"{self._where} {ended} before it answered; check the command, and what it printed above"
+                )
+            return ServerUnreachable(f"{self._where} closed its output before it answered; it was stopped")
         if handshake and stdio and any(isinstance(e, MCPError) and e.code == REQUEST_TIMEOUT for e in found):
             return ServerUnreachable(
                 f"{self._where} started but did not answer within {self.read_timeout_seconds:g} s; "
@@ -241,6 +263,9 @@ class HandoffClient(Client):
                 max_rounds=self.max_rounds,
             )
         except Exception as exc:
+            closed = any(isinstance(e, MCPError) and connection_closed(e) for e in leaves(exc))
+            if closed and self._server_process is not None:
+                await self._server_process.settle()  # a server that just crashed: see how it ended
             failure = self._failure(exc)
             if failure is None or failure is exc:
                 raise
