@@ -21,7 +21,7 @@ from ._command import DISTRIBUTION, command, install
 from ._errors import ConfigError, HandoffError, expected, leaves
 from ._exact import printable
 from .check._cli import check
-from .client._timeouts import answer_bytes
+from .client._timeouts import ANSWER_TIMEOUT, answer_bytes
 
 if TYPE_CHECKING:
     from ._sql import Database
@@ -409,7 +409,7 @@ _connect_timeout = click.option(
     default=10.0,
     show_default=True,
     help="Seconds to connect to a server at a URL and for it to finish the handshake, all its "
-    "answers together (each later answer then has 60 s to start).",
+    f"answers together (each later answer then has {ANSWER_TIMEOUT:g} s to start).",
 )
 _max_answer_mib = click.option(
     "--max-answer-mib",
