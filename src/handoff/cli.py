@@ -480,7 +480,8 @@ def connect(
     type=click.Choice(["ok", "warn", "none"]),
     default="ok",
     show_default=True,
-    help="Open links whose check is at most this verdict; decline the rest (blocked never opens).",
+    help="Accept links whose check is at most this verdict (opened in your browser, or printed with "
+    "--print-url); decline the rest (a blocked link is never accepted).",
 )
 @click.option(
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
