@@ -76,6 +76,12 @@ def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes, name: st
     )
 
 
+def fingerprint(value: str) -> str:
+    """Which value a tool used, without showing it: the start of its SHA-256, said to be one (the last
+    characters of a key after an ellipsis would be taken for the key's own)."""
+    return f"SHA-256 fingerprint {hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
 def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
     """What the approval page shows for a payment."""
     return {
@@ -192,8 +198,7 @@ def build_demo(
     async def forecast(city: str) -> str:
         """Tomorrow's forecast for a city, using your weather API key."""
         key = handoff.secret("weather_api_key")
-        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:8]
-        return f"Forecast for {city}: sunny, 21°C (fetched with your key …{fingerprint})"
+        return f"Forecast for {city}: sunny, 21°C (fetched with your key, {fingerprint(key)})"
 
     @tool(READ_ONLY)
     @handoff.requires_secret(
@@ -214,8 +219,9 @@ def build_demo(
         async def next_meeting() -> str:
             """Your next meeting, read from your calendar account (connected in your browser)."""
             token = handoff.token("calendar")
-            fingerprint = hashlib.sha256(token.encode()).hexdigest()[:8]
-            return f"Next meeting: design review at 14:00 (calendar token …{fingerprint})"
+            return (
+                f"Next meeting: design review at 14:00 (read with your calendar token, {fingerprint(token)})"
+            )
 
     @tool(DESTRUCTIVE)  # money leaves: `handoff check server` calls it only when --tool names it
     @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
