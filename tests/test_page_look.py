@@ -281,6 +281,24 @@ async def test_an_expired_link_says_so_in_the_persons_language(tmp_path: Path):
         server.stop()
 
 
+async def test_when_a_request_was_asked_is_said_to_be_past(tmp_path: Path):
+    """A request asked a moment ago was asked "1 second ago" (not "in 0 seconds"); its link expires
+    in the future, in the person's language."""
+    server = Running(tmp_path / "data").start()
+    try:
+        url = await expired_link(server.origin, server.mcp_url)  # a fresh link (it lives 8 minutes here)
+        for language, asked, expires in (("en", " ago", "in "), ("de", "vor ", "in ")):
+            async with ScriptedBrowser(server.origin) as alice:
+                alice.http.headers["accept-language"] = language
+                page = await alice.sign_in(await alice.open(url), "alice", DEMO_USERS["alice"])
+            times = re.findall(r"<dd><time [^>]*>([^<]*)</time>", page.text)
+            assert len(times) == 2, page.text
+            assert asked in times[0] and not times[0].startswith("in "), times
+            assert times[1].startswith(expires), times
+    finally:
+        server.stop()
+
+
 # Themes and template overrides
 
 

@@ -276,8 +276,12 @@ class Renderer:
 
 
 def _relative(at: float, speech: Speech) -> str:
-    """`at` from now, like "in 9 minutes" or "2 minutes ago", in the request's language."""
-    return format_timedelta(round(at - time.time()), add_direction=True, threshold=1.5, locale=speech.locale)
+    """`at` from now, like "in 9 minutes" or "2 minutes ago", in the request's language: a moment
+    that has come is at least a second ago, one to come at least a second ahead (never "in 0 seconds"
+    for what just happened)."""
+    ahead = at - time.time()
+    seconds = max(1, round(ahead)) if ahead > 0 else min(-1, round(ahead))
+    return format_timedelta(seconds, add_direction=True, threshold=1.5, locale=speech.locale)
 
 
 def _isotime(at: float) -> str:
