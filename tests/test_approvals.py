@@ -63,6 +63,29 @@ async def test_approval_page_shows_the_details_and_the_approved_call_runs_once(r
         assert again["url"] != elicitation["url"]
 
 
+async def test_the_approval_page_gives_one_expiry_and_the_approval_says_when_it_lapses(running, browsers):
+    """The approval page says once when anything expires: its link, at the record's expiry; once
+    approved, the page says when the approval lapses unused, from the lifetime the record keeps."""
+    from datetime import UTC, datetime
+
+    browser = browsers()
+    async with user_client(running.mcp_url, browser, "alice") as (client, _):
+        elicitation = await _ask(client, "legacy", PAYMENT)
+        record = await running.demo.handoff.ledger.get(elicitation["elicitationId"])
+        page = await browser.open(elicitation["url"])
+        expires = datetime.fromtimestamp(record.expires_at, UTC).isoformat(timespec="seconds")
+        assert page.text.count("<time ") == 3  # when it was asked; when its link expires (from now, and UTC)
+        assert page.text.count(f'<time datetime="{expires}">') == 2
+        assert page.text.count("minute") == 1 and "in 8 minutes" in page.text and "within" not in page.text
+        done = await browser.submit(page, {"action": "approve"})
+    assert not isinstance(done, str) and done.title == "Approved"
+    minutes = round(record.params["lifetime"] / 60)
+    assert (
+        f"If it has not run in {minutes} minutes, the approval lapses and the tool asks you again."
+        in done.text
+    )
+
+
 @ERAS
 async def test_changed_arguments_are_not_covered_by_the_approval(running, browsers, era):
     browser = browsers()
@@ -160,8 +183,8 @@ async def test_an_approval_lapses_after_its_lifetime(running, browsers):
             await client.call_tool("quick_payment", PAYMENT)
         elicitation = caught.value.data["elicitations"][0]
         page = await browser.open(elicitation["url"])
-        assert "for one run of this tool, within a minute" in page.text
-        await browser.submit(page, {"action": "approve"})
+        done = await browser.submit(page, {"action": "approve"})
+        assert not isinstance(done, str) and "If it has not run in 1 second, the approval lapses" in done.text
         assert await notices.wait_for(elicitation["elicitationId"])
         await anyio.sleep(0.7)
         with pytest.raises(MCPError) as caught:  # given too long ago: asked again, nothing paid

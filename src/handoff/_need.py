@@ -118,6 +118,13 @@ class SecretNeed(Need):
         return verdict
 
 
+def approval_life(record: Record, default: float = APPROVAL_LIFE) -> float:
+    """Seconds the approval of `record` stays good for once given: what the record keeps (what its
+    page said), else `default`."""
+    kept = record.params.get("lifetime")
+    return float(kept) if isinstance(kept, int | float) else default
+
+
 @dataclass(frozen=True, eq=False)
 class ApprovalNeed(Need):
     """A person's yes to one specific call (a payment, a deletion): bound to the server, the tool and
@@ -152,13 +159,14 @@ class ApprovalNeed(Need):
             "server": invocation.server,
             "summary": summary,
             "digest": arguments_digest(invocation),
+            "lifetime": self.lifetime,
         }
 
     async def _approved(self, handoff: Handoff, principal: str, invocation: Invocation) -> Record | None:
         record = await handoff.ledger.latest(principal, self.key(invocation))
         if record is None or record.status is not Status.COMPLETED or record.acknowledged:
             return None
-        if (record.completed_at or 0.0) + self.lifetime < time.time():
+        if (record.completed_at or 0.0) + approval_life(record, self.lifetime) < time.time():
             return None  # given too long ago: ask again
         return record
 

@@ -275,6 +275,11 @@ class Renderer:
         return env.get_template(template).render(lang=speech.tag, dir=speech.direction, **context)
 
 
+def relative(at: float) -> str:
+    """`at` from now, in the language of the request being served (see `_relative`)."""
+    return _relative(at, current())
+
+
 def _relative(at: float, speech: Speech) -> str:
     """`at` from now, like "in 9 minutes" or "2 minutes ago", in the request's language: a moment
     that has come is at least a second ago, one to come at least a second ahead (never "in 0 seconds"

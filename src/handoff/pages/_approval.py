@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import FormData
@@ -10,8 +11,8 @@ from starlette.responses import Response
 
 from .._exact import show
 from .._i18n import gettext as _
-from .._need import APPROVAL_LIFE, ApprovalNeed
-from .._web import render
+from .._need import APPROVAL_LIFE, ApprovalNeed, approval_life
+from .._web import relative, render
 from ..ledger import Record, Status
 from ._flow import about, conclude
 
@@ -26,14 +27,11 @@ class ApprovalFlow:
             label, shown = show(key), show(value)
             rows.append((label.html, shown.html))
             notes += [(label.html, note) for note in label.notes + shown.notes]
-        need = handoff.needs.get(f"approval:{record.params['name']}")
-        lifetime = need.lifetime if isinstance(need, ApprovalNeed) else APPROVAL_LIFE
         return render(
             request,
             "approval.html",
             rows=rows,
             notes=notes,
-            minutes=max(1, round(lifetime / 60)),
             digest=record.params.get("digest", "")[:16],
             csrf=csrf,
             **await about(handoff, record),
@@ -43,7 +41,16 @@ class ApprovalFlow:
         self, handoff: Handoff, request: Request, record: Record, form: FormData, csrf: str
     ) -> Response:
         if form.get("action") == "approve":
-            text = _("Approved. The tool will run once, with exactly what you saw. You can close this tab.")
-            return await conclude(handoff, request, record, Status.COMPLETED, _("Approved"), text)
+            need = handoff.needs.get(f"approval:{record.params['name']}")
+            life = approval_life(record, need.lifetime if isinstance(need, ApprovalNeed) else APPROVAL_LIFE)
+
+            def approved(done: Record) -> str:
+                return _(
+                    "Approved. The tool will run once, with exactly what you saw. If it has not run "
+                    "%(when)s, the approval lapses and the tool asks you again. You can close this tab.",
+                    when=relative((done.completed_at or time.time()) + life),
+                )
+
+            return await conclude(handoff, request, record, Status.COMPLETED, _("Approved"), approved)
         text = _("Denied. Nothing will run. You can close this tab.")
         return await conclude(handoff, request, record, Status.DECLINED, _("Denied"), text)

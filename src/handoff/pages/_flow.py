@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.datastructures import FormData
@@ -28,14 +29,21 @@ class Flow(Protocol):
 
 
 async def conclude(
-    handoff: Handoff, request: Request, record: Record, status: Status, title: str, text: str
+    handoff: Handoff,
+    request: Request,
+    record: Record,
+    status: Status,
+    title: str,
+    text: str | Callable[[Record], str],
 ) -> Response:
-    """End the record with the person's choice and say so; a record that already ended says that."""
+    """End the record with the person's choice and say so (`text`, or what it says of the record as
+    it ended); a record that already ended says that."""
     try:
-        await handoff.finish(record.id, status, remote=remote_address(request))
+        done = await handoff.finish(record.id, status, remote=remote_address(request))
     except TransitionRefused as refused:
         return ended(request, refused.status)
-    return render(request, "done.html", title=title, text=text, declined=status is not Status.COMPLETED)
+    said = text(done) if callable(text) else text
+    return render(request, "done.html", title=title, text=said, declined=status is not Status.COMPLETED)
 
 
 async def about(handoff: Handoff, record: Record) -> dict[str, Any]:
