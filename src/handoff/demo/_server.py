@@ -1,4 +1,7 @@
-"""The demo server: two users, tools that need secrets, SQLite with a dev key."""
+"""The demo server: two users, tools that need secrets, SQLite with a dev key.
+
+Its texts that pages show (labels, help, checks, what an approval shows) are marked with `N_`: they
+are in handoff's catalogs, and pages show them in the person's language like handoff's own."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from starlette.applications import Starlette
 
 from .._appearance import Appearance
 from .._handoff import Handoff
+from .._i18n import N_
 from ..identity import AuthServer, hash_password
 from ..oauth import Provider, provider
 from ..vault import Keyring, dev_key
@@ -38,7 +42,7 @@ ToolDecorator = Callable[[ToolAnnotations], Callable[[Callable[..., Any]], objec
 def check_weather_key(value: str) -> str | None:
     """The demo's validation hook: weather keys look like `wk_` and at least 12 more characters."""
     if not value.startswith("wk_") or len(value) < 15:
-        return (
+        return N_(
             "That does not look like a weather key: it starts with wk_ and has at least 12 more characters."
         )
     return None
@@ -67,7 +71,7 @@ def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes, name: st
     )
     return provider(
         "calendar",
-        label="Demo Calendar",
+        label=N_("Demo Calendar"),
         authorize_url=f"{public_url}/authorize",
         token_url=f"{public_url}/token",
         client_id="demo-calendar",
@@ -83,12 +87,15 @@ def fingerprint(value: str) -> str:
 
 
 def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
-    """What the approval page shows for a payment."""
-    return {
-        "Amount": f"{arguments.get('amount')} {arguments.get('currency')}",
-        "Payee": arguments.get("payee"),
-        "Description": arguments.get("description") or "(none)",
+    """What the approval page shows for a payment (its labels in the person's language, from
+    handoff's catalogs): no description row when it has none."""
+    shown: dict[str, object] = {
+        N_("Amount"): f"{arguments.get('amount')} {arguments.get('currency')}",
+        N_("Payee"): arguments.get("payee"),
     }
+    if arguments.get("description"):
+        shown[N_("Description")] = arguments["description"]
+    return shown
 
 
 @dataclass
@@ -143,7 +150,7 @@ def build_demo(
         signing_key=signing_key,
         issuer=public_url,
         pages_url=f"{public_url}/handoff",
-        scope_descriptions={"calendar": "read your Demo Calendar"},
+        scope_descriptions={"calendar": N_("read your Demo Calendar")},
     )
     if providers is None:
         providers = [demo_calendar(auth, public_url, secret_key, name)]
@@ -191,8 +198,8 @@ def build_demo(
     @tool(READ_ONLY)
     @handoff.requires_secret(
         "weather_api_key",
-        label="Weather API key",
-        help="Demo keys start with wk_, for example wk_demo_1234567890.",
+        label=N_("Weather API key"),
+        help=N_("Demo keys start with wk_, for example wk_demo_1234567890."),
         validate=check_weather_key,
     )
     async def forecast(city: str) -> str:
@@ -203,8 +210,8 @@ def build_demo(
     @tool(READ_ONLY)
     @handoff.requires_secret(
         "notes_token",
-        label="Notes token",
-        help="Any text works in the demo.",
+        label=N_("Notes token"),
+        help=N_("Any text works in the demo."),
         delivery="request",
     )
     async def list_notes(folder: str = "inbox") -> str:
@@ -224,7 +231,7 @@ def build_demo(
             )
 
     @tool(DESTRUCTIVE)  # money leaves: `handoff check server` calls it only when --tool names it
-    @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
+    @handoff.requires_approval("payment", label=N_("Send a payment"), describe=describe_payment)
     async def send_payment(amount: str, currency: str, payee: str, description: str = "") -> str:
         """Send a payment. Runs only after you approve exactly these details in your browser."""
         return f"Paid {amount} {currency} to {payee}."

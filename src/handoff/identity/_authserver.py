@@ -665,7 +665,9 @@ class AuthServer(PasswordLogin):
             destination=destination(redirect_uri),
             loopback=redirect_uri.startswith("http:"),
             requested_at=float(pending.get("created", _expiry(pending) - REQUEST_LIFE)),
-            scopes=[(s, self._scope_descriptions.get(s, "")) for s in scopes],
+            scopes=[
+                (s, _(self._scope_descriptions[s]) if s in self._scope_descriptions else "") for s in scopes
+            ],
             changed=await self._consented_elsewhere(user, client, redirect_uri),
             csrf=csrf,
         )

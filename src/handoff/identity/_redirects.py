@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from .._i18n import gettext as _
 from ._browser import is_loopback
 
 MAX_URI_LENGTH = 2000
@@ -89,15 +90,15 @@ def form_target(uri: str) -> str:
 
 
 def destination(uri: str) -> str:
-    """Where the browser goes after consent, as the person should read it."""
+    """Where the browser goes after consent, as the person should read it (in their language)."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme == "http":
-        return f"an app on this computer (local port {parts.port or 80})"
+        return _("an app on this computer (local port %(port)s)", port=parts.port or 80)
     if scheme == "https":
         host = parts.hostname or ""
         return host if parts.port in (None, 443) else f"{host}:{parts.port}"
-    return f"the app on this device that opens {scheme}: links"
+    return _("the app on this device that opens %(scheme)s: links", scheme=scheme)
 
 
 def same_redirect(registered: str, given: str) -> bool:

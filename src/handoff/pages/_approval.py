@@ -14,7 +14,7 @@ from .._i18n import gettext as _
 from .._need import APPROVAL_LIFE, ApprovalNeed, approval_life
 from .._web import relative, render
 from ..ledger import Record, Status
-from ._flow import about, conclude
+from ._flow import about, authored, conclude
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -24,7 +24,7 @@ class ApprovalFlow:
     async def show(self, handoff: Handoff, request: Request, record: Record, csrf: str) -> Response:
         rows, notes = [], []
         for key, value in record.params.get("summary", []):
-            label, shown = show(key), show(value)
+            label, shown = show(authored(key)), show(value)  # a label may be translated, a value never
             rows.append((label.html, shown.html))
             notes += [(label.html, note) for note in label.notes + shown.notes]
         return render(

@@ -165,6 +165,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
     if not record.pending:
         return ended(request, record.status.value)
     provider = handoff.provider(pending.provider)
+    label = authored(provider.label)
     error = request.query_params.get("error")
     if error:
         status = Status.DECLINED if error == "access_denied" else Status.FAILED
@@ -172,7 +173,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
         said = (
             _("You did not allow access, so nothing was connected.")
             if status is Status.DECLINED
-            else _("%(provider)s reported an error, so nothing was connected.", provider=provider.label)
+            else _("%(provider)s reported an error, so nothing was connected.", provider=label)
         )
         return message(
             request,
@@ -199,9 +200,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
             request,
             502,
             title=_("Not connected"),
-            text=_(
-                "%(provider)s did not accept the sign-in, so nothing was connected.", provider=provider.label
-            ),
+            text=_("%(provider)s did not accept the sign-in, so nothing was connected.", provider=label),
             next_step=_("Start again from your MCP client."),
         )
 
@@ -219,7 +218,7 @@ async def callback(handoff: Handoff, request: Request) -> Response:
         text=_(
             "Your %(provider)s account is connected. The token stays on the server. "
             "You can close this tab and go back to your MCP client.",
-            provider=provider.label,
+            provider=label,
         ),
         declined=False,
     )
