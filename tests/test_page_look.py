@@ -435,7 +435,10 @@ async def test_the_demos_own_texts_are_in_the_persons_language(tmp_path: Path):
         assert connect.title == "Demo-Kalender verbinden"
         assert "Ihren Demo-Kalender lesen" in calendar.text
         assert "Ihr Konto bei Demo-Kalender ist verbunden" in connected.text
-        assert "eine App auf diesem Computer (lokaler Port 9)" in consent.text
+        assert (
+            "Schickt Sie zurück zu</th><td><strong>einer App auf diesem Computer (lokaler Port 9)"
+            in consent.text
+        )
         english = (
             "Weather API key", "Demo keys start", "does not look like", "Send a payment", "Amount", "Payee",
             "Description", "Demo Calendar", "read your", "an app on this computer", "local port",
