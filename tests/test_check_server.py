@@ -92,6 +92,7 @@ COMMON = (
     "url.https",
     "url.no-credentials",
     "page.anonymous-refused",
+    "page.no-redirect-elsewhere",
     "page.other-user-refused",
     "page.no-framing",
     "page.no-referrer",
@@ -172,6 +173,7 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("url.https", LEGACY): ["PASS"],
         ("url.no-credentials", LEGACY): ["FAIL"],  # ?api_key=
         ("page.anonymous-refused", LEGACY): ["FAIL"],  # the form for anyone
+        ("page.no-redirect-elsewhere", LEGACY): ["PASS"],
         ("page.other-user-refused", LEGACY): ["SKIP"],
         ("page.no-framing", LEGACY): ["FAIL"],
         ("page.no-referrer", LEGACY): ["FAIL"],
@@ -185,6 +187,7 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("url.https", MODERN): ["PASS"],
         ("url.no-credentials", MODERN): ["FAIL"],
         ("page.anonymous-refused", MODERN): ["FAIL"],
+        ("page.no-redirect-elsewhere", MODERN): ["PASS"],
         ("page.other-user-refused", MODERN): ["SKIP"],
         ("page.no-framing", MODERN): ["FAIL"],
         ("page.no-referrer", MODERN): ["FAIL"],

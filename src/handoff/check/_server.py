@@ -25,7 +25,8 @@ from ..client._signin import SignIn
 from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, answer_bytes
 from ..client._tokens import MemoryTokens
 from ._report import Report, merge
-from ._server_browser import FormBrowser
+from ._server_authorization import authorization_origins
+from ._server_browser import FormBrowser, Leash
 from ._server_legacy import check_legacy
 from ._server_modern import check_modern
 from ._server_person import Person
@@ -108,14 +109,14 @@ def _headers() -> dict[str, str]:
 
 
 async def _user(
-    options: Options, token: str | None, name: str | None, password: str | None, login: bool
+    options: Options, leash: Leash, token: str | None, name: str | None, password: str | None, login: bool
 ) -> User:
     url = str(options.server)
     if token:
-        browser = FormBrowser(name, password) if name and password else None
+        browser = FormBrowser(name, password, leash) if name and password else None
         return User(token, name, password, browser)
     if name and password:
-        browser = FormBrowser(name, password)
+        browser = FormBrowser(name, password, leash)
         try:
             token = await _sign_in(url, options, browser.opener, lambda _line: None)
             return User(token, name, password, browser)
@@ -161,15 +162,26 @@ STDIO_WHO = "yourself (whoever runs a server on stdio is its user), with the pas
 URL_WHO = "the same user you signed in as when the check started"
 
 
-async def _users(options: Options) -> tuple[User, User | None]:
+async def _leash(options: Options) -> Leash:
+    """Where the checker's browsers may go: for a URL, its authorization server too (discovered)."""
+    authorization = None
+    if isinstance(options.server, str):
+        authorization = await authorization_origins(
+            options.server, _limits(options), _initialize(), _headers()
+        )
+    return Leash(authorization, max_bytes=options.max_answer_bytes)
+
+
+async def _users(options: Options, leash: Leash) -> tuple[User, User | None]:
     if isinstance(options.server, Command):  # no OAuth on stdio: --password is what its pages ask for
         password = options.password
-        return User(None, None, password, FormBrowser(None, password) if password else None), None
-    first = await _user(options, options.token, options.user, options.password, options.login)
+        return User(None, None, password, FormBrowser(None, password, leash) if password else None), None
+    first = await _user(options, leash, options.token, options.user, options.password, options.login)
     if not (options.second_user and options.second_password):
         return first, None
     try:
-        return first, await _user(options, None, options.second_user, options.second_password, False)
+        second = options.second_user, options.second_password
+        return first, await _user(options, leash, None, *second, False)
     except BaseException:
         if first.browser is not None:
             await first.browser.aclose()
@@ -179,7 +191,8 @@ async def _users(options: Options) -> tuple[User, User | None]:
 async def run_checks(options: Options, person: Person | None = None) -> Report:
     """Every check against the server at `options.server`, as one report; with --login, `person`
     (by default the one at this terminal) finishes the browser steps."""
-    first, second = await _users(options)
+    leash = await _leash(options)
+    first, second = await _users(options, leash)
     if options.login and first.browser is None and person is None:
         person = Person(STDIO_WHO if isinstance(options.server, Command) else URL_WHO)
     if person is not None:
@@ -195,6 +208,7 @@ async def run_checks(options: Options, person: Person | None = None) -> Report:
             person=person if options.login and first.browser is None else None,
             connect_timeout=options.connect_timeout,
             max_answer_bytes=options.max_answer_bytes,
+            leash=leash,
         )
         spoken = await _speaks(target)
         parts = [

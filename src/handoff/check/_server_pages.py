@@ -7,13 +7,14 @@ import re
 import httpx2
 
 from ._report import Outcome, Report, Requirement
-from ._server_browser import Finished, FormBrowser, Page, SignInRefused
+from ._server_browser import Finished, Page, PageFailed, SignInRefused
 from ._server_requirements import (
     PAGE_ANONYMOUS,
     PAGE_FRAMING,
     PAGE_NO_STORE,
     PAGE_OTHER_USER,
     PAGE_REFERRER,
+    PAGE_STAYS,
     URL_HTTPS,
     URL_NO_CREDENTIALS,
     URL_VALID,
@@ -60,6 +61,8 @@ def _offered(page: Page) -> str | None:
 
 
 def _where(page: Page) -> str:
+    if page.elsewhere is not None:
+        return f"{page.elsewhere} (not followed)"
     if page.left_to is not None:
         return f"it sent the browser off to {page.left_to.split('?')[0]}"
     if page.sign_in is not None:
@@ -83,15 +86,23 @@ async def check_anonymous(
 ) -> None:
     """A browser with no cookies opens the URL: it must get a sign-in, not the form, and the step
     must not complete (2025-11-25: no completion notice follows the visit)."""
-    browser = FormBrowser()
+    browser = target.browser()
+    target.doing("while opening the URL without signing in")
     try:
         page = await browser.open(url)
-    except httpx2.HTTPError as exc:
-        report.skipped(PAGE_ANONYMOUS, f"the page could not be opened: {type(exc).__name__}", era)
+    except (httpx2.HTTPError, PageFailed) as exc:
+        why = str(exc) if isinstance(exc, PageFailed) else type(exc).__name__
+        for requirement in (PAGE_ANONYMOUS, PAGE_STAYS):
+            report.skipped(requirement, f"the page could not be opened: {why}", era)
         return
     finally:
         await browser.aclose()
     await _judge_visit(report, era, PAGE_ANONYMOUS, page, target, initiator, elicitation_id)
+    if page.elsewhere is not None:
+        why = f"{page.elsewhere}, {target.leash.beyond} (the checker's browser did not follow)"
+        report.failed(PAGE_STAYS, why, era)
+    else:
+        report.passed(PAGE_STAYS, f"the browser stayed within {target.leash.bounds}", era)
 
 
 async def check_other_user(
@@ -107,11 +118,16 @@ async def check_other_user(
     if second is None or second.name is None or second.password is None:
         report.skipped(PAGE_OTHER_USER, target.no_second_user, era)
         return
-    browser = FormBrowser(second.name, second.password)
+    browser = target.browser(second.name, second.password)
+    target.doing("while the second user opened the URL")
     try:
         page = await browser.look(url)
     except SignInRefused as refused:
         report.skipped(PAGE_OTHER_USER, f"the second user could not sign in: {refused}", era)
+        return
+    except (httpx2.HTTPError, PageFailed) as exc:
+        why = str(exc) if isinstance(exc, PageFailed) else type(exc).__name__
+        report.skipped(PAGE_OTHER_USER, f"the page could not be opened: {why}", era)
         return
     finally:
         await browser.aclose()

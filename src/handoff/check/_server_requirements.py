@@ -40,6 +40,13 @@ PAGE_ANONYMOUS = Requirement(
     "The URL is not pre-authenticated: a browser that has not signed in neither gets the page's form "
     "nor completes the step by opening it",
 )
+PAGE_STAYS = Requirement(
+    "page.no-redirect-elsewhere",
+    Level.SHOULD,
+    "Safe URL Handling (beyond the spec's words: no open redirects)",
+    "Opened without signing in, the page sends the browser nowhere but the URL's own origin and the "
+    "server's authorization server",
+)
 PAGE_OTHER_USER = Requirement(
     "page.other-user-refused",
     Level.MUST,
@@ -171,6 +178,7 @@ SERVER_REQUIREMENTS = (
     URL_HTTPS,
     URL_NO_CREDENTIALS,
     PAGE_ANONYMOUS,
+    PAGE_STAYS,
     PAGE_OTHER_USER,
     PAGE_FRAMING,
     PAGE_REFERRER,
