@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import PEER, Running
 
 from handoff.check._cli import check
-from handoff.check._server_url import credentials_in
+from handoff.check._server_url import credential_like_parameters, credentials_in
 from handoff.demo import DEMO_USERS
 
 HANDOFF = Path(sys.executable).parent / "handoff"
@@ -91,6 +91,7 @@ COMMON = (
     "url.valid",
     "url.https",
     "url.no-credentials",
+    "url.no-credential-like-parameters",
     "page.anonymous-refused",
     "page.no-redirect-elsewhere",
     "page.other-user-refused",
@@ -172,6 +173,7 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("url.valid", LEGACY): ["PASS"],
         ("url.https", LEGACY): ["PASS"],
         ("url.no-credentials", LEGACY): ["FAIL"],  # ?api_key=
+        ("url.no-credential-like-parameters", LEGACY): ["FAIL"],
         ("page.anonymous-refused", LEGACY): ["FAIL"],  # the form for anyone
         ("page.no-redirect-elsewhere", LEGACY): ["PASS"],
         ("page.other-user-refused", LEGACY): ["SKIP"],
@@ -186,6 +188,7 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("url.valid", MODERN): ["PASS"],
         ("url.https", MODERN): ["PASS"],
         ("url.no-credentials", MODERN): ["FAIL"],
+        ("url.no-credential-like-parameters", MODERN): ["FAIL"],
         ("page.anonymous-refused", MODERN): ["FAIL"],
         ("page.no-redirect-elsewhere", MODERN): ["PASS"],
         ("page.other-user-refused", MODERN): ["SKIP"],
@@ -201,7 +204,11 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("modern.no-elicitation-id-or-notice", MODERN): ["FAIL"],  # elicitationId in 2026
     }
     reasons = {r["id"]: r["reason"] for r in report["results"]}
-    assert reasons["url.no-credentials"] == "the URL carries a query parameter named 'api_key'"
+    assert reasons["url.no-credentials"] == (
+        "the link (with 'api_key') lets a browser that never signed in in: it grants access"
+    )
+    said = "query parameters named like a credential: 'api_key'"
+    assert reasons["url.no-credential-like-parameters"] == said
     assert "k-2025" not in json.dumps(report)  # the credential itself is never repeated
 
 
@@ -225,7 +232,7 @@ def test_a_link_that_a_bare_visit_completes_is_not_refused_whatever_its_page_sho
 def test_the_typescript_sdk_peer(peer):
     """The TypeScript SDK 1.x server speaks 2025-11-25 only; its -32042 goes to every client and
     its "browser step" completes on a bare visit, which the checker catches."""
-    code, report = run_in_process(peer)
+    code, report = run_in_process(peer, "--call-unannotated")  # its tools carry no annotations
     assert code == 1
     found = outcomes(report)
     assert found[("legacy.no-url-when-undeclared", LEGACY)] == ["FAIL"] * 3
@@ -249,9 +256,11 @@ def test_a_server_that_asks_to_sign_in_needs_credentials(demo):
 def test_what_counts_as_a_credential_in_a_url():
     assert credentials_in("https://mcp.example.com/connect?elicitationId=abc") == []
     assert credentials_in("https://a:b@mcp.example.com/e/1") == ["user information before the host"]
-    assert credentials_in("https://x.example/e?access_token=1&code=2") == [
-        "a query parameter named 'access_token'",
-        "a query parameter named 'code'",
+    assert credentials_in("https://x.example/e?access_token=1&code=2") == []  # judged by what they grant
+    assert credential_like_parameters("https://x.example/e?access_token=1&code=2&x=3#session=4") == [
+        "access_token",
+        "code",
+        "session",
     ]
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2ln"
     assert credentials_in(f"https://x.example/e/{jwt}") == ["a JSON Web Token"]
@@ -270,3 +279,45 @@ def test_a_report_names_a_url_without_its_user_name_or_password():
     )
     assert without_userinfo("http://tok@[::1]:9/mcp") == "http://[::1]:9/mcp"
     assert without_userinfo("http://127.0.0.1:9/mcp") == "http://127.0.0.1:9/mcp"
+
+
+FORECAST = ["--tool", "forecast", "--args", json.dumps({"city": "Paris"})]
+
+
+def test_an_era_whose_tool_asks_the_first_user_no_more_runs_as_the_second(tmp_path):
+    """forecast's key, entered in 2025-11-25, stays in alice's vault: 2026-07-28 runs as bob."""
+    server = Running(tmp_path / "demo", framework="sdk").start()
+    try:
+        code, report = run_in_process(server.mcp_url, *TWO_USERS, *FORECAST)
+    finally:
+        server.stop()
+    assert code == 0, report
+    assert report["notes"] == [
+        "2026-07-28 ran as bob: forecast asked alice no more once its browser step was finished in "
+        "2025-11-25, and alice is the other user of this era"
+    ]
+    found = outcomes(report)
+    for requirement in ("modern.retry-succeeds", "modern.state-other-user", "page.other-user-refused"):
+        assert found[(requirement, MODERN)] == ["PASS"], requirement
+
+
+def test_dry_run_says_what_it_would_call_and_calls_nothing(tmp_path):
+    server = Running(tmp_path / "demo", framework="sdk").start()
+    try:
+        result = CliRunner().invoke(check, ["server", server.mcp_url, "--user", "alice", "--password",
+                                            DEMO_USERS["alice"], "--dry-run"])  # fmt: skip
+        assert called(server) == set()
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"handoff check server --dry-run: {server.mcp_url} (no tool is called)"
+    for era in (LEGACY, MODERN):
+        assert f"{era}: would call, in this order, until one asks for a browser step: " in result.stdout
+    would = lines[1].split(": ", 2)[2].split(", ")
+    assert "send_payment" not in would and set(would) >= {"forecast", "list_notes"}
+    assert (
+        "never called unasked (annotations do not say they are safe): send_payment (destructiveHint: true)"
+        in (result.stdout)
+    )
+    assert lines[-1].startswith(f"Its browsers open links on {server.origin}, ")

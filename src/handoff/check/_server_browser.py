@@ -23,7 +23,7 @@ import httpx2
 
 from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, AnswerTooLarge, mib
 from ._server_html import Form, alert_on, examples_on, forms_of
-from ._server_url import origin
+from ._server_url import is_loopback, origin
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _STEPS = 10
@@ -40,12 +40,28 @@ class Leash:
     on stdio, which has none: its pages' own origin is where its passphrase goes."""
     max_bytes: int = MAX_ANSWER_BYTES
     page_timeout: float = PAGE_TIMEOUT
+    server: str | None = None
+    """The origin of the MCP endpoint (None on stdio): a link there is opened."""
+    any_host: bool = False
+    """Whether a link on a host that is neither the server's nor loopback is opened too."""
 
     def allowed(self, home: str) -> frozenset[str]:
         return frozenset({home, *(self.authorization or ())})
 
     def sign_in_at(self, home: str) -> frozenset[str]:
         return self.authorization if self.authorization is not None else frozenset({home})
+
+    def refuses(self, url: str) -> str | None:
+        """Why a link the server handed out is not opened at all, or None: the checker's browser
+        opens links on the server's own origin, its authorization server's, or loopback, and a
+        third-party host only when told to."""
+        at = origin(url)
+        if self.any_host or is_loopback(url) or at in {self.server, *(self.authorization or ())}:
+            return None
+        return (
+            f"the link is on {at}, not the server's own origin or loopback: the checker's browser opens "
+            "no third-party host unless --open-any-host says so"
+        )
 
     @property
     def bounds(self) -> str:
@@ -63,7 +79,8 @@ class Leash:
 
 
 class PageFailed(Exception):
-    """A page could not be had: it did not load in time, or it was larger than the limit."""
+    """A page could not be had: it did not load in time, or it was larger than the limit, or the
+    checker does not open links on its host."""
 
 
 @dataclass
@@ -175,6 +192,8 @@ class FormBrowser:
 
     async def open(self, url: str, *, stop: str | None = None) -> Page:
         """Open `url`, following redirects within the leash; a new visit, from its origin."""
+        if (refused := self.leash.refuses(url)) is not None:
+            raise PageFailed(refused)
         self._visit(url)
         return await self._go(url, stop)
 

@@ -30,8 +30,16 @@ URL_NO_CREDENTIALS = Requirement(
     "url.no-credentials",
     Level.MUST,
     "Safe URL Handling",
-    "The URL carries no credentials or personal information: no userinfo, no query parameter that "
-    "looks like a token, key, password or code, not the user's access token, name or password",
+    "The URL carries no credentials or personal information and grants no access by itself: no "
+    "userinfo, no token, not the user's access token, name or password, and no parameter that lets a "
+    "browser that never signed in (or another user) in",
+)
+URL_PARAMETER_NAMES = Requirement(
+    "url.no-credential-like-parameters",
+    Level.SHOULD,
+    "Safe URL Handling",
+    "No query parameter is named like a credential (token, key, session, code...): a link that reads "
+    "as one is logged, copied and pasted as if it were",
 )
 PAGE_ANONYMOUS = Requirement(
     "page.anonymous-refused",
@@ -177,6 +185,7 @@ SERVER_REQUIREMENTS = (
     URL_VALID,
     URL_HTTPS,
     URL_NO_CREDENTIALS,
+    URL_PARAMETER_NAMES,
     PAGE_ANONYMOUS,
     PAGE_STAYS,
     PAGE_OTHER_USER,

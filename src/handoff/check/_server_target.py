@@ -101,6 +101,9 @@ class Target:
     """The era under way's deadline."""
     leash: Leash = field(default_factory=Leash)
     """Where the checker's browsers may go."""
+    finished_before: dict[str, str] = field(default_factory=dict)
+    """The tool whose browser step an earlier era finished, by era ("2025-11-25": "forecast"): what
+    was entered then may be kept, and the tool not ask the same user again."""
 
     def browser(self, user: str | None = None, password: str | None = None) -> FormBrowser:
         """A new scripted browser (no cookies), as `user` when given."""
