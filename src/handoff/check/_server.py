@@ -25,7 +25,7 @@ from ..client._opener import system_browser
 from ..client._signin import SignIn
 from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, answer_bytes
 from ..client._tokens import MemoryTokens
-from ._report import Report, merge
+from ._report import Outcome, Report, merge
 from ._server_authorization import authorization_origins
 from ._server_browser import FormBrowser, Leash
 from ._server_legacy import check_legacy
@@ -325,7 +325,17 @@ async def _era(target: Target, era: str, version: str | None, options: Options) 
     if why is not None:
         _skip_unreported(report, era, why)
         report.stopped.append(f"{era}: {why}")
+    else:
+        _skip_unreported(report, era, _not_reached(report, era))
     return report
+
+
+def _not_reached(report: Report, era: str) -> str:
+    """Why a check the era's checks ended before is skipped."""
+    failed = [r for r in report.results if r.era == era and r.outcome is Outcome.FAIL]
+    if failed:
+        return f"not reached: {failed[-1].requirement.id} failed, and this check comes after it"
+    return "not reached: the era's checks ended before it (see the reasons above)"
 
 
 def _can_finish(user: User) -> bool:
@@ -426,9 +436,8 @@ _PREFIX = {LEGACY: "legacy.", MODERN: "modern."}
 
 
 def _skip_era(report: Report, era: str, reason: str) -> None:
-    for requirement in SERVER_REQUIREMENTS:
-        if requirement.id.startswith(_PREFIX[era]):
-            report.skipped(requirement, reason, era)
+    """Skip, saying `reason`, every check of the era (its own, the URL's and the page's)."""
+    _skip_unreported(report, era, reason)
 
 
 def _skip_unreported(report: Report, era: str, reason: str) -> None:
