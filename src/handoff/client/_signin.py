@@ -81,7 +81,7 @@ class SignIn:
                 redirect_uris=[callback.url],  # type: ignore[list-item]
                 grant_types=["authorization_code", "refresh_token"],
                 response_types=["code"],
-                token_endpoint_auth_method="none",  # a public client: PKCE, no secret to keep
+                token_endpoint_auth_method="none",  # noqa: S106 (a public client: PKCE, no secret to keep)
             ),
             storage=storage,
             redirect_handler=browser.redirect,
