@@ -4,6 +4,7 @@ passes, in both eras, with two users), the TypeScript SDK peer, and a server bro
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _server import ServerThread, free_port
+from _server import ServerThread, free_port, wait_until_serving
 from check_server_broken import broken_app
 from click.testing import CliRunner
 from conftest import PEER, Running
@@ -170,6 +171,7 @@ def test_a_broken_server_fails_exactly_the_checks_it_breaks(broken):
         ("legacy.no-url-when-undeclared", LEGACY): ["FAIL"] * 3,  # -32042 to every client
         ("legacy.create-params", LEGACY): ["SKIP"],
         ("legacy.32042-shape", LEGACY): ["PASS"],
+        ("legacy.no-self-completion", LEGACY): ["PASS"],  # nothing completes by itself
         ("url.valid", LEGACY): ["PASS"],
         ("url.https", LEGACY): ["PASS"],
         ("url.no-credentials", LEGACY): ["FAIL"],  # ?api_key=
@@ -321,3 +323,59 @@ def test_dry_run_says_what_it_would_call_and_calls_nothing(tmp_path):
         in (result.stdout)
     )
     assert lines[-1].startswith(f"Its browsers open links on {server.origin}, ")
+
+
+@pytest.fixture(scope="module")
+def ts_example() -> Iterator[str]:
+    """The TypeScript SDK's own URL elicitation example server (shipped in its package), with the
+    SDK's demo authorization server beside it (which signs in whoever asks)."""
+    example = (
+        PEER / "node_modules/@modelcontextprotocol/sdk/dist/esm/examples/server/elicitationUrlExample.js"
+    )
+    port, auth_port = free_port(), free_port()
+    env = {**os.environ, "MCP_PORT": str(port), "MCP_AUTH_PORT": str(auth_port)}
+    process = subprocess.Popen(
+        ["node", str(example)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        wait_until_serving(
+            f"http://localhost:{port}/.well-known/oauth-protected-resource/mcp", process, "example"
+        )
+        yield f"http://localhost:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_typescript_sdk_example_whose_third_party_step_completes_by_itself(ts_example):
+    """Its third-party-auth tool sends a link to www.example.com (not opened) and completes the step
+    itself five seconds later, with nobody at any page."""
+    args = ["--user", "any", "--password", "any", "--tool", "third-party-auth", "--args", '{"param1": "x"}']
+    code, report = run_in_process(ts_example, *args, "--era", LEGACY)
+    assert code == 1
+    said = {r["id"]: (r["outcome"], r["reason"]) for r in report["results"] if r["era"] == LEGACY}
+    outcome, reason = said["legacy.no-self-completion"]
+    assert outcome == "FAIL" and reason.startswith("the completion notice came "), reason
+    assert reason.endswith(" s after the link was handed out, with nobody at its page")
+    assert said["url.https"] == ("PASS", "https")
+    assert said["page.anonymous-refused"][1].startswith("not reached: legacy.no-self-completion failed")
+
+
+def test_the_typescript_sdk_example_whose_payment_link_carries_the_session(ts_example):
+    """payment-confirm's link carries the MCP session id as `session=`: a SHOULD (a browser that
+    never signed in gets no form with it); its page sends none of the protective headers."""
+    code, report = run_in_process(ts_example, "--user", "any", "--password", "any", "--call-unannotated")
+    said = {r["id"]: (r["outcome"], r["reason"]) for r in report["results"] if r["era"] == LEGACY}
+    assert said["legacy.no-self-completion"][0] == "PASS"
+    assert said["url.no-credential-like-parameters"] == (
+        "FAIL",
+        "query parameters named like a credential: 'session'",
+    )
+    assert (
+        said["url.no-credentials"][0] == "PASS"
+        and "'session' granted nothing" in said["url.no-credentials"][1]
+    )
+    for header in ("page.no-framing", "page.no-referrer", "page.no-store"):
+        assert said[header][0] == "FAIL", header
+    assert code == 1  # payment-confirm asks again after its step is done: the retry fails
+    assert said["legacy.retry-succeeds"] == ("FAIL", "the retry got JSON-RPC error -32042")

@@ -58,6 +58,8 @@ class Options:
     value: str | None = None
     notice_wait: float = 10.0
     settle: float = 1.0
+    unattended: float = 6.0
+    """Seconds to watch a step nobody opened for a notice that must not come (--unattended-wait)."""
     connect_timeout: float = 10.0
     """Seconds for each connection's handshake (all its answers) and for its first tools/list."""
     max_answer_bytes: int = MAX_ANSWER_BYTES
@@ -232,6 +234,7 @@ def _target(
         value=options.value,
         notice_wait=options.notice_wait,
         settle=options.settle,
+        unattended=options.unattended,
         person=person if options.login and first.browser is None else None,
         connect_timeout=options.connect_timeout,
         max_answer_bytes=options.max_answer_bytes,
@@ -476,6 +479,14 @@ STDIO_ONE_USER = "a server on stdio has one user, whoever runs it"
     "--notice-wait", type=float, default=10.0, show_default=True, help="Seconds to wait for a notice."
 )
 @click.option(
+    "--unattended-wait",
+    type=click.FloatRange(min=0),
+    default=6.0,
+    show_default=True,
+    help="Seconds to leave a 2025-11-25 step alone before anyone opens it, watching that it does not "
+    "complete by itself (0: not watched).",
+)
+@click.option(
     "--connect-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
@@ -546,6 +557,7 @@ def server(
     args_json: str | None,
     value: str | None,
     notice_wait: float,
+    unattended_wait: float,
     connect_timeout: float,
     max_answer_mib: float,
     era_deadline: float,
@@ -637,6 +649,7 @@ def server(
         arguments,
         value,
         notice_wait,
+        unattended=unattended_wait,
         connect_timeout=connect_timeout,
         max_answer_bytes=answer_bytes(max_answer_mib),
         era_deadline=era_deadline,

@@ -24,6 +24,7 @@ from ._server_requirements import (
     LEGACY,
     LEGACY_CREATE_PARAMS,
     LEGACY_ERROR_SHAPE,
+    LEGACY_NO_SELF_COMPLETION,
     LEGACY_NOTICE_ID,
     LEGACY_NOTICE_ONLY_INITIATOR,
     LEGACY_RETRY,
@@ -125,6 +126,30 @@ def check_create_params(report: Report, asked: list[dict[str, Any]]) -> None:
             report.passed(LEGACY_CREATE_PARAMS, "mode url with message, url and elicitationId", ERA)
 
 
+async def _check_unattended(
+    report: Report, target: Target, initiator: Connection, elicitation_id: str
+) -> bool:
+    """Nobody opens the step's page for `target.unattended` seconds: no completion notice may come.
+    False when one came (what follows would be judged on a step nobody finished)."""
+    if target.unattended <= 0:
+        report.skipped(LEGACY_NO_SELF_COMPLETION, "not watched (--unattended-wait 0)", ERA)
+        return True
+    target.doing("while watching the step with nobody at its page")
+    started = anyio.current_time()
+    came = await initiator.wait_for(lambda: elicitation_id in initiator.notices, target.unattended)
+    if not came:
+        why = f"nobody opened its page for {target.unattended:g} s, and no completion notice came"
+        report.passed(LEGACY_NO_SELF_COMPLETION, why, ERA)
+        return True
+    after = anyio.current_time() - started
+    report.failed(
+        LEGACY_NO_SELF_COMPLETION,
+        f"the completion notice came {after:.1f} s after the link was handed out, with nobody at its page",
+        ERA,
+    )
+    return False
+
+
 async def check_legacy(report: Report, target: Target, gated: Gated, asked: list[dict[str, Any]]) -> None:
     await check_undeclared(report, target, gated)
     if gated.delivery != "request":  # a tool that asks in-call is judged below, on what it asks then
@@ -209,7 +234,8 @@ async def check_legacy(report: Report, target: Target, gated: Gated, asked: list
                 return
             report.passed(LEGACY_ERROR_SHAPE, f"{len(steps)} url-mode elicitation(s), each with an id", ERA)
         elicitation_id, url = steps[0]
-        if not check_url(report, ERA, url, target):
+        waited = await _check_unattended(report, target, initiator, elicitation_id)
+        if not check_url(report, ERA, url, target) or not waited:
             return
         await check_anonymous(report, ERA, url, target, initiator, elicitation_id)
         await check_other_user(report, ERA, url, target, initiator, elicitation_id)

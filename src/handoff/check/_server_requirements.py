@@ -114,6 +114,13 @@ LEGACY_NOTICE_ONLY_INITIATOR = Requirement(
     "Completion Notifications for URL Mode Elicitation",
     "The completion notice goes only to the client that initiated the elicitation",
 )
+LEGACY_NO_SELF_COMPLETION = Requirement(
+    "legacy.no-self-completion",
+    Level.MUST,
+    "Phishing",
+    "The step waits for the person: with nobody at its page, it does not complete by itself (no "
+    "completion notice comes)",
+)
 LEGACY_RETRY = Requirement(
     "legacy.retry-succeeds",
     Level.MUST,
@@ -195,6 +202,7 @@ SERVER_REQUIREMENTS = (
     LEGACY_UNDECLARED,
     LEGACY_ERROR_SHAPE,
     LEGACY_CREATE_PARAMS,
+    LEGACY_NO_SELF_COMPLETION,
     LEGACY_NOTICE_ID,
     LEGACY_NOTICE_ONLY_INITIATOR,
     LEGACY_RETRY,

@@ -91,6 +91,8 @@ class Target:
     """Seconds to wait for a completion notice once the browser step is finished."""
     settle: float = 1.0
     """Seconds to watch for a notice that must not come (another session, an anonymous visit)."""
+    unattended: float = 6.0
+    """Seconds to watch a step nobody opened, for a completion notice that must not come."""
     person_wait: float = 600.0
     person: Person | None = None
     """With --login: the person at the terminal, who finishes browser steps when asked."""
