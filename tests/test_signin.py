@@ -171,6 +171,59 @@ async def test_a_registration_the_server_forgot_is_replaced(running, tmp_path):
 
 
 @pytest.mark.anyio
+async def test_a_server_that_forgot_the_client_gets_a_new_registration_before_the_browser(running, tmp_path):
+    """Another server at the same URL (reset, or another store): the stored access token is refused and
+    the stored client id is unknown there. The client registers again before it opens the browser, so
+    the person signs in once, on a page that works, instead of meeting an error and a 300 s wait."""
+    from conftest import Running
+
+    path = tmp_path / "tokens.json"
+    person = Person(running.origin)
+    async with HandoffClient(running.mcp_url, auth=SignIn(FileTokens(path), opener=person.open)) as client:
+        await client.call_tool("whoami", {})
+    stale = entry(path, running.mcp_url)
+    first = stale["client"]["client_id"]
+    running.stop()
+    again = Running(tmp_path / "fresh", port=running.port).start()
+    try:
+        unknown = await refresh_at_token_endpoint(again.origin, stale)
+        assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
+        sign_in = SignIn(FileTokens(path), opener=person.open, timeout=20, notify=quiet([]))
+        async with HandoffClient(again.mcp_url, auth=sign_in) as client:
+            assert text_of(await client.call_tool("whoami", {})) == "You are alice."
+        renewed = entry(path, running.mcp_url)["client"]["client_id"]
+        assert renewed != first
+    finally:
+        again.stop()
+    assert len(person.opened) == 2
+    assert parse_qs(urlsplit(person.opened[1]).query)["client_id"] == [renewed]
+
+
+@pytest.mark.anyio
+async def test_a_registration_the_server_still_knows_is_kept_for_the_next_sign_in(running, tmp_path):
+    """The tokens were revoked at the server (signed out elsewhere) but the client is still registered:
+    the check before the browser finds it known, so the person signs in again with the same client."""
+    from handoff.client._revocation import revoke
+
+    store = MemoryTokens()
+    person = Person(running.origin)
+    async with HandoffClient(running.mcp_url, auth=SignIn(store, opener=person.open)) as client:
+        await client.call_tool("whoami", {})
+    saved = await store.load(running.mcp_url)
+    assert saved is not None and saved.client is not None
+    async with httpx2.AsyncClient() as http:
+        done = await revoke(running.mcp_url, saved, http)
+    assert done.revoked == ("refresh token", "access token")
+
+    async with HandoffClient(running.mcp_url, auth=SignIn(store, opener=person.open)) as client:
+        assert text_of(await client.call_tool("whoami", {})) == "You are alice."
+    assert len(person.opened) == 2
+    assert parse_qs(urlsplit(person.opened[1]).query)["client_id"] == [saved.client.client_id]
+    kept = await store.load(running.mcp_url)
+    assert kept is not None and kept.client is not None and kept.client.client_id == saved.client.client_id
+
+
+@pytest.mark.anyio
 async def test_a_busy_callback_port_means_a_new_registration(running, tmp_path):
     store = MemoryTokens()
     person = Person(running.origin)
