@@ -297,6 +297,53 @@ async def test_the_callback_waits_for_its_own_state_only():
     assert await callback.receive("mine", 0.2, anyio.lowlevel.checkpoint) is None
 
 
+@pytest.mark.anyio
+async def test_the_page_the_browser_lands_on_is_one_of_handoffs_pages():
+    """The sign-in's last page, served by the waiting program itself: handoff's template and stylesheet
+    (inline, allowed by its hash and nothing else), the program's name, the browser's language."""
+    import base64
+    import hashlib
+    import re
+    from importlib.resources import files
+
+    from handoff._web import SECURITY_HEADERS
+
+    css = (files("handoff") / "static" / "style.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    callback = LoopbackCallback(app="Acme CLI")
+    pages: dict[str, httpx2.Response] = {}
+
+    async def browser(language: str = "en") -> None:
+        async with httpx2.AsyncClient(headers={"accept-language": language}) as http:
+            pages[f"other-{language}"] = await http.get(callback.url, params={"state": "old", "code": "x"})
+            answer = {"code": "c"} if language == "en" else {"error": "access_denied"}
+            pages[language] = await http.get(callback.url, params={"state": "mine", **answer})
+
+    await callback.receive("mine", 10, browser)
+    await callback.receive("mine", 10, lambda: browser("de"))
+    kinds = {"en": "signed-in", "other-en": "sign-in-unexpected", "de": "sign-in-failed"}
+    for name, kind in kinds.items():
+        page = pages[name]
+        assert f'<body class="page-{kind}">' in page.text, name
+        assert f"<style>{css}</style>" in page.text and "<link" not in page.text
+        assert '<span class="name">Acme CLI</span>' in page.text and "handoff" in page.text
+        policy = page.headers["content-security-policy"]
+        assert f"style-src 'sha256-{digest}';" in policy and "default-src 'none'" in policy
+        assert re.search(r"script-src|unsafe-inline", policy) is None
+        for header in ("x-frame-options", "referrer-policy", "cache-control", "x-content-type-options"):
+            assert page.headers[header] == SECURITY_HEADERS[header], header
+    assert pages["en"].status_code == 200 and "<h1>Signed in</h1>" in pages["en"].text
+    assert "go back to Acme CLI" in pages["en"].text
+    assert (
+        pages["other-en"].status_code == 400
+        and "Acme CLI is not waiting for this sign-in" in pages["other-en"].text
+    )
+    assert pages["de"].status_code == 400 and '<html lang="de"' in pages["de"].text
+    assert (
+        "<h1>Anmeldung nicht abgeschlossen</h1>" in pages["de"].text and "(access_denied)" in pages["de"].text
+    )
+
+
 # The token file
 
 

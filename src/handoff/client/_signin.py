@@ -75,12 +75,12 @@ class SignIn:
         port = None
         if registered is not None and registered.redirect_uris:
             port = LoopbackCallback.port_of(str(registered.redirect_uris[0]))
-        callback = LoopbackCallback(port or 0)
+        callback = LoopbackCallback(port or 0, app=self.client_name)
         if registered is not None and (port is None or not callback.is_free()):
             # The registration names a redirect URI this run cannot serve: keep its tokens, and
             # register anew (on a free port) if the server asks for a sign-in.
             storage.forget_client()
-            callback = LoopbackCallback()
+            callback = LoopbackCallback(app=self.client_name)
         browser = _BrowserStep(self, server, callback)
         return _Provider(
             server_url=server,
