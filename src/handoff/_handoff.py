@@ -56,6 +56,7 @@ from .identity import (
     TokenSubject,
     is_loopback,
 )
+from .identity._authorize_errors import AuthorizeErrorPages
 from .identity._authserver import AuthServer, OAuthRequesters, PublicClientRevocation
 from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
@@ -534,6 +535,8 @@ class Handoff:
         self._check_verified_users(mcp_server)
         self._take_name(mcp_server)
         app = framework.http_app(self, mcp_server, dict(streamable_http))
+        if isinstance(self.browser, AuthServer):
+            app.add_middleware(AuthorizeErrorPages, auth=self.browser, web=self.web)
         self._with_pages(app)
         app.add_middleware(PublicClientRevocation)
         app.add_middleware(OAuthRequesters, cookie=self.web.cookie)
