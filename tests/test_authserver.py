@@ -22,6 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from handoff import AuthServer, ConfigError, Handoff, Keyring, generate_key, hash_password
 from handoff.demo import DEMO_USERS, ScriptedBrowser
 from handoff.demo._browser import Page
+from handoff.demo._server import DEMO_APPEARANCE
 from handoff.identity import _authserver
 
 pytestmark = pytest.mark.anyio
@@ -358,7 +359,7 @@ async def test_the_demo_calendar_consent_names_the_server_as_the_app(running, br
     )
     browser = browsers()
     page = await browser.sign_in(await browser.open(url), "alice", DEMO_USERS["alice"])
-    assert page.title == "Allow handoff demo server to act as you?"
+    assert page.title == f"Allow {DEMO_APPEARANCE.name} to act as you?"  # the name its pages give it
     assert "read your Demo Calendar" in page.text and "registered by this server" in page.text
     assert "Demo Calendar wants" not in page.text
     await peer.http.aclose()

@@ -256,3 +256,40 @@ def test_tools_never_create_handoff_tables_in_a_database_without_them(postgres):
     )
     with postgres.admin_connection("not_handoffs") as conn:
         assert conn.execute("SELECT to_regnamespace('handoff')").fetchone() == (None,)
+
+
+@pytest.mark.anyio
+async def test_the_vault_commands_say_how_to_open_a_vault_made_with_a_dev_key_file(tmp_path):
+    """A server in dev mode (the demo's) keeps its vault key in a file: each command that opens that
+    vault, run without the file (no key configured, or another key), says which file it is and the
+    command that uses it; pasted into a shell here, that command runs."""
+    import re
+
+    from handoff import Store
+    from handoff.oauth import Connections, TokenSet
+
+    db_path, key_file = tmp_path / "demo data" / "handoff.db", tmp_path / "demo data" / "vault.key"
+    store = Store.sqlite(db_path, Keyring.dev(key_file))
+    await store.start()  # as a server does when it starts serving
+    await Connections(store.vault).store("alice", "calendar", TokenSet("at_SECRET", scope="calendar"))
+    await store.stop()
+    bare = {k: v for k, v in os.environ.items() if k not in ("HANDOFF_VAULT_KEYS", "HANDOFF_DATABASE_URL")}
+    commands = [
+        ["connections", "list", "--db", str(db_path), "--user", "alice"],
+        ["vault", "rotate", "--db", str(db_path)],
+        ["connections", "revoke", "--db", str(db_path), "--user", "alice", "calendar"],
+    ]
+    for words in commands:
+        for env in (bare, {**bare, "HANDOFF_VAULT_KEYS": generate_key()}):
+            ran = await anyio.run_process([sys.executable, "-m", "handoff.cli", *words], check=False, env=env)
+            said = ran.stderr.decode()
+            assert ran.returncode == 1 and len(said.strip().splitlines()) == 1, said
+            assert f"dev key file {key_file}" in said, said
+            hint = re.search(r"`([^`]*)`", said)
+            assert hint and "--dev-key-file" in hint.group(1), said
+        again = await anyio.run_process(["bash", "-c", hint.group(1)], check=False, env=bare)
+        assert again.returncode == 0, again.stderr.decode()
+        if words[1] == "list":
+            assert "calendar" in again.stdout.decode() and "SECRET" not in again.stdout.decode()
+    vault = SqlVault(Database(db_path), Keyring.dev(key_file))
+    assert await Connections(vault).load("alice", "calendar") is None  # revoked, by the command pasted

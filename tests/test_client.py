@@ -340,7 +340,10 @@ def test_call_command_says_the_verdict_of_every_link(peer):
     assert "WARNING: https://xn--pple-43d.com/signin" in printed.stderr
     assert "registered domain:  xn--pple-43d.com  <- who you are really dealing with" in printed.stderr
     assert "'\u0430pple' mixes writing systems (Cyrillic, Latin)" in printed.stderr
-    assert "-> printed below for you to open: --accept warn opens links with warnings" in printed.stderr
+    assert (
+        "-> printed below for you to open: --accept warn accepts links with warnings, and --print-url "
+        "prints them instead of opening them"
+    ) in printed.stderr
     assert "Open this link in your browser:\n  https://xn--pple-43d.com/signin" in printed.stderr
     assert printed.stderr.strip().endswith("call the tool again when it is done")
 
@@ -351,7 +354,7 @@ def test_call_command_says_the_verdict_of_every_link(peer):
     assert strict.returncode == 2
     assert "The link uses the unusual port" in strict.stderr and "a bare IP address" in strict.stderr
     reason = (
-        "--accept ok opens only links with nothing suspicious; --accept warn would open one with warnings"
+        "--accept ok accepts only links with nothing suspicious; --accept warn would accept one with warnings"
     )
     assert f"-> declined: {reason}" in strict.stderr
     said = json.loads(strict.stdout)
@@ -371,8 +374,64 @@ def test_call_command_opens_the_connected_loopback_servers_own_link_by_default(p
     assert done.stdout.strip() == "peer ran for own"
     assert f"OK: {peer}/step/peer-own" in done.stderr
     assert f"note: This is a page of the server you connected to, on this computer ({peer})" in done.stderr
-    assert "-> opened in your browser: --accept ok opens links with nothing suspicious" in done.stderr
+    assert "-> opened in your browser: --accept ok accepts links with nothing suspicious" in done.stderr
     assert "unusual port" not in done.stderr
+
+
+def test_call_command_with_print_url_prints_the_link_and_says_so(peer, tmp_path):
+    started = tmp_path / "browser-started"
+    printed = _handoff_call(
+        peer,
+        "peer_error",
+        "--args",
+        '{"key": "printed"}',
+        "--print-url",
+        "--timeout",
+        "1",
+        browser=f"touch {started}",
+    )
+    assert printed.returncode == 2 and not started.exists()  # no browser was started
+    link = f"{peer}/step/peer-printed"
+    said = (
+        "  -> printed below for you to open: --accept ok accepts links with nothing suspicious, "
+        "and --print-url prints them instead of opening them\n"
+        f"Open this link in your browser:\n  {link}\n"
+    )
+    assert said in printed.stderr
+    assert "opens" not in printed.stderr and "opened" not in printed.stderr
+
+
+def test_call_command_says_a_link_was_opened_only_once_a_browser_took_it(peer):
+    """With no browser to start, the link is printed instead, and that is what the line says (after
+    the attempt, not before), on stderr and in `--format json`."""
+    for fmt in ("text", "json"):
+        done = _handoff_call(
+            peer,
+            "peer_error",
+            "--args",
+            '{"key": "nobrowser"}',
+            "--timeout",
+            "1",
+            "--format",
+            fmt,
+            browser="false",
+        )
+        assert done.returncode == 2
+        link = f"{peer}/step/peer-nobrowser"
+        said = (
+            f"  Nothing suspicious found.\n"
+            "  -> printed below for you to open: --accept ok accepts links with nothing suspicious, "
+            "but no browser could be started\n"
+            f"Open this link in your browser:\n  {link}\n"
+        )
+        assert said in done.stderr
+        assert "opened" not in done.stderr and "Could not start a browser" not in done.stderr
+        if fmt == "json":
+            (entry,) = json.loads(done.stdout)["links"]
+            assert entry["action"] == "printed"
+            assert entry["why"] == (
+                "--accept ok accepts links with nothing suspicious, but no browser could be started"
+            )
 
 
 def test_call_command_over_stdio():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -319,3 +321,39 @@ async def test_client_bounds_a_stdio_server_that_never_answers():
         async with client(silent, mode="legacy", answer_timeout=0.5):
             pass
     assert time.monotonic() - started < 10
+
+
+def test_the_help_gives_the_wait_for_each_answer_that_the_client_keeps(tmp_path: Path):
+    """`--connect-timeout`'s help says how long each later answer has to start, and that is what the
+    client waits: both read the one constant that sets it, so in a copy of handoff where only that
+    constant differs, the help and the client both follow."""
+    import handoff
+
+    copy = tmp_path / "handoff"
+    shutil.copytree(Path(handoff.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    timeouts = copy / "client" / "_timeouts.py"
+    original = timeouts.read_text()
+    changed = re.sub(r"(?m)^ANSWER_TIMEOUT = [0-9.]+$", "ANSWER_TIMEOUT = 45.0", original)
+    assert changed != original  # the one place
+    timeouts.write_text(changed)
+    script = (
+        "import dataclasses, sys\n"
+        "from handoff.client import HandoffClient\n"
+        "print([f.default for f in dataclasses.fields(HandoffClient) if f.name == 'answer_timeout'][0])\n"
+        "from handoff.cli import main\n"
+        "main(['call', '--help'])\n"
+    )
+    for where, seconds in ((Path(handoff.__file__).parent.parent, None), (tmp_path, 45.0)):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(where)},
+        )
+        assert done.returncode == 0, done.stderr
+        kept, shown = done.stdout.split("\n", 1)
+        said = re.search(r"each later answer then has (\S+) s to start", " ".join(shown.split()))
+        assert said, shown
+        assert float(said.group(1)) == float(kept)
+        assert seconds is None or float(kept) == seconds

@@ -129,7 +129,7 @@ def test_handoff_call_opens_a_local_servers_link_with_the_default_policy(local, 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "token has 8 characters"
     assert f"OK: {local}/handoff/e/" in done.stderr
-    assert "-> opened in your browser: --accept ok opens links with nothing suspicious" in done.stderr
+    assert "-> opened in your browser: --accept ok accepts links with nothing suspicious" in done.stderr
     assert "entered secret: Saved" in (tmp_path / "browser.log").read_text()
 
 

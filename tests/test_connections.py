@@ -72,7 +72,8 @@ async def test_connect_story_and_the_tool_gets_a_real_token(world, world_browser
         assert not result.is_error and "design review" in text_of(result)
     tokens = await server.demo.handoff.connections.load("alice", "calendar")
     assert tokens is not None and tokens.refresh_token and "calendar" in tokens.scopes()
-    assert hashlib.sha256(tokens.access_token.encode()).hexdigest()[:8] in text_of(result)
+    fingerprint = hashlib.sha256(tokens.access_token.encode()).hexdigest()[:8]  # labelled as what it is
+    assert text_of(result).endswith(f"(read with your calendar token, SHA-256 fingerprint {fingerprint})")
     async with httpx2.AsyncClient() as http:  # the provider knows the token, and whose it is
         me = await http.get(f"{world.oidc}/me", headers={"authorization": f"Bearer {tokens.access_token}"})
     assert me.status_code == 200 and me.json()["sub"] == "alice"

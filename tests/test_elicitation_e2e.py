@@ -3,6 +3,7 @@ where the story is the same (the 2025-only and 2026-only details have their own 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import anyio
@@ -83,7 +84,12 @@ async def test_full_story_completion_notice_then_retry(running, browsers, era):
         done = await _enter(browser, elicitation["url"])
         assert done.title == "Saved"
         result = await _finish(client, era, elicitation, notices)
-        assert not result.is_error and "Oslo" in text_of(result)
+    fingerprint = hashlib.sha256(KEY.encode()).hexdigest()[:8]  # a hash, labelled as one: not the key's end
+    assert not result.is_error
+    assert (
+        text_of(result)
+        == f"Forecast for Oslo: sunny, 21°C (fetched with your key, SHA-256 fingerprint {fingerprint})"
+    )
 
 
 async def test_completion_notice_reaches_only_the_initiating_session(running, browsers):

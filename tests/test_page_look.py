@@ -338,6 +338,30 @@ async def test_an_appearance_without_a_name_shows_the_mcp_servers_name(tmp_path:
 # Who asked: a name only from what the server knows
 
 
+@pytest.mark.parametrize("framework", ["sdk", "fastmcp"])
+async def test_the_demo_has_one_name_for_mcp_clients_and_on_its_pages(tmp_path: Path, framework: str):
+    """What an MCP client hears the demo server called (and a terminal shows as who asks) is the name
+    its pages give it, and the name its calendar's consent page gives the app that asks."""
+    from _mcp import user_client
+    from mcp import MCPError
+
+    server = Running(tmp_path / "data", framework=framework).start()
+    try:
+        async with ScriptedBrowser(server.origin) as alice:
+            async with user_client(server.mcp_url, alice, "alice") as (client, _):
+                told = client.server_info.name
+                with pytest.raises(MCPError) as asked:
+                    await client.call_tool("next_meeting", {})
+            page = await alice.open(asked.value.data["elicitations"][0]["url"])
+            consent = await alice.submit(page, {"action": "continue"})
+        assert told == DEMO_APPEARANCE.name
+        assert f"<title>Connect Demo Calendar · {told}</title>" in page.text
+        assert f"{told} asks for access to your Demo Calendar account" in page.text
+        assert not isinstance(consent, str) and consent.title == f"Allow {told} to act as you?"
+    finally:
+        server.stop()
+
+
 async def test_the_app_that_asked_is_named_only_from_the_servers_own_records():
     from mcp.shared.auth import OAuthClientInformationFull
 

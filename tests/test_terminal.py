@@ -90,7 +90,7 @@ def test_terminal_story(terminal, running):
 
     term.type('call forecast {"city": "Oslo"}')
     screen = term.wait_for("[a]ccept / [d]ecline / [c]ancel")
-    assert "handoff-demo asks you to open a link in your browser" in screen
+    assert "Juniper Assistant asks you to open a link in your browser" in screen  # as its pages say
     assert f"{running.origin}/handoff/e/" in screen
     assert "Enter your Weather API key in your browser" in screen
     # The URL check is on the consent screen: the connected loopback server's own page is no surprise

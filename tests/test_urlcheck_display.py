@@ -99,4 +99,4 @@ def test_call_command_says_why_a_lookalike_link_was_declined(tmp_path: Path):
     assert done.returncode == 2, done.stderr
     assert "WARNING: https://xn--gthub-n4a.com/login" in done.stderr
     assert f"- 'g\u0131thub.com' {IMITATES}" in done.stderr
-    assert "-> declined: --accept ok opens only links with nothing suspicious" in done.stderr
+    assert "-> declined: --accept ok accepts only links with nothing suspicious" in done.stderr

@@ -21,11 +21,11 @@ from ._command import DISTRIBUTION, command, install
 from ._errors import ConfigError, HandoffError, expected, leaves
 from ._exact import printable
 from .check._cli import check
-from .client._timeouts import answer_bytes
+from .client._timeouts import ANSWER_TIMEOUT, answer_bytes
 
 if TYPE_CHECKING:
     from ._sql import Database
-    from .vault import Rotation, SqlVault
+    from .vault import Keyring, Rotation, SqlVault
 
 T = TypeVar("T")
 
@@ -409,7 +409,7 @@ _connect_timeout = click.option(
     default=10.0,
     show_default=True,
     help="Seconds to connect to a server at a URL and for it to finish the handshake, all its "
-    "answers together (each later answer then has 60 s to start).",
+    f"answers together (each later answer then has {ANSWER_TIMEOUT:g} s to start).",
 )
 _max_answer_mib = click.option(
     "--max-answer-mib",
@@ -480,7 +480,8 @@ def connect(
     type=click.Choice(["ok", "warn", "none"]),
     default="ok",
     show_default=True,
-    help="Open links whose check is at most this verdict; decline the rest (blocked never opens).",
+    help="Accept links whose check is at most this verdict (opened in your browser, or printed with "
+    "--print-url); decline the rest (a blocked link is never accepted).",
 )
 @click.option(
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
@@ -620,7 +621,7 @@ _db_option = click.option(
 )
 _key_option = click.option(
     "--dev-key-file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     help="Use the dev key file instead of HANDOFF_VAULT_KEYS (dev mode only).",
 )
 
@@ -672,24 +673,94 @@ def connections_revoke(db: str, dev_key_file: str | None, principal: str, provid
     click.echo(f"revoked {principal}'s connection to {provider}")
 
 
-def _with_vault(db: str, dev_key_file: str | None, fn: Callable[[SqlVault], Awaitable[T]]) -> T:
-    """Run `fn` on the vault of `db` (a SQLite file or a PostgreSQL URL), then let the database go."""
-    from .vault import Keyring, SqlVault
+def _with_vault(
+    db: str, dev_key_file: str | None, fn: Callable[[SqlVault], Awaitable[T]], *, hint: bool = True
+) -> T:
+    """Run `fn` on the vault of `db` (a SQLite file or a PostgreSQL URL), then let the database go.
+    With `hint`, keys that open none of its secrets stop it, when a dev key file would (see
+    `_keyring`)."""
+    from .vault import SqlVault
 
-    try:
-        keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
-    except HandoffError as exc:
-        raise click.ClickException(str(exc)) from exc
+    ctx = click.get_current_context()
 
     async def run() -> T:
         database = _open_database(db)
         try:
             await database.start()
-            return await fn(SqlVault(database, keyring))
+            return await fn(SqlVault(database, await _keyring(ctx, database, dev_key_file, hint=hint)))
         finally:
             await database.stop()
 
     return _run(run)
+
+
+async def _keyring(
+    ctx: click.Context, database: Database, dev_key_file: str | None, *, hint: bool
+) -> Keyring:
+    """The keys that open the vault of `database`: the dev key file given, else HANDOFF_VAULT_KEYS.
+    When they are missing, or (with `hint`) open none of its secrets, and the database notes a dev
+    key file that does (a server in dev mode notes its own), the error names that file and this
+    command with it."""
+    from .vault import Keyring
+    from .vault._store import dev_key_files, sealing_keys
+
+    keyring: Keyring | None = None
+    problem = ""
+    try:
+        keyring = Keyring.dev(dev_key_file) if dev_key_file else Keyring.from_env()
+    except HandoffError as exc:
+        problem = str(exc)
+    if keyring is not None and not hint:
+        return keyring
+    held = await sealing_keys(database)
+    configured = set(keyring.key_ids) if keyring is not None else set()
+    if keyring is not None and (not held or held & configured):
+        return keyring
+    files = await dev_key_files(database, sorted(held - configured))
+    if files:
+        path = str(next(iter(files.values())))
+        if keyring is None:
+            lacking = "no vault key is configured, and this vault's secrets are"
+        elif dev_key_file:
+            lacking = f"the dev key file {dev_key_file} opens none of this vault's secrets, which are"
+        else:
+            lacking = "the keys in HANDOFF_VAULT_KEYS open none of this vault's secrets, which are"
+        raise click.ClickException(
+            f"{lacking} encrypted with the key in the dev key file {path}: "
+            f"run {_again_with(ctx, database, '--dev-key-file', path)}"
+        )
+    if keyring is None:
+        raise click.ClickException(problem)
+    return keyring
+
+
+def _again_with(ctx: click.Context, database: Database, option: str, value: str) -> str:
+    """The command that runs, as the person typed it, with `option value` instead of what they gave
+    for it (`--db` as the database describes itself: a password stays out)."""
+    words: list[str] = []
+    arguments: list[str] = []
+    step = ctx
+    while step.parent is not None:  # the subcommands' names, not the program's
+        words.insert(0, step.info_name or "")
+        step = step.parent
+    for param in ctx.command.params:
+        given = ctx.params.get(param.name or "")
+        source = ctx.get_parameter_source(param.name or "")
+        if isinstance(param, click.Argument):
+            arguments.append(str(given))
+        elif (
+            option in param.opts
+            or given in (None, False)
+            or source is not click.core.ParameterSource.COMMANDLINE
+        ):
+            continue
+        elif param.name == "db":
+            words += [param.opts[0], database.describe()]
+        elif isinstance(param, click.Option) and param.is_flag:
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], str(given)]
+    return command(*words, option, value, *arguments)
 
 
 def _open_database(db: str) -> Database:
@@ -734,7 +805,7 @@ def rotate(db: str, dev_key_file: str | None, drop_unreadable: bool) -> None:
 
     from ._exact import printable
 
-    rotation = _with_vault(db, dev_key_file, rotate_all)
+    rotation = _with_vault(db, dev_key_file, rotate_all, hint=not drop_unreadable)
     for row in rotation.dropped:
         click.echo(f"deleted {printable(str(row))}: no configured key opens it")
     click.echo(f"re-encrypted {rotation.moved} secret(s) under key {current[0]}")

@@ -157,13 +157,16 @@ class Store:
 
     async def start(self) -> None:
         """Connect, migrate and claim what serving needs; refuse to serve on a keyring that cannot open
-        the vault, or on a SQLite file another server process uses."""
+        the vault, or on a SQLite file another server process uses. A dev key's file is noted in the
+        database."""
         if self.database is None:
             return
         await self.database.start()
         self.database.serve()
-        if isinstance(self.vault, SqlVault) and self.database.shared:
-            await self.vault.check_keys()
+        if isinstance(self.vault, SqlVault):
+            if self.database.shared:
+                await self.vault.check_keys()
+            await self.vault.note_dev_key()  # for the command-line tools' hints
 
     async def stop(self) -> None:
         if self.database is not None:

@@ -13,10 +13,14 @@ from .._exact import printable
 Opener = Callable[[str], Awaitable[None]]
 
 
+async def open_in_browser(url: str) -> bool:
+    """Hand the URL to the person's default browser (honours $BROWSER); whether one took it."""
+    return bool(await anyio.to_thread.run_sync(webbrowser.open, url))
+
+
 async def system_browser(url: str) -> None:
-    """Hand the URL to the person's default browser (honours $BROWSER)."""
-    opened = await anyio.to_thread.run_sync(webbrowser.open, url)
-    if not opened:
+    """Hand the URL to the person's default browser, or print it when no browser can be started."""
+    if not await open_in_browser(url):
         shown = printable(url, lines=False)
         print(f"Could not start a browser. Open this link yourself:\n  {shown}", file=sys.stderr)
 

@@ -19,7 +19,7 @@ from ._connect import connect
 from ._consent import Decision, PolicyConsent
 from ._elicitations import Considered, Elicitations
 from ._failures import one_line
-from ._opener import print_only, system_browser
+from ._opener import open_in_browser, print_only, system_browser
 from ._signin import SignIn, SignInFailed
 from ._timeouts import MAX_ANSWER_BYTES
 from ._tokens import FileTokens, MemoryTokens
@@ -45,11 +45,12 @@ async def run_call(
 ) -> int:
     """Exit code: 0 the tool ran, 1 it returned an error, 2 it did not run or its answer is unusable."""
     spec = [server] if server.startswith(("http://", "https://")) else shlex.split(server)
-    opener = print_only if print_url else system_browser
     policy: Policy = accept  # type: ignore[assignment]
-    elicitations = Elicitations(PolicyConsent(policy), server=server, opener=opener)
+    elicitations = Elicitations(PolicyConsent(policy), server=server)
     links = _Links(policy, print_url, elicitations)
     elicitations.on_link = links.say
+    elicitations.opener = links.open
+    opener = print_only if print_url else system_browser
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), opener=opener, timeout=sign_in_timeout)
     result: Any = None
     try:
@@ -101,28 +102,57 @@ def _fail(exc: Exception, server: str, fmt: str, links: _Links) -> None:
 
 
 class _Links:
-    """Says on stderr what became of each link, and keeps the same for `--format json`."""
+    """Says on stderr what became of each link, and keeps the same for `--format json`.
+
+    A link's check and findings are said when it arrives; what was done with it, once that is
+    known: at once for a link declined, after the attempt for one accepted (opened in the browser,
+    or printed when `--print-url` asks or no browser could be started)."""
 
     def __init__(self, policy: Policy, print_url: bool, elicitations: Elicitations) -> None:
         self.policy = policy
         self.print_url = print_url
         self.limit = f"at most {elicitations.max_prompts} links per {elicitations.per_seconds:g} s"
         self.seen: list[dict[str, Any]] = []
+        self._accepted: dict[str, dict[str, Any]] = {}
+        """The links accepted and not opened yet, by the URL the opener is given."""
 
     def say(self, link: Considered) -> None:
-        action, why = self._outcome(link)
-        said = {"opened": "opened in your browser", "printed": "printed below for you to open"}
         lines = [f"{link.server} sent a link, saying: {link.message or '(nothing)'}", link.report.as_text()]
-        lines.append(f"  -> {said.get(action, action)}: {why}")
-        click.echo(printable("\n".join(lines)), err=True)
         check = link.report.as_dict()
-        self.seen.append({"message": link.message, "check": check, "action": action, "why": why})
-
-    def _outcome(self, link: Considered) -> tuple[str, str]:
-        """What was done with the link (`opened`, `printed`, `declined`, `cancelled`), and why."""
+        entry: dict[str, Any] = {"message": link.message, "check": check}
+        self.seen.append(entry)
         if link.decision is Decision.ACCEPT:
             such = "links with nothing suspicious" if link.report.verdict == "ok" else "links with warnings"
-            return "printed" if self.print_url else "opened", f"--accept {self.policy} opens {such}"
+            entry.update(action="accepted", why=f"--accept {self.policy} accepts {such}")
+            self._accepted[link.report.href or link.url] = entry
+        else:
+            action, why = self._declined(link)
+            entry.update(action=action, why=why)
+            lines.append(f"  -> {action}: {why}")
+        click.echo(printable("\n".join(lines)), err=True)
+
+    async def open(self, url: str) -> None:
+        """The opener of accepted links: the browser, unless `--print-url`; printed when no browser
+        could be started. Says which, after the attempt."""
+        entry = self._accepted.pop(url)
+        if not self.print_url and await open_in_browser(url):
+            entry.update(action="opened")
+            click.echo(printable(f"  -> opened in your browser: {entry['why']}"), err=True)
+            return
+        because = (
+            "and --print-url prints them instead of opening them"
+            if self.print_url
+            else "but no browser could be started"
+        )
+        entry.update(action="printed", why=f"{entry['why']}, {because}")
+        shown = printable(url, lines=False)
+        said = (
+            f"  -> printed below for you to open: {entry['why']}\nOpen this link in your browser:\n  {shown}"
+        )
+        click.echo(said, err=True)
+
+    def _declined(self, link: Considered) -> tuple[str, str]:
+        """What was done with a link not accepted (`declined`, `cancelled`), and why."""
         if link.decision is Decision.CANCEL:
             return "cancelled", "the consent was cancelled"
         if link.because == "blocked":
@@ -130,7 +160,8 @@ class _Links:
         if link.because == "limit":
             return "declined", f"too many links from this server ({self.limit}); declined unseen"
         if self.policy == "none":
-            return "declined", "--accept none opens no links"
+            return "declined", "--accept none accepts no links"
         return "declined", (
-            "--accept ok opens only links with nothing suspicious; --accept warn would open one with warnings"
+            "--accept ok accepts only links with nothing suspicious; --accept warn would accept one with "
+            "warnings"
         )

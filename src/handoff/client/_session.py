@@ -28,7 +28,7 @@ from ._retry import ElicitationFailed, retry_after_elicitation
 from ._server_process import ServerProcess
 from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed
-from ._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
+from ._timeouts import ANSWER_TIMEOUT, MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
 
 _GRACE = 1.0
 """Seconds past the person's time before a call still waiting is stopped."""
@@ -65,9 +65,9 @@ class HandoffClient(Client):
     connect_timeout: float = field(default=10.0, kw_only=True)
     """Seconds to connect to a server at a URL: to open a connection or send a request, and for all
     the handshake's answers together (a sign-in in the browser does not count)."""
-    answer_timeout: float = field(default=60.0, kw_only=True)
-    """Seconds for each answer after the handshake to start: more than a 2026-07-28 retry is held
-    before its answer starts (at most 25 s on a handoff server). A stdio server has this long for
+    answer_timeout: float = field(default=ANSWER_TIMEOUT, kw_only=True)
+    """Seconds for each answer after the handshake to start (`ANSWER_TIMEOUT`: more than a
+    handoff server holds a 2026-07-28 retry before its answer starts). A stdio server has this long for
     each answer, its start included, and a tool call `wait_timeout` plus a minute, unless
     `read_timeout_seconds` says otherwise."""
     max_answer_bytes: int = field(default=MAX_ANSWER_BYTES, kw_only=True)

@@ -20,6 +20,9 @@ import httpx2
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The most a client reads of one answer (16 MiB)."""
+ANSWER_TIMEOUT = 60.0
+"""Seconds each answer after the handshake has to start: more than a handoff server holds a
+2026-07-28 retry before its answer starts (`handoff.eras._modern.MAX_HOLD`)."""
 
 T = TypeVar("T")
 

@@ -47,17 +47,17 @@ def check_weather_key(value: str) -> str | None:
 _SECRET_POST = "client_secret_post"  # noqa: S105 - an authentication method's name
 
 
-def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes) -> Provider:
+def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes, name: str) -> Provider:
     """A third-party provider for the demo that needs no outside service: the demo's own OAuth server
     plays the calendar service, and the demo MCP server is its client (a confidential one, registered
-    for the connect flow's exact callback): the consent page asks whether the server may read your
-    calendar."""
+    for the connect flow's exact callback, under the server's `name`): the consent page asks whether
+    the server may read your calendar."""
     secret = hmac.new(secret_key, b"handoff/demo/calendar-client", hashlib.sha256).hexdigest()
     auth.add_client(
         OAuthClientInformationFull(
             client_id="demo-calendar",
             client_secret=secret,
-            client_name="handoff demo server",
+            client_name=name,
             redirect_uris=[f"{public_url}/handoff/oauth/callback"],  # type: ignore[list-item]
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
@@ -74,6 +74,12 @@ def demo_calendar(auth: AuthServer, public_url: str, secret_key: bytes) -> Provi
         client_secret=secret,
         token_auth_method=_SECRET_POST,
     )
+
+
+def fingerprint(value: str) -> str:
+    """Which value a tool used, without showing it: the start of its SHA-256, said to be one (the last
+    characters of a key after an ellipsis would be taken for the key's own)."""
+    return f"SHA-256 fingerprint {hashlib.sha256(value.encode()).hexdigest()[:8]}"
 
 
 def describe_payment(arguments: Mapping[str, Any]) -> dict[str, object]:
@@ -123,10 +129,12 @@ def build_demo(
     appearance: Appearance = DEMO_APPEARANCE,
 ) -> Demo:
     """The demo server on `framework`: the same tools, sign-in and pages on the SDK's MCPServer or on
-    FastMCP, its pages presented as `appearance`."""
+    FastMCP, its pages presented as `appearance`, and its MCP server called by the appearance's name
+    (so that an MCP client names it as its pages do)."""
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, not {framework!r}")
     data = Path(data_dir)
+    name = appearance.name or "handoff-demo"
     secret_key = dev_key(data / "pages.key")
     signing_key = hmac.new(secret_key, b"handoff/demo/access-token", hashlib.sha256).digest()
     public_url = public_url.rstrip("/")
@@ -138,7 +146,7 @@ def build_demo(
         scope_descriptions={"calendar": "read your Demo Calendar"},
     )
     if providers is None:
-        providers = [demo_calendar(auth, public_url, secret_key)]
+        providers = [demo_calendar(auth, public_url, secret_key, name)]
     handoff = Handoff.embedded(
         public_url=public_url,
         db_path=data / "handoff.db",
@@ -155,10 +163,10 @@ def build_demo(
     instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
     tool: ToolDecorator
     if framework == "fastmcp":
-        mcp, tool = _fastmcp_server(handoff, auth, instructions)
+        mcp, tool = _fastmcp_server(name, handoff, auth, instructions)
     else:
         mcp = MCPServer(
-            "handoff-demo",
+            name,
             request_state_security=handoff.request_state_security(),
             log_level="WARNING",
             instructions=instructions,
@@ -190,8 +198,7 @@ def build_demo(
     async def forecast(city: str) -> str:
         """Tomorrow's forecast for a city, using your weather API key."""
         key = handoff.secret("weather_api_key")
-        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:8]
-        return f"Forecast for {city}: sunny, 21°C (fetched with your key …{fingerprint})"
+        return f"Forecast for {city}: sunny, 21°C (fetched with your key, {fingerprint(key)})"
 
     @tool(READ_ONLY)
     @handoff.requires_secret(
@@ -212,8 +219,9 @@ def build_demo(
         async def next_meeting() -> str:
             """Your next meeting, read from your calendar account (connected in your browser)."""
             token = handoff.token("calendar")
-            fingerprint = hashlib.sha256(token.encode()).hexdigest()[:8]
-            return f"Next meeting: design review at 14:00 (calendar token …{fingerprint})"
+            return (
+                f"Next meeting: design review at 14:00 (read with your calendar token, {fingerprint(token)})"
+            )
 
     @tool(DESTRUCTIVE)  # money leaves: `handoff check server` calls it only when --tool names it
     @handoff.requires_approval("payment", label="Send a payment", describe=describe_payment)
@@ -225,7 +233,9 @@ def build_demo(
     return Demo(handoff=handoff, mcp=mcp, auth=auth, app=app, public_url=public_url, framework=framework)
 
 
-def _fastmcp_server(handoff: Handoff, auth: AuthServer, instructions: str) -> tuple[Any, ToolDecorator]:
+def _fastmcp_server(
+    name: str, handoff: Handoff, auth: AuthServer, instructions: str
+) -> tuple[Any, ToolDecorator]:
     """The demo's FastMCP server (signed in with the same AuthServer), and its tool decorator."""
     from fastmcp import Context as FastMCPContext
     from fastmcp import FastMCP
@@ -233,7 +243,7 @@ def _fastmcp_server(handoff: Handoff, auth: AuthServer, instructions: str) -> tu
     from ..frameworks.fastmcp import AuthServerProvider
 
     server = FastMCP(
-        "handoff-demo",
+        name,
         instructions=instructions,
         auth=AuthServerProvider(auth),
         request_state_security=handoff.request_state_security(),

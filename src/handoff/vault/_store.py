@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from .._command import command
+from .._entries import FOREVER, SqlEntries
 from .._errors import ConfigError, VaultError
 from .._sql import Database, Tx
 from ._keyring import Keyring, Sealed
+
+DEV_KEY_FILES = "vault.dev-key-file"
+"""Entries space: by key id, the dev key file that holds that key (`{"path": ...}`), noted by a server
+in dev mode, so that a command-line tool can say which file opens the vault."""
 
 
 class Unreadable(NamedTuple):
@@ -190,10 +196,7 @@ class SqlVault:
         A wrong or missing key would otherwise look like "no secret stored" to every user, and each
         would be asked again and their old value overwritten.
         """
-        held = {
-            row[0] for row in await self.db.run(lambda tx: tx.execute("SELECT DISTINCT key_id FROM secrets"))
-        }
-        missing = sorted(held - set(self.keyring.key_ids))
+        missing = sorted(await sealing_keys(self.db) - set(self.keyring.key_ids))
         if missing:
             keys = ["--dev-key-file", str(self.keyring.dev_file)] if self.keyring.dev_file else []
             drop = command("vault", "rotate", "--db", self.db.describe(), *keys, "--drop-unreadable")
@@ -203,6 +206,13 @@ class SqlVault:
                 f"back in HANDOFF_VAULT_KEYS (after a new one, to rotate), or, to give those secrets up "
                 f"for good, run {drop}"
             )
+
+    async def note_dev_key(self) -> None:
+        """In dev mode, note in the database which file holds the key that seals new secrets."""
+        if self.keyring.dev_file is None:
+            return
+        where = {"path": str(self.keyring.dev_file.resolve())}
+        await SqlEntries(self.db).put(DEV_KEY_FILES, self.keyring.current, where, expires_at=FOREVER)
 
     async def rotate(self, *, drop_unreadable: bool = False) -> Rotation:
         """Re-encrypt every secret under the newest key, in one transaction.
@@ -251,3 +261,27 @@ class SqlVault:
 
         self._rows.clear()
         return await self.db.transaction(reseal)
+
+
+async def sealing_keys(db: Database) -> set[str]:
+    """The ids of the keys that the secrets in `db` are encrypted with."""
+    rows = await db.run(lambda tx: tx.execute("SELECT DISTINCT key_id FROM secrets"))
+    return {row[0] for row in rows}
+
+
+async def dev_key_files(db: Database, key_ids: Iterable[str]) -> dict[str, Path]:
+    """Of `key_ids`, those noted in `db` as kept in a dev key file that is still there and still holds
+    that key: the file, by key id."""
+    entries = SqlEntries(db)
+    found = {}
+    for key_id in key_ids:
+        noted = await entries.get(DEV_KEY_FILES, key_id)
+        path = Path(noted["path"]) if noted else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            if Keyring.dev(path).current == key_id:
+                found[key_id] = path
+        except ConfigError:  # readable by others, or damaged: not a file to point to
+            continue
+    return found
