@@ -18,12 +18,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from _server import free_port
+from _spec_shapes import kind, problems
+
+from handoff.check._client import Options, check_command
+from handoff.check._client_runner import Person
+from handoff.check._client_server import Hub, Sent
 
 HERE = Path(__file__).parent
 PEER = HERE / "peer"
 ROGUE = HERE / "check_client_rogue.py"
+FASTMCP = HERE / "check_client_fastmcp.py"
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 LEGACY, MODERN = "2025-11-25", "2026-07-28"
 
@@ -46,6 +53,22 @@ RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
         ],
         {"PEER_WAIT": "2"},
     ),
+    "ts2": (
+        [
+            *shlex.split("--wait-limit 4 --accept-with y --decline-with n --"),
+            "node",
+            str(PEER / "client2.mjs"),
+        ],
+        {"PEER_WAIT": "2"},
+    ),
+    "fastmcp": (
+        [
+            *shlex.split("--wait-limit 4 --accept-with y --decline-with n --"),
+            sys.executable,
+            str(FASTMCP),
+        ],
+        {"PEER_WAIT": "2"},
+    ),
     "rogue": (
         [
             *shlex.split(f"--wait-limit 3 --accept-with y --decline-with n {ONLY} --"),
@@ -56,7 +79,7 @@ RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
     ),
 }
 """Each run's arguments to `handoff check client`, and its client's environment. The TypeScript
-client and the careless one get the URL as their last argument (no {url} placeholder)."""
+clients, FastMCP's and the careless one get the URL as their last argument (no {url} placeholder)."""
 
 
 class Ran:
@@ -185,6 +208,35 @@ def test_the_typescript_client_in_the_2025_era(runs):
     assert outcome == "SKIP" and "does not speak 2026-07-28" in reason  # the 1.x SDK has no MRTR
 
 
+MODERN_PASSES = [
+    "client.capability.declared",
+    "client.mrtr.new-id",
+    "client.mrtr.inputs-answered",
+    "client.mrtr.state-echoed",
+    "client.mrtr.no-invented-state",
+    "client.retry.bounded",
+    "client.server.named",
+    "client.url.shown",
+    "client.consent.before-open",
+    "client.url.no-prefetch",
+    "client.url.blocked-not-opened",
+    "client.url.lookalike-warned",
+]
+"""What a careful client that asks at a prompt passes on 2026-07-28: every check of that era."""
+
+
+@pytest.mark.parametrize("name", ["ts2", "fastmcp"])
+def test_dual_era_clients_are_tested_in_the_2026_era(runs, name):
+    """The TypeScript SDK 2.x client and FastMCP's, both in `auto` mode, probe server/discover and
+    stay on 2026-07-28 (they refuse a discover result the schema does not allow, then fall back to
+    2025-11-25, where their 2026 era would be skipped)."""
+    ran = runs[name]
+    assert ran.code == 0, ran.output()
+    assert_outcomes(ran, {(rid, MODERN): "PASS" for rid in MODERN_PASSES})
+    assert ran.outcome("client.mode.honoured", LEGACY)[0] == "PASS"
+    assert ran.outcome("client.consent.before-open", LEGACY)[0] == "PASS"
+
+
 def test_a_careless_client_fails_the_checks_it_breaks(runs):
     ran = runs["rogue"]
     assert ran.code == 1, ran.output()
@@ -260,3 +312,50 @@ def test_serve_mode_waits_for_a_client_pointed_at_it():
     outcome, reason = served.outcome("client.consent.before-open", LEGACY)
     assert outcome == "SKIP" and "--serve" in reason
     assert served.outcome("client.url.shown", LEGACY)[0] == "SKIP"
+
+
+async def _wire_of(command: list[str], **options: Any) -> list[tuple[str, Sent]]:
+    """Run `check client` in this process on `command`; every message its servers sent, by era."""
+    hub = Hub()
+    await check_command(command, Options(**options), hub)
+    return [(scenario.era, sent) for scenario in hub.scenarios.values() for sent in scenario.trace.sent]
+
+
+@pytest.mark.anyio
+async def test_every_message_the_scripted_servers_send_follows_the_schema():
+    """Checked against the models generated from the spec's schema of each era, strictly (see
+    _spec_shapes): a strict client otherwise refuses the server, and its era goes untested."""
+    clients = [
+        ([HANDOFF, "call", "{url}", "check", "--timeout", "2"], {}),
+        (["node", str(PEER / "client.mjs")], {"person": Person("y", "n")}),
+        ([sys.executable, str(ROGUE)], {"only": ("undeclared", "notices", "rounds")}),
+    ]
+    wires: list[list[tuple[str, Sent]]] = []
+
+    async def run(command: list[str], options: dict[str, Any]) -> None:
+        wires.append(await _wire_of(command, limit=3.0, **options))
+
+    async with anyio.create_task_group() as tg:
+        for command, options in clients:
+            tg.start_soon(run, command, options)
+    sent = [item for wire in wires for item in wire]
+    wrong = {
+        f"{era} {kind(s.message, s.answers)}: {problem}"
+        for era, s in sent
+        for problem in problems(era, s.message, s.answers)
+    }
+    assert not wrong, "\n".join(sorted(wrong))
+    kinds = {(era, kind(s.message, s.answers)) for era, s in sent}
+    assert kinds >= {
+        (LEGACY, "result of initialize"),
+        (LEGACY, "result of tools/list"),
+        (LEGACY, "result of tools/call"),
+        (LEGACY, "error -32042"),
+        (LEGACY, "request elicitation/create"),
+        (LEGACY, "notification notifications/elicitation/complete"),
+        (MODERN, "result of server/discover (complete)"),
+        (MODERN, "result of tools/list (complete)"),
+        (MODERN, "result of tools/call (input_required)"),
+        (MODERN, "result of tools/call (complete)"),
+        (MODERN, "error -32022"),
+    }, kinds

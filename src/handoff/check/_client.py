@@ -73,9 +73,9 @@ def _report(
     return merge("client", target, parts)
 
 
-async def check_command(command: Sequence[str], options: Options) -> Report:
-    """Run `command` once per scenario and score what it did."""
-    hub = Hub()
+async def check_command(command: Sequence[str], options: Options, hub: Hub | None = None) -> Report:
+    """Run `command` once per scenario and score what it did (on `hub`, which keeps what was said)."""
+    hub = hub or Hub()
     person = options.person or Person()
     runs: list[tuple[Scenario, Observed | None]] = []
     async with hub.serving():

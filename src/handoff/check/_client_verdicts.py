@@ -77,6 +77,11 @@ def score(report: Report, era: str, runs: Sequence[tuple[Scenario, Observed | No
 
 def _silent(era: str, runs: Sequence[tuple[Scenario, Observed | None]]) -> str:
     seen = [m.message.get("method") for s, _ in runs for m in s.trace.seen]
+    if era == MODERN and "server/discover" in seen and "initialize" in seen:
+        return (
+            "the client asked server/discover, then sent initialize anyway: it did not take the answer "
+            "for a 2026-07-28 server's"
+        )
     if era == MODERN and "initialize" in seen:
         return "the client does not speak 2026-07-28: it sent initialize, which a 2026-07-28 server refuses"
     if era == LEGACY and seen and "initialize" not in seen:
