@@ -7,6 +7,10 @@ request shows the server and the full link and asks on the terminal before it op
 On 2025-11-25 a -32042 call is retried once after the completion notice of its elicitation, at most
 $PEER_WAIT seconds (10 by default) later; on 2026-07-28 the client answers each InputRequiredResult
 through the same handler and retries by itself.
+
+Two variants, for the checks that must tell them apart: PEER_MANUAL=1 takes no notice of
+notifications and lets the person retry by hand (Enter once the browser step is done);
+PEER_ANY_LINK=1 has no check of its own on links: it opens whatever the person accepts.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import URL_ELICITATION_REQUIRED, ElicitCompleteNotification, ElicitRequestURLParams
 
 WAIT = float(os.environ.get("PEER_WAIT", "10"))
+MANUAL = os.environ.get("PEER_MANUAL") == "1"
+ANY_LINK = os.environ.get("PEER_ANY_LINK") == "1"
 completed: dict[str, anyio.Event] = {}
 
 
@@ -39,7 +45,7 @@ async def answer(question: str) -> str:
 
 async def consent_and_open(server: str, message: str, url: str) -> str:
     scheme = urlsplit(url).scheme
-    if scheme not in ("http", "https"):
+    if scheme not in ("http", "https") and not ANY_LINK:
         say(f"{server} sent a {scheme or 'schemeless'}: link; only web links are opened, so it was declined.")
         return "decline"
     say(f"{server} asks you to open a link in your browser.\n  Reason: {message}\n  Link: {url}")
@@ -89,6 +95,9 @@ def main(url: str) -> int:
                         if await consent_and_open(server(), item["message"], item["url"]) != "accept":
                             say("Not run: declined, so the tool was not run")
                             return 1
+                    if MANUAL:
+                        await answer("Press Enter once you are done in your browser. ")
+                        continue
                     with anyio.move_on_after(WAIT) as waited:
                         for item in items:
                             await completed[item["elicitationId"]].wait()

@@ -40,7 +40,8 @@ RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
     "connect": (
         [
             *shlex.split("--wait-limit 5 --only request --only decline --only blocked --only rounds"),
-            *shlex.split("--accept-with a --decline-with d --type 'call check {}' --"),
+            *shlex.split("--only notices --only silent"),
+            *shlex.split("--accept-with a --decline-with d --done-with '' --type 'call check {}' --"),
             *(HANDOFF, "connect", "{url}"),
         ],
         {},
@@ -74,6 +75,42 @@ RUNS: dict[str, tuple[list[str], dict[str, str]]] = {
             *shlex.split(f"--wait-limit 3 --accept-with y --decline-with n {ONLY} --"),
             sys.executable,
             str(ROGUE),
+        ],
+        {},
+    ),
+    "rogue-alone": (
+        [
+            *shlex.split("--wait-limit 3 --only blocked --only request --only rounds --"),
+            sys.executable,
+            str(ROGUE),
+        ],
+        {},
+    ),
+    "any-link": (
+        [
+            *shlex.split("--wait-limit 3 --only blocked --only request --only rounds"),
+            *shlex.split("--accept-with y --decline-with n --"),
+            *(sys.executable, str(FASTMCP)),
+        ],
+        {"PEER_ANY_LINK": "1"},
+    ),
+    "manual": (
+        [
+            *shlex.split(f"--era {LEGACY} --wait-limit 4 --only notices --only silent --only loop"),
+            *shlex.split("--accept-with y --decline-with n --done-with '' --"),
+            *(sys.executable, str(FASTMCP)),
+        ],
+        {"PEER_MANUAL": "1"},
+    ),
+    "no-links": (
+        [*shlex.split(f"--era {LEGACY} --only undeclared --"), HANDOFF, "call", "{url}", "check"],
+        {},
+    ),
+    "declines": (
+        [
+            *shlex.split(f"--era {LEGACY} --only loop --"),
+            HANDOFF,
+            *shlex.split("call {url} check --accept none"),
         ],
         {},
     ),
@@ -175,13 +212,19 @@ def test_handoff_connect_asks_before_it_opens(runs):
     for era in (LEGACY, MODERN):
         outcome, reason = ran.outcome("client.consent.before-open", era)
         assert outcome == "PASS", reason
-        assert re.search(r"the person answered \d+ prompts", reason)
+        assert re.search(r"the person accepted [1-9]\d* and declined [1-9]\d* links at the prompt", reason)
         assert ran.outcome("client.url.shown", era) == ("PASS", ran.outcome("client.url.shown", era)[1])
         assert "before the person answered" in ran.outcome("client.url.shown", era)[1]
         assert ran.outcome("client.url.blocked-not-opened", era)[0] == "PASS"
     assert ran.outcome("client.mode.honoured", LEGACY)[0] == "PASS"
     assert ran.outcome("client.mrtr.state-echoed", MODERN)[0] == "PASS"
-    assert "its scenario was not run" in ran.outcome("client.notice.unknown-ignored", LEGACY)[1]
+    assert ran.outcome("client.notice.unknown-ignored", LEGACY)[0] == "PASS"
+    assert "its scenario was not run" in ran.outcome("client.retry.bounded", LEGACY)[1]  # no loop
+    # it lets the person say "done" (any line while a call waits) and retries then; it retries on the
+    # notice by itself too
+    outcome, reason = ran.outcome("client.wait.bounded", LEGACY)
+    assert outcome == "PASS" and "when the person said the browser step was done" in reason, reason
+    assert ran.outcome("client.notice.retried-once", LEGACY)[0] == "PASS"
 
 
 def test_the_typescript_client_in_the_2025_era(runs):
@@ -261,6 +304,75 @@ def test_a_careless_client_fails_the_checks_it_breaks(runs):
         outcome, reason = ran.outcome(rid, era)
         assert outcome == "FAIL" and words in reason, (rid, era, outcome, reason)
     assert ran.outcome("client.capability.declared", LEGACY)[0] == "PASS"  # it does declare url
+
+
+def test_links_that_must_not_open_are_accepted_by_the_person(runs):
+    """A client with no check of its own on links opens what the person accepts: the requirement
+    is that a javascript:, data: or file: link never opens, even then, so the person accepts them."""
+    ran = runs["any-link"]
+    assert ran.code == 1, ran.output()
+    for era in (LEGACY, MODERN):
+        outcome, reason = ran.outcome("client.url.blocked-not-opened", era)
+        assert outcome == "FAIL" and "after the person accepted it" in reason, (era, reason)
+        assert reason.startswith("opened javascript:")
+        assert ran.outcome("client.consent.before-open", era)[0] == "PASS"  # it asked each time
+        outcome, reason = ran.outcome("client.url.lookalike-warned", era)  # declined, not opened
+        assert outcome == "PASS" and "the person saw and declined 2" in reason, reason
+
+
+def test_a_careful_client_refuses_what_the_person_accepts(runs):
+    for name in ("ts2", "fastmcp"):
+        for era in (LEGACY, MODERN):
+            outcome, reason = runs[name].outcome("client.url.blocked-not-opened", era)
+            assert outcome == "PASS", (name, era, reason)
+            assert "none of 3 opened: the client refused 3 without asking the person" in reason
+    for era in (LEGACY, MODERN):  # handoff connect asks, refuses the accept, and asks again
+        outcome, reason = runs["connect"].outcome("client.url.blocked-not-opened", era)
+        assert outcome == "PASS" and "the person accepted 3 at the prompt" in reason, (era, reason)
+
+
+def test_a_client_that_opens_links_unasked_fails_consent_with_no_one_at_its_prompt(runs):
+    """Without the checker at the prompt, a client may consent by a policy of its own (that is
+    skipped), but not to a link it never showed: that one was opened unasked."""
+    ran = runs["rogue-alone"]
+    assert ran.code == 1, ran.output()
+    for era in (LEGACY, MODERN):
+        outcome, reason = ran.outcome("client.consent.before-open", era)
+        assert outcome == "FAIL" and "before anything on its output had shown it" in reason, (era, reason)
+        outcome, reason = ran.outcome("client.url.blocked-not-opened", era)
+        assert outcome == "FAIL" and reason.startswith("opened javascript:"), (era, reason)
+    for era in (LEGACY, MODERN):  # handoff call shows each link before its policy opens it
+        outcome, reason = runs["call"].outcome("client.consent.before-open", era)
+        assert outcome == "SKIP" and "it showed each of the" in reason, reason
+
+
+def test_a_client_that_lets_the_person_retry_by_hand_is_not_failed_for_it(runs):
+    """The spec asks a client to offer a manual retry when no notice comes; one that retries only
+    when the person says the step is done (`--done-with`) passes the bounded wait, and the checks of
+    notices, which it takes no notice of, are skipped, not passed."""
+    ran = runs["manual"]
+    assert ran.code == 0, ran.output()
+    assert ran.report["counts"]["FAIL"] == 0
+    outcome, reason = ran.outcome("client.wait.bounded", LEGACY)
+    assert outcome == "PASS" and "it lets the person retry by hand" in reason, reason
+    outcome, reason = ran.outcome("client.notice.retried-once", LEGACY)
+    assert outcome == "SKIP" and "a manual retry" in reason, reason
+    for rid in ("client.notice.unknown-ignored", "client.notice.repeat-ignored"):
+        outcome, reason = ran.outcome(rid, LEGACY)
+        assert outcome == "SKIP" and "no call after the right notice either" in reason, (rid, reason)
+    assert ran.outcome("client.retry.bounded", LEGACY)[0] == "PASS"
+
+
+def test_checks_that_observed_nothing_are_skipped_and_say_why(runs):
+    ran = runs["no-links"]  # handoff call declares both modes: the scenario sends no link
+    assert ran.code == 0, ran.output()
+    for rid in ("client.server.named", "client.url.shown", "client.url.no-prefetch"):
+        outcome, reason = ran.outcome(rid, LEGACY)
+        assert outcome == "SKIP" and "no scenario that ran sent a link" in reason, (rid, reason)
+    assert not [r for r in ran.report["results"] if "--serve" in r["reason"]]
+    ran = runs["declines"]  # --accept none: the first -32042 ends the call, nothing is retried
+    outcome, reason = ran.outcome("client.retry.bounded", LEGACY)
+    assert outcome == "SKIP" and "did not retry the call at all" in reason, reason
 
 
 def test_the_table_names_each_requirement_and_its_section():
@@ -359,3 +471,37 @@ async def test_every_message_the_scripted_servers_send_follows_the_schema():
         (MODERN, "result of tools/call (complete)"),
         (MODERN, "error -32022"),
     }, kinds
+
+
+def test_serve_mode_does_not_fail_a_retry_the_person_may_have_asked_for():
+    """With --serve the checker cannot see the person at the client: a retry before the notice may
+    be the manual retry the spec asks clients to offer (here: Enter, typed at once)."""
+    port = free_port()
+    served = check_client("--serve", str(port), "--era", LEGACY, "--only", "notices", "--wait", "60")
+    assert served.process.stderr is not None
+    said = ""
+    for line in served.process.stderr:
+        said += line
+        if "/mcp" in line:
+            break
+    url = re.search(r"http://127\.0\.0\.1:\d+/2025-11-25/notices/mcp", said)
+    browser = re.search(r"BROWSER=(.+) HANDOFF_CHECK_BROWSER_REPORT=(\S+)", said)
+    assert url and browser, said
+    env = {
+        **os.environ,
+        "BROWSER": shlex.split(browser.group(1))[0],
+        "HANDOFF_CHECK_BROWSER_REPORT": browser.group(2),
+        "PEER_MANUAL": "1",
+    }
+    client = subprocess.run(
+        [sys.executable, str(FASTMCP), url.group(0)],
+        input="y\n\ny\n\n",  # accept, done at once; the second link the same
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert client.returncode == 0, client.stdout + client.stderr
+    assert served.code == 0, served.output()
+    outcome, reason = served.outcome("client.notice.retried-once", LEGACY)
+    assert outcome == "SKIP" and "cannot see whether the person asked for it" in reason, reason
