@@ -73,9 +73,9 @@ def _report(
     return merge("client", target, parts)
 
 
-async def check_command(command: Sequence[str], options: Options) -> Report:
-    """Run `command` once per scenario and score what it did."""
-    hub = Hub()
+async def check_command(command: Sequence[str], options: Options, hub: Hub | None = None) -> Report:
+    """Run `command` once per scenario and score what it did (on `hub`, which keeps what was said)."""
+    hub = hub or Hub()
     person = options.person or Person()
     runs: list[tuple[Scenario, Observed | None]] = []
     async with hub.serving():
@@ -146,6 +146,13 @@ async def check_served(port: int, options: Options, wait: float) -> Report:
     "--decline-with", metavar="TEXT", help="What to type at the client's consent prompt to decline."
 )
 @click.option(
+    "--done-with",
+    metavar="TEXT",
+    help="What to type to tell the client the browser step is done, for a client that lets the person "
+    "retry by hand (the checker says it when the client still waits after its link opened and no "
+    "notice is coming; '' is Enter).",
+)
+@click.option(
     "--type",
     "first",
     multiple=True,
@@ -174,6 +181,7 @@ def client(
     only: tuple[str, ...],
     accept_with: str | None,
     decline_with: str | None,
+    done_with: str | None,
     first: tuple[str, ...],
     wait_limit: float,
     grace: float,
@@ -200,7 +208,7 @@ def client(
         only=only,
         limit=wait_limit,
         grace=grace,
-        person=Person(accept_with, decline_with, first),
+        person=Person(accept_with, decline_with, first, done_with),
     )
     try:
         if port is not None:
