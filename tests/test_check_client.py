@@ -391,6 +391,15 @@ def test_usage_mistakes_are_said_plainly():
     assert ran.code == 2 and "give either -- COMMAND" in ran.output()[1]
     ran = check_client("--accept-with", "y", "--", "true")
     assert ran.code == 2 and "go together" in ran.output()[1]
+    ran = check_client("--acept-with", "y", "--", "true")  # not taken for the client's command
+    assert ran.code == 2 and "No such option '--acept-with'" in ran.output()[1]
+    ran = check_client("--era", LEGACY, "--only", "request", "--", "/nonexistent/client")
+    out, err = ran.output()
+    assert ran.code == 2 and not out, (out, err)
+    assert (
+        err.strip()
+        == "handoff check client: cannot start the client '/nonexistent/client': No such file or directory"
+    )
 
 
 def test_serve_mode_waits_for_a_client_pointed_at_it():
