@@ -1,9 +1,10 @@
 """`handoff check client` against real clients: handoff's own (`handoff call`, `handoff connect`), the
-TypeScript SDK's, and a deliberately careless one that must fail the right checks.
+TypeScript SDK's (1.x and 2.x), FastMCP's, and careless ones that must fail the right checks.
 
 Every run is the real command in a subprocess: scripted servers on loopback, the client started once
-per scenario with the browser stand-in as its BROWSER. The runs start together (they mostly wait on
-their clients), once per module.
+per scenario with the browser stand-in as its BROWSER. The runs start a few at a time (they mostly
+wait on their clients), once per module. What the scripted servers send is checked against the
+spec's schema of each era.
 """
 
 from __future__ import annotations
