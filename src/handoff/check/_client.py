@@ -122,9 +122,18 @@ async def check_served(port: int, options: Options, wait: float) -> Report:
     return _report(f"clients served on {hub.origin}", options.eras, [(s, None) for s in chosen], hub)
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind `exc` (a client that cannot start, a port in use), even from a task group."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        return next((found for e in exc.exceptions if (found := _os_error(e)) is not None), None)
+    return None
+
+
 @click.command(
     "client",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    context_settings={"allow_interspersed_args": False},
 )
 @click.argument("command", nargs=-1, metavar="[-- COMMAND [ARGS]...]")
 @click.option("--serve", "port", type=int, help="Serve the scripted servers on this loopback port instead.")
@@ -215,8 +224,11 @@ def client(
             report = anyio.run(check_served, port, options, wait)
         else:
             report = anyio.run(check_command, list(command), options)
-    except OSError as exc:
-        click.echo(printable(f"handoff check client: {exc}"), err=True)
+    except (OSError, ExceptionGroup) as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        click.echo(printable(f"handoff check client: {cause}"), err=True)
         sys.exit(2)
     click.echo(report.as_json() if fmt == "json" else report.as_table())
     sys.exit(report.exit_code)

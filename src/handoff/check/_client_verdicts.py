@@ -86,8 +86,8 @@ def _silent(era: str, runs: Sequence[tuple[Scenario, Observed | None]]) -> str:
     seen = [m.message.get("method") for s, _ in runs for m in s.trace.seen]
     if era == MODERN and "server/discover" in seen and "initialize" in seen:
         return (
-            "the client asked server/discover, then sent initialize anyway: it did not take the answer "
-            "for a 2026-07-28 server's"
+            "the client asked server/discover, then sent initialize: it did not take the answer for a "
+            "2026-07-28 server"
         )
     if era == MODERN and "initialize" in seen:
         return "the client does not speak 2026-07-28: it sent initialize, which a 2026-07-28 server refuses"
@@ -243,7 +243,11 @@ def _consent(report: Report, era: str, links: list[Decided], hub: Hub, served: b
             CONSENT, problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), era
         )
     elif not person:
-        shown = f" (it showed each of the {opened_count} links it opened first)" if opened_count else ""
+        shown = (
+            f"; it showed each of the {opened_count} links it opened before it opened it"
+            if opened_count
+            else ""
+        )
         report.skipped(CONSENT, NO_PERSON + shown, era)
     elif not accepted + declined:
         report.skipped(CONSENT, "the client asked the person about no link, and opened none", era)
