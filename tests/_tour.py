@@ -30,6 +30,8 @@ class Links:
     consent: str
     unknown: str
     index: str
+    forgotten_client: str
+    """A sign-in for a client id the server does not know (an app registered at a server since reset)."""
 
 
 async def _record_url(origin: str, mcp_url: str, tool: str, arguments: dict[str, str]) -> str:
@@ -46,6 +48,7 @@ async def links(origin: str, mcp_url: str) -> Links:
         peer = OAuthPeer(origin, http)
         client = await peer.client(name=APP_NAME)
     consent, _ = peer.authorize_url(client, "http://127.0.0.1:9/callback")
+    forgotten, _ = peer.authorize_url({"client_id": secrets.token_urlsafe(16)}, "http://127.0.0.1:9/callback")
     return Links(
         secret=await _record_url(origin, mcp_url, "forecast", {"city": "Lisbon"}),
         approval=await _record_url(origin, mcp_url, "send_payment", PAYMENT),
@@ -53,6 +56,7 @@ async def links(origin: str, mcp_url: str) -> Links:
         consent=consent,
         unknown=f"{origin}/handoff/e/{secrets.token_urlsafe(24)}",
         index=f"{origin}/handoff/",
+        forgotten_client=forgotten,
     )
 
 

@@ -37,6 +37,7 @@ TOOL = {
     "name": "fetch_key",
     "description": "Needs a key, entered in the browser.",
     "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "annotations": {"readOnlyHint": True},
 }
 
 

@@ -87,7 +87,7 @@ class Internal:
 
 
 def _tool(name: str) -> dict[str, Any]:
-    return {"name": name, "inputSchema": {"type": "object"}}
+    return {"name": name, "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": True}}
 
 
 class Hostile:

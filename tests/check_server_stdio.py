@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
 from handoff import Handoff, Keyring, LocalIdentity
 
@@ -35,17 +36,23 @@ def build(public_url: str, data: Path | None) -> tuple[Handoff, MCPServer]:
         "stdio-handoff", request_state_security=handoff.request_state_security(), log_level="WARNING"
     )
 
-    @mcp.tool()
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     @handoff.requires_secret("weather_key", label="Weather API key")
     async def forecast(city: str) -> str:
         """The weather in a city, fetched with the person's API key."""
         return f"Sunny in {city} (key ending …{handoff.secret('weather_key')[-4:]})"
 
-    @mcp.tool()
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True))
     @handoff.requires_approval("payment", label="Send a payment")
     async def pay(amount: str) -> str:
         """Pay an amount, once a person approved it."""
         return f"paid {amount}"
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    @handoff.requires_approval("diary", label="Read your diary")
+    async def read_diary(day: str = "today") -> str:
+        """A day's entry of the person's diary, each time they approve."""
+        return f"nothing happened {day}"
 
     return handoff, mcp
 

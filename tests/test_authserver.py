@@ -10,7 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import anyio
 import httpx2
@@ -215,6 +215,46 @@ async def test_loopback_redirects_match_on_any_port_and_nothing_else_varies(peer
     for other in ("http://127.0.0.1:61234/other", "http://localhost:50000/callback"):
         url, _ = peer.authorize_url(client, other)
         assert (await peer.http.get(url)).status_code == 400
+
+
+@pytest.mark.parametrize("framework", ["sdk", "fastmcp"], indirect=True)
+async def test_a_browser_sent_with_a_client_id_the_server_does_not_know_gets_a_page_of_the_server(
+    running, peer
+):
+    """Errors the authorize step answers to the browser itself (it cannot go back to an app it does
+    not know) are one of the server's pages, in the person's language; a program keeps the JSON."""
+    from handoff._web import SECURITY_HEADERS
+
+    browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    forgotten = {"client_id": f"forgotten-{secrets.token_hex(8)}"}
+    url, _ = peer.authorize_url(forgotten, LOOPBACK)
+    page = await peer.http.get(url, headers=browser)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    assert '<body class="page-unknown-app">' in page.text
+    assert "<h1>This app is not known here</h1>" in page.text and "Juniper Assistant" in page.text
+    assert 'href="/handoff/static/style.css"' in page.text and "Secure pages by handoff" in page.text
+    assert forgotten["client_id"] not in page.text  # what the link says is not the server's to repeat
+    for header, value in SECURITY_HEADERS.items():
+        assert page.headers[header] == value, header
+    posted = await peer.http.post(
+        f"{running.origin}/authorize", data=dict(parse_qsl(urlsplit(url).query)), headers=browser
+    )
+    assert posted.status_code == 400 and '<body class="page-unknown-app">' in posted.text
+    german = await peer.http.get(url, headers={**browser, "accept-language": "de-DE,de;q=0.9"})
+    assert '<html lang="de"' in german.text and "<h1>Diese App ist hier nicht bekannt</h1>" in german.text
+
+    client = await peer.client()
+    elsewhere, _ = peer.authorize_url(client, "http://127.0.0.1:1/elsewhere")
+    page = await peer.http.get(elsewhere, headers=browser)
+    assert page.status_code == 400 and '<body class="page-invalid-sign-in">' in page.text
+    assert "/elsewhere" not in page.text
+    incomplete = await peer.http.get(f"{running.origin}/authorize?response_type=code", headers=browser)
+    assert incomplete.status_code == 400 and '<body class="page-invalid-sign-in">' in incomplete.text
+
+    program = await peer.http.get(url)  # no HTML wanted: the SDK's answer as it was
+    assert program.status_code == 400 and program.json()["error"] == "invalid_request"
+    signing_in = await peer.http.get(peer.authorize_url(client, LOOPBACK)[0], headers=browser)
+    assert signing_in.status_code == 302 and "/handoff/authorize/" in signing_in.headers["location"]
 
 
 # Consent

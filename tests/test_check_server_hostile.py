@@ -84,9 +84,37 @@ def test_an_era_that_runs_out_of_time_skips_what_it_did_not_reach():
 def test_no_more_tools_are_called_than_max_tools():
     with serving("slow") as (url, _):
         code, report = checked(url, "--max-tools", "2")
-    assert code == 0
+    assert code == 3 and report["verdict"].startswith("nothing tested")
     said = (
         "SKIP no tool asked for a browser step (tried: slow_0, slow_1; not called, past --max-tools 2: "
         "slow_2, slow_3, slow_4, slow_5, echo); name one with --tool"
     )
     assert set(legacy_reasons(report).values()) == {said}
+
+
+def test_a_step_url_that_redirects_elsewhere_is_reported_not_followed():
+    """The checker's browser never reaches a service the step URL redirects to: not its admin page,
+    not the form it would post with that service's CSRF token, not its sign-in form."""
+    for trick, path in (("redirect-admin", "/admin"), ("redirect-sign-in", "/login")):
+        with serving(trick) as (url, internal):
+            _, report = checked(url, "--user", "alice", "--password", "alices-password")
+        assert internal.seen == [] and internal.typed == [] and not internal.wiped, trick
+        reasons = legacy_reasons(report)
+        said = reasons["page.no-redirect-elsewhere"]
+        assert said.startswith("FAIL it sent the browser to http://127.0.0.1:"), said
+        assert said.endswith(
+            f"{path}, which is neither the link's origin nor the server's authorization server (the "
+            "checker's browser did not follow)"
+        ), said
+        assert reasons["page.no-store"].startswith("SKIP the form page was not reached"), trick
+        assert "alices-password" not in json.dumps(report)
+
+
+def test_a_sign_in_that_redirects_elsewhere_types_no_password_there():
+    with serving("authorize-elsewhere") as (url, internal):
+        done = handoff_check(url, "--user", "alice", "--password", "alices-password")
+    assert internal.seen == [] and internal.typed == []
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "which is not the server's authorization server, and the checker's browser goes nowhere" in line
+    assert "alices-password" not in done.stdout + done.stderr

@@ -75,6 +75,7 @@ STDIO_PASSES = (
     "url.valid",
     "url.https",
     "url.no-credentials",
+    "url.no-credential-like-parameters",
     "page.anonymous-refused",
     "page.no-framing",
     "page.no-referrer",
@@ -107,8 +108,8 @@ def test_handoff_on_stdio_on_one_sqlite_file_conforms_and_says_why_it_skips(stdi
     assert found[("modern.32021-without-url-mode", MODERN)] == ["PASS"] * 2
     assert reasons(report, MODERN)["modern.32021-without-url-mode"].endswith("over stdio")
     assert found[("modern.state-tampered", MODERN)] == ["PASS"] * 3
-    # the key stored in 2025-11-25 stays in the file: the 2026 checks use the approval (pay)
-    assert reasons(report, MODERN)["modern.retry-succeeds"] == "pay ran on retry 1"
+    # the key stored in 2025-11-25 stays in the file: the 2026 checks use the read-only approval
+    assert reasons(report, MODERN)["modern.retry-succeeds"] == "read_diary ran on retry 1"
     for modern in ("modern.state-other-request", "modern.state-replayed", "modern.no-32042"):
         assert found[(modern, MODERN)] == ["PASS"], modern
     assert found[("modern.state-other-user", MODERN)] == ["SKIP"]
@@ -143,10 +144,13 @@ def test_a_broken_stdio_server_fails_exactly_the_checks_it_breaks(tmp_path):
         ("legacy.no-url-when-undeclared", LEGACY): ["FAIL"] * 3,
         ("legacy.create-params", LEGACY): ["SKIP"],
         ("legacy.32042-shape", LEGACY): ["PASS"],
+        ("legacy.no-self-completion", LEGACY): ["PASS"],  # nothing completes by itself
         ("url.valid", LEGACY): ["PASS"],
         ("url.https", LEGACY): ["PASS"],
         ("url.no-credentials", LEGACY): ["FAIL"],
+        ("url.no-credential-like-parameters", LEGACY): ["FAIL"],
         ("page.anonymous-refused", LEGACY): ["FAIL"],
+        ("page.no-redirect-elsewhere", LEGACY): ["PASS"],
         ("page.other-user-refused", LEGACY): ["SKIP"],
         ("page.no-framing", LEGACY): ["FAIL"],
         ("page.no-referrer", LEGACY): ["FAIL"],
@@ -159,7 +163,9 @@ def test_a_broken_stdio_server_fails_exactly_the_checks_it_breaks(tmp_path):
         ("url.valid", MODERN): ["PASS"],
         ("url.https", MODERN): ["PASS"],
         ("url.no-credentials", MODERN): ["FAIL"],
+        ("url.no-credential-like-parameters", MODERN): ["FAIL"],
         ("page.anonymous-refused", MODERN): ["FAIL"],
+        ("page.no-redirect-elsewhere", MODERN): ["PASS"],
         ("page.other-user-refused", MODERN): ["SKIP"],
         ("page.no-framing", MODERN): ["FAIL"],
         ("page.no-referrer", MODERN): ["FAIL"],
@@ -338,3 +344,23 @@ async def _finish_as_alice(url: str):
         return await browser.finish(url)
     finally:
         await browser.aclose()
+
+
+def test_an_era_whose_tool_asks_no_more_says_what_it_needs_and_era_checks_it_alone(stdio_env, tmp_path):
+    """One user, one tool: its key stays stored after 2025-11-25, so 2026-07-28 says how to check it;
+    --era 2026-07-28 on a fresh database checks that era alone."""
+    first, fresh = tmp_path / "first", tmp_path / "fresh"
+    first.mkdir(), fresh.mkdir()
+    forecast = ["--tool", "forecast", "--args", json.dumps({"city": "Oslo"}), "--password", PASSPHRASE]
+    server = [sys.executable, str(HERE / "check_server_stdio.py")]
+    code, report, stderr = check_stdio(stdio_env, *forecast, "--", *server, str(first))
+    assert code == 0, (report, stderr)
+    why = reasons(report, MODERN)["modern.retry-succeeds"]
+    assert why.startswith("forecast asked for a browser step in 2025-11-25 and asks no more"), why
+    assert "--era 2026-07-28" in why
+    assert outcomes(report)[("legacy.retry-succeeds", LEGACY)] == ["PASS"]
+    code, report, stderr = check_stdio(stdio_env, *forecast, "--era", MODERN, "--", *server, str(fresh))
+    assert code == 0, (report, stderr)
+    found = outcomes(report)
+    assert found[("modern.retry-succeeds", MODERN)] == ["PASS"]
+    assert reasons(report, LEGACY)["legacy.retry-succeeds"] == "not checked: --era 2026-07-28 was asked for"

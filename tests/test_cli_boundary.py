@@ -247,3 +247,32 @@ def test_a_command_line_is_shown_with_its_secret_values_left_out(argv: list[str]
     from handoff._command_line import displayed
 
     assert displayed(argv) == shown
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "2026-07-28"])
+def test_call_timeout_bounds_a_browser_step_nobody_finishes_in_either_era(
+    demo: tuple[Path, int], tmp_path: Path, protocol: str
+):
+    """The person opens the link and never finishes: --timeout 2 ends the call (2026-07-28's retry
+    is held by the server, and asked again, past it) with exit 2 and one line."""
+    import shlex
+
+    _, port = demo
+    env = {
+        **os.environ,
+        "BROWSER": f"{shlex.quote(sys.executable)} {Path(__file__).with_name('fake_browser.py')} %s",
+        "FAKE_FINISH": "0",  # signs in as alice, only looks at the step's page
+        "FAKE_LOG": str(tmp_path / "browser.log"),
+    }
+    url = f"http://127.0.0.1:{port}/mcp"
+    args = ["--args", '{"city": "Oslo"}', "--timeout", "2", "--no-store", "--protocol", protocol]
+    done = handoff("call", url, "forecast", *args, timeout=45, env=env)
+    line = done.stderr.strip().splitlines()[-1]  # after what it said of the link
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert (
+        line.startswith("Not run: ")
+        and "within 2 s" in line
+        and "call the tool again when it is done" in line
+    )
+    assert "only looked at" in (tmp_path / "browser.log").read_text()

@@ -93,7 +93,8 @@ def test_check_server_reports_hostile_tool_names_as_text():
     port = free_port()
     thread = ServerThread(hostile(link_tool=f"link{HOSTILE}").streamable_http_app(), port).start()
     try:
-        checked = handoff("check", "server", f"http://127.0.0.1:{port}/mcp", "--notice-wait", "1")
+        url = f"http://127.0.0.1:{port}/mcp"
+        checked = handoff("check", "server", url, "--notice-wait", "1", "--call-unannotated")
     finally:
         thread.stop()
     assert checked.returncode == 1  # its link does not parse: a MUST failed, nothing crashed

@@ -16,6 +16,7 @@ from conftest import PEER, Running
 from playwright.async_api import Browser, BrowserContext, Page
 
 from handoff import Appearance
+from handoff.client._callback import LoopbackCallback
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
@@ -89,11 +90,11 @@ class Tour:
         self.screens = screens
         self.kinds: list[str] = []
 
-    async def check(self, page: Page, kind: str, *, app: str | None = None) -> str:
+    async def check(self, page: Page, kind: str, *, app: str | None = None, site: str = SERVER_NAME) -> str:
         await page.wait_for_load_state()
         body_class = await page.get_attribute("body", "class")
         assert body_class == f"page-{kind}", (kind, body_class, await page.inner_text("body"))
-        assert await page.locator("header.site .name").inner_text() == SERVER_NAME
+        assert await page.locator("header.site .name").inner_text() == site
         assert await page.locator("header.site .name").is_visible()
         if app is not None:
             assert await page.get_by_text(app, exact=True).first.is_visible(), f"{kind}: {app} not shown"
@@ -195,6 +196,13 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     await tour.check(alice, "unknown")
     await alice.goto(to.index)
     await tour.check(alice, "index")
+    await alice.goto(to.forgotten_client)
+    text = await tour.check(alice, "unknown-app")
+    assert (
+        "ist bei Juniper Assistant nicht registriert" if german else "not registered with Juniper"
+    ) in text
+    await alice.goto(f"{main.origin}/authorize?response_type=code")
+    await tour.check(alice, "invalid-sign-in")
 
     bob = await (await _context(chromium, setting)).new_page()
     await bob.goto(to.connect)
@@ -208,7 +216,64 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     await _sign_in(brief_alice, "alice")
     assert ("abgelaufen" if german else "expired") in await tour.check(brief_alice, "expired")
 
-    assert len(set(tour.kinds)) == 13
+    assert len(set(tour.kinds)) == 15
+
+
+async def _look(page: Page) -> dict[str, str]:
+    """What makes a page look like handoff's: its type, measure, heading and colours as drawn."""
+    return dict(
+        await page.evaluate(
+            """() => {
+                const style = (selector) => getComputedStyle(document.querySelector(selector));
+                return {
+                    font: style('body').fontFamily, background: style('body').backgroundColor,
+                    text: style('body').color, measure: style('main').maxWidth,
+                    heading: style('h1').fontSize, header: style('header.site').display,
+                };
+            }"""
+        )
+    )
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.name for s in SETTINGS])
+async def test_the_page_a_sign_in_returns_to_is_one_of_handoffs_pages(
+    servers, chromium: Browser, screens, setting
+):
+    """The page `handoff connect` (any `SignIn`) serves on its loopback port when the browser comes
+    back from the authorization server: drawn like the server's pages, though nothing but the page
+    itself can be fetched from a listener that closes once the answer is in."""
+    main, _ = servers
+    german = setting.locale.startswith("de")
+    tour = Tour(setting, screens)
+    page = await (await _context(chromium, setting)).new_page()
+    await page.goto(f"{main.origin}/handoff/login")
+    server_look = await _look(page)
+    assert "Times" not in server_look["font"]
+
+    waiting = LoopbackCallback()
+
+    async def signed_in() -> None:
+        await page.goto(f"{waiting.url}?state=old&code=x")
+        assert await _look(page) == server_look
+        await tour.check(page, "sign-in-unexpected", site="handoff")
+        await page.goto(f"{waiting.url}?state=mine&code=x")
+        assert await _look(page) == server_look
+        text = await tour.check(page, "signed-in", site="handoff")
+        assert ("kehren Sie zu handoff zurück" if german else "go back to handoff") in text
+
+    got = await waiting.receive("mine", 60, signed_in)
+    assert got is not None and got.code == "x"
+
+    again = LoopbackCallback()
+
+    async def declined() -> None:
+        await page.goto(f"{again.url}?state=mine&error=access_denied")
+        assert await _look(page) == server_look
+        assert "access_denied" in await tour.check(page, "sign-in-failed", site="handoff")
+
+    got = await again.receive("mine", 60, declined)
+    assert got is not None and got.error == "access_denied"
+    assert tour.kinds == ["sign-in-unexpected", "signed-in", "sign-in-failed"]
 
 
 async def test_the_accent_colours_the_page_and_plain_pages_keep_handoffs_colours(

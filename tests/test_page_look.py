@@ -244,6 +244,9 @@ async def test_no_text_on_any_page_is_outside_the_catalog(pseudo: Running):
         seen["consent"] = (await alice.open(to.consent)).text
         seen["unknown"] = (await alice.open(to.unknown)).text
         seen["index"] = (await alice.open(to.index)).text
+        html = {"accept": "text/html"}  # a browser: the authorize step's own errors come as pages
+        seen["unknown app"] = (await alice.http.get(to.forgotten_client, headers=html)).text
+        seen["invalid sign-in"] = (await alice.http.get(f"{origin}/authorize", headers=html)).text
         bob_login = await bob.open(to.connect)
         seen["refused"] = (await bob.sign_in(bob_login, "bob", DEMO_USERS["bob"])).text
     values = [
@@ -254,7 +257,7 @@ async def test_no_text_on_any_page_is_outside_the_catalog(pseudo: Running):
         "sign-in": "login", "secret": "secret", "secret, refused value": "secret", "error": "error",
         "done": "done", "used": "completed", "approval": "approval", "denied": "done", "declined": "declined",
         "connect": "connect", "consent": "consent", "unknown": "unknown", "index": "index",
-        "refused": "refused",
+        "refused": "refused", "unknown app": "unknown-app", "invalid sign-in": "invalid-sign-in",
     }  # fmt: skip
     digest = r"\b[0-9a-f]{16}\b"  # an approval's reference
     for kind, page in seen.items():

@@ -171,6 +171,59 @@ async def test_a_registration_the_server_forgot_is_replaced(running, tmp_path):
 
 
 @pytest.mark.anyio
+async def test_a_server_that_forgot_the_client_gets_a_new_registration_before_the_browser(running, tmp_path):
+    """Another server at the same URL (reset, or another store): the stored access token is refused and
+    the stored client id is unknown there. The client registers again before it opens the browser, so
+    the person signs in once, on a page that works, instead of meeting an error and a 300 s wait."""
+    from conftest import Running
+
+    path = tmp_path / "tokens.json"
+    person = Person(running.origin)
+    async with HandoffClient(running.mcp_url, auth=SignIn(FileTokens(path), opener=person.open)) as client:
+        await client.call_tool("whoami", {})
+    stale = entry(path, running.mcp_url)
+    first = stale["client"]["client_id"]
+    running.stop()
+    again = Running(tmp_path / "fresh", port=running.port).start()
+    try:
+        unknown = await refresh_at_token_endpoint(again.origin, stale)
+        assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
+        sign_in = SignIn(FileTokens(path), opener=person.open, timeout=20, notify=quiet([]))
+        async with HandoffClient(again.mcp_url, auth=sign_in) as client:
+            assert text_of(await client.call_tool("whoami", {})) == "You are alice."
+        renewed = entry(path, running.mcp_url)["client"]["client_id"]
+        assert renewed != first
+    finally:
+        again.stop()
+    assert len(person.opened) == 2
+    assert parse_qs(urlsplit(person.opened[1]).query)["client_id"] == [renewed]
+
+
+@pytest.mark.anyio
+async def test_a_registration_the_server_still_knows_is_kept_for_the_next_sign_in(running, tmp_path):
+    """The tokens were revoked at the server (signed out elsewhere) but the client is still registered:
+    the check before the browser finds it known, so the person signs in again with the same client."""
+    from handoff.client._revocation import revoke
+
+    store = MemoryTokens()
+    person = Person(running.origin)
+    async with HandoffClient(running.mcp_url, auth=SignIn(store, opener=person.open)) as client:
+        await client.call_tool("whoami", {})
+    saved = await store.load(running.mcp_url)
+    assert saved is not None and saved.client is not None
+    async with httpx2.AsyncClient() as http:
+        done = await revoke(running.mcp_url, saved, http)
+    assert done.revoked == ("refresh token", "access token")
+
+    async with HandoffClient(running.mcp_url, auth=SignIn(store, opener=person.open)) as client:
+        assert text_of(await client.call_tool("whoami", {})) == "You are alice."
+    assert len(person.opened) == 2
+    assert parse_qs(urlsplit(person.opened[1]).query)["client_id"] == [saved.client.client_id]
+    kept = await store.load(running.mcp_url)
+    assert kept is not None and kept.client is not None and kept.client.client_id == saved.client.client_id
+
+
+@pytest.mark.anyio
 async def test_a_busy_callback_port_means_a_new_registration(running, tmp_path):
     store = MemoryTokens()
     person = Person(running.origin)
@@ -242,6 +295,53 @@ async def test_the_callback_waits_for_its_own_state_only():
     assert "c1" not in repr(got)
     assert callback.is_free()  # listening ended with the sign-in
     assert await callback.receive("mine", 0.2, anyio.lowlevel.checkpoint) is None
+
+
+@pytest.mark.anyio
+async def test_the_page_the_browser_lands_on_is_one_of_handoffs_pages():
+    """The sign-in's last page, served by the waiting program itself: handoff's template and stylesheet
+    (inline, allowed by its hash and nothing else), the program's name, the browser's language."""
+    import base64
+    import hashlib
+    import re
+    from importlib.resources import files
+
+    from handoff._web import SECURITY_HEADERS
+
+    css = (files("handoff") / "static" / "style.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    callback = LoopbackCallback(app="Acme CLI")
+    pages: dict[str, httpx2.Response] = {}
+
+    async def browser(language: str = "en") -> None:
+        async with httpx2.AsyncClient(headers={"accept-language": language}) as http:
+            pages[f"other-{language}"] = await http.get(callback.url, params={"state": "old", "code": "x"})
+            answer = {"code": "c"} if language == "en" else {"error": "access_denied"}
+            pages[language] = await http.get(callback.url, params={"state": "mine", **answer})
+
+    await callback.receive("mine", 10, browser)
+    await callback.receive("mine", 10, lambda: browser("de"))
+    kinds = {"en": "signed-in", "other-en": "sign-in-unexpected", "de": "sign-in-failed"}
+    for name, kind in kinds.items():
+        page = pages[name]
+        assert f'<body class="page-{kind}">' in page.text, name
+        assert f"<style>{css}</style>" in page.text and "<link" not in page.text
+        assert '<span class="name">Acme CLI</span>' in page.text and "handoff" in page.text
+        policy = page.headers["content-security-policy"]
+        assert f"style-src 'sha256-{digest}';" in policy and "default-src 'none'" in policy
+        assert re.search(r"script-src|unsafe-inline", policy) is None
+        for header in ("x-frame-options", "referrer-policy", "cache-control", "x-content-type-options"):
+            assert page.headers[header] == SECURITY_HEADERS[header], header
+    assert pages["en"].status_code == 200 and "<h1>Signed in</h1>" in pages["en"].text
+    assert "go back to Acme CLI" in pages["en"].text
+    assert (
+        pages["other-en"].status_code == 400
+        and "Acme CLI is not waiting for this sign-in" in pages["other-en"].text
+    )
+    assert pages["de"].status_code == 400 and '<html lang="de"' in pages["de"].text
+    assert (
+        "<h1>Anmeldung nicht abgeschlossen</h1>" in pages["de"].text and "(access_denied)" in pages["de"].text
+    )
 
 
 # The token file

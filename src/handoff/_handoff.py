@@ -18,6 +18,7 @@ import anyio.lowlevel
 import uvicorn
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -40,6 +41,7 @@ from ._need import (
     Validator,
 )
 from ._notifier import Notifier
+from ._sessions import DEFAULT_SESSIONS_PER_PRINCIPAL, SessionBounds, Sessions, principal_from
 from ._sql import Database
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
 from .audit import AuditLog, Event
@@ -56,6 +58,7 @@ from .identity import (
     TokenSubject,
     is_loopback,
 )
+from .identity._authorize_errors import AuthorizeErrorPages
 from .identity._authserver import AuthServer, OAuthRequesters, PublicClientRevocation
 from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
@@ -169,7 +172,10 @@ class Handoff:
     client's ten rounds must cover what is left of the link's life; 0 answers at
     once and lets the client poll); `sweep_interval`
     is how often expired records are swept and audited; `audit_retention` is how
-    long audit lines are kept (90 days; None keeps them forever).
+    long audit lines are kept (90 days; None keeps them forever);
+    `sessions_per_principal` is how many 2025-11-25 sessions one verified principal
+    may hold open on this process (32; one more closes that principal's oldest,
+    nobody else's; None leaves only the SDK's bound of the whole process).
     """
 
     def __init__(
@@ -194,6 +200,7 @@ class Handoff:
         entries: Entries | None = None,
         completion: Completion | None = None,
         appearance: Appearance | None = None,
+        sessions_per_principal: int | None = DEFAULT_SESSIONS_PER_PRINCIPAL,
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -234,6 +241,10 @@ class Handoff:
             state_keys or [hmac.new(secret_key, b"handoff/request-state", "sha256").digest()],
             ttl=self.ledger.ttl,
         )
+        if sessions_per_principal is not None and sessions_per_principal < 1:
+            raise ConfigError("sessions_per_principal must be at least 1 (or None for no bound)")
+        self.sessions: Sessions | None = Sessions(sessions_per_principal) if sessions_per_principal else None
+        """The 2025-11-25 sessions each principal holds on this process (None: unbounded)."""
         self.sweep_interval = sweep_interval
         self.audit_retention = audit_retention
         self.providers: dict[str, Provider] = {p.name: p for p in providers}
@@ -534,6 +545,17 @@ class Handoff:
         self._check_verified_users(mcp_server)
         self._take_name(mcp_server)
         app = framework.http_app(self, mcp_server, dict(streamable_http))
+        if self.sessions is not None:
+            path = str(streamable_http.get("streamable_http_path") or streamable_http.get("path") or "/mcp")
+            bounds = Middleware(
+                SessionBounds,
+                path=path,
+                sessions=self.sessions,
+                principal_of=principal_from(self.mcp_identity),
+            )
+            app.user_middleware.append(bounds)  # innermost, inside authentication: it sees who is verified
+        if isinstance(self.browser, AuthServer):
+            app.add_middleware(AuthorizeErrorPages, auth=self.browser, web=self.web)
         self._with_pages(app)
         app.add_middleware(PublicClientRevocation)
         app.add_middleware(OAuthRequesters, cookie=self.web.cookie)

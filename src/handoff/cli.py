@@ -486,7 +486,12 @@ def connect(
 @click.option(
     "--print-url", is_flag=True, help="Print links for a person to open instead of starting a browser."
 )
-@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for a browser step.")
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    help="Seconds a browser step may take once its link is opened (in either era); then the call stops.",
+)
 @_connect_timeout
 @_max_answer_mib
 @click.option("--debug", is_flag=True, help="On a failure, print the traceback too.")

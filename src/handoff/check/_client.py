@@ -73,9 +73,9 @@ def _report(
     return merge("client", target, parts)
 
 
-async def check_command(command: Sequence[str], options: Options) -> Report:
-    """Run `command` once per scenario and score what it did."""
-    hub = Hub()
+async def check_command(command: Sequence[str], options: Options, hub: Hub | None = None) -> Report:
+    """Run `command` once per scenario and score what it did (on `hub`, which keeps what was said)."""
+    hub = hub or Hub()
     person = options.person or Person()
     runs: list[tuple[Scenario, Observed | None]] = []
     async with hub.serving():
@@ -122,9 +122,18 @@ async def check_served(port: int, options: Options, wait: float) -> Report:
     return _report(f"clients served on {hub.origin}", options.eras, [(s, None) for s in chosen], hub)
 
 
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind `exc` (a client that cannot start, a port in use), even from a task group."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        return next((found for e in exc.exceptions if (found := _os_error(e)) is not None), None)
+    return None
+
+
 @click.command(
     "client",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    context_settings={"allow_interspersed_args": False},
 )
 @click.argument("command", nargs=-1, metavar="[-- COMMAND [ARGS]...]")
 @click.option("--serve", "port", type=int, help="Serve the scripted servers on this loopback port instead.")
@@ -144,6 +153,13 @@ async def check_served(port: int, options: Options, wait: float) -> Report:
 )
 @click.option(
     "--decline-with", metavar="TEXT", help="What to type at the client's consent prompt to decline."
+)
+@click.option(
+    "--done-with",
+    metavar="TEXT",
+    help="What to type to tell the client the browser step is done, for a client that lets the person "
+    "retry by hand (the checker says it when the client still waits after its link opened and no "
+    "notice is coming; '' is Enter).",
 )
 @click.option(
     "--type",
@@ -174,6 +190,7 @@ def client(
     only: tuple[str, ...],
     accept_with: str | None,
     decline_with: str | None,
+    done_with: str | None,
     first: tuple[str, ...],
     wait_limit: float,
     grace: float,
@@ -200,15 +217,18 @@ def client(
         only=only,
         limit=wait_limit,
         grace=grace,
-        person=Person(accept_with, decline_with, first),
+        person=Person(accept_with, decline_with, first, done_with),
     )
     try:
         if port is not None:
             report = anyio.run(check_served, port, options, wait)
         else:
             report = anyio.run(check_command, list(command), options)
-    except OSError as exc:
-        click.echo(printable(f"handoff check client: {exc}"), err=True)
+    except (OSError, ExceptionGroup) as exc:
+        cause = _os_error(exc)
+        if cause is None:
+            raise
+        click.echo(printable(f"handoff check client: {cause}"), err=True)
         sys.exit(2)
     click.echo(report.as_json() if fmt == "json" else report.as_table())
     sys.exit(report.exit_code)

@@ -8,7 +8,9 @@ links never opened) is scored once, over every link, by `_client_verdicts`.
 
 from __future__ import annotations
 
+import itertools
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,27 @@ class Link:
     kind: str = "page"
     """`page` (the checker's own page), `blocked` or `lookalike`."""
     elicitation_id: str | None = None
+    answered_at: float | None = None
+    """When the client gave its answer to this link (kept where a scenario's verdict needs it)."""
+
+
+@dataclass(frozen=True)
+class Played:
+    """What running the client showed of one scenario beyond its server's trace (a client served
+    with --serve has none)."""
+
+    gone_at: float | None = None
+    """When the client exited (or was stopped)."""
+    asked: bool = False
+    """The person answered a prompt of the client."""
+    dones: tuple[float, ...] = ()
+    """When the person said the browser step was done."""
+
+
+def marked(url: str, token: str) -> str:
+    """`url` made the link's own (a comment in a javascript: link, else a fragment), so that what
+    opens is told apart from the same example sent in another scenario."""
+    return f"{url}//hc-{token}" if url.startswith("javascript:") else f"{url}#hc-{token}"
 
 
 def declared_modes(elicitation: Any) -> set[str]:
@@ -141,7 +164,7 @@ class Scenario:
     ) -> Link:
         token = secrets.token_hex(6)
         link = Link(
-            url=url or self.hub.page(f"{self.name}-{token}"),
+            url=marked(url, token) if url else self.hub.page(f"{self.name}-{token}"),
             message=f"{purpose} [handoff check {token}]",
             token=token,
             answer=answer,
@@ -163,6 +186,10 @@ class Scenario:
     def calls(self) -> list[Seen]:
         return self.trace.calls()
 
+    def awaits(self, link: Link) -> bool:
+        """The server still waits for the client's answer to `link` (so the person may be asked again)."""
+        return False
+
     async def call(self, call: ToolCall) -> dict[str, Any]:
         if not self.url_declared(call):
             self.trace.finish()
@@ -173,9 +200,8 @@ class Scenario:
         """The tool's answer to its `number`-th call (from 1)."""
         raise NotImplementedError
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
-        """Add this scenario's own results; `gone_at` is when the client went (exit), if it did;
-        `asked`: the person answered a prompt of the client in this scenario."""
+    def score(self, report: Report, played: Played | None) -> None:
+        """Add this scenario's own results (`played`: what the run showed, None with --serve)."""
 
     def notify_later(
         self,
@@ -258,7 +284,7 @@ class Notices(Scenario):
         )
         self.trace.finish()
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         calls, note = self.calls(), self.trace.noted
         if not calls:
             return
@@ -267,64 +293,77 @@ class Notices(Scenario):
             for requirement in (NOTICE_UNKNOWN, NOTICE_REPEATED, RETRY_ONCE):
                 report.skipped(requirement, why, LEGACY)
             return
+        dones = played.dones if played else ()
+        manual = [c for before, c in itertools.pairwise(calls) if any(before.at < d < c.at for d in dones)]
+        automatic = [c for c in calls[1:] if c not in manual]
         opened = self.hub.opened(self.links[0].url) if self.links else []
-        unprompted = bool(opened) and bool(calls_between(calls, opened[0].at, note("notice:unknown")))
+        unprompted = bool(opened) and bool(calls_between(automatic, opened[0].at, note("notice:unknown")))
+        gone_at = played.gone_at if played else None
+        first, repeat, second = note("notice:first"), note("notice:repeat"), note("notice:second")
         self._ignored(
-            report,
-            NOTICE_UNKNOWN,
-            unprompted,
-            gone_at,
-            note("notice:unknown"),
-            note("notice:first"),
-            "unknown",
+            report, NOTICE_UNKNOWN, automatic, unprompted, gone_at, note("notice:unknown"), first, "unknown"
         )
         self._ignored(
-            report,
-            NOTICE_REPEATED,
-            unprompted,
-            gone_at,
-            note("notice:repeat"),
-            note("notice:second"),
-            "already-completed",
+            report, NOTICE_REPEATED, automatic, unprompted, gone_at, repeat, second, "already-completed"
         )
-        first, second = note("notice:first"), note("notice:second")
         if first is None:
             report.skipped(RETRY_ONCE, "the first link was never opened, so no notice was sent", LEGACY)
             return
-        early = [c for c in calls[1:] if c.at < first]
-        after_first = calls_between(calls, first, second)
-        after_second = calls_between(calls, second, None) if second is not None else []
-        if early:
-            report.failed(RETRY_ONCE, "retried before the notice said the browser step was done", LEGACY)
-        elif not after_first:
+        early = [c for c in automatic if c.at < first]
+        after_first = calls_between(automatic, first, second)
+        after_second = calls_between(automatic, second, None) if second is not None else []
+        if early and played is None:
             report.skipped(
-                RETRY_ONCE, "did not retry after the notice (the spec allows, not asks, it)", LEGACY
+                RETRY_ONCE,
+                "retried before the notice said the browser step was done; with --serve the checker "
+                "cannot see whether the person asked for it (the spec asks clients to offer a manual retry)",
+                LEGACY,
             )
+        elif early:
+            report.failed(
+                RETRY_ONCE,
+                "retried by itself before the notice said the browser step was done (the person had not "
+                "said it was)",
+                LEGACY,
+            )
+        elif not after_first:
+            why = "did not retry on the notice (the spec allows, not asks, it)"
+            if manual:
+                why += "; it retried when the person said the step was done, a manual retry as the spec asks"
+            report.skipped(RETRY_ONCE, why, LEGACY)
         elif len(after_first) > 1 or len(after_second) > 1:
             most = max(len(after_first), len(after_second))
             report.failed(RETRY_ONCE, f"called the tool {most} times after one notice", LEGACY)
         elif second is not None and not after_second:
             report.skipped(RETRY_ONCE, "retried after the first notice, not after the second", LEGACY)
         else:
-            report.passed(RETRY_ONCE, "retried once after each notice, never before", LEGACY)
+            report.passed(
+                RETRY_ONCE,
+                f"retried once after each of {1 + (second is not None)} notices, "
+                f"{after_first[0].at - first:.2f} s after the first, never before",
+                LEGACY,
+            )
 
     def _ignored(
         self,
         report: Report,
         requirement: Requirement,
+        automatic: list[Seen],
         unprompted: bool,
         gone_at: float | None,
         bogus: float | None,
         right: float | None,
         what: str,
     ) -> None:
-        """No call between the bogus notice and the right one. `unprompted`: the client called again
-        between the first link's opening and the first notice (sent `grace` after it), so it retries
-        without waiting for notices, and a call after a bogus one tells nothing."""
+        """No call between the bogus notice and the right one, and one after the right one (else
+        the client takes no notice at all, and ignoring this one tells nothing). `automatic`: the
+        calls the person did not ask for; `unprompted`: one came between the first link's opening
+        and the first notice (sent `grace` after it), so the client retries without waiting for
+        notices, and a call after a bogus one tells nothing."""
         if bogus is None:
             report.skipped(requirement, f"the link before the {what} notice was never opened", LEGACY)
             return
-        reacted = calls_between(self.calls(), bogus, right)
+        reacted = calls_between(automatic, bogus, right)
         if not reacted and gone_at is not None and gone_at <= bogus:
             report.skipped(requirement, f"the client had ended before the {what} notice came", LEGACY)
         elif unprompted:
@@ -340,10 +379,18 @@ class Notices(Scenario):
             report.failed(requirement, f"retried {gap:.2f} s after a notice for an {what} id", LEGACY)
         elif right is None:
             report.skipped(requirement, "the run ended before the right notice was sent", LEGACY)
+        elif not (taken := [c for c in automatic if c.at > right]):
+            report.skipped(
+                requirement,
+                "the client made no call after the right notice either, so that it made none after the "
+                f"{what} one tells nothing",
+                LEGACY,
+            )
         else:
             report.passed(
                 requirement,
-                f"no call in the {self.setting.grace:g} s between the {what} notice and the right one",
+                f"no call in the {self.setting.grace:g} s between the {what} notice and the right one; "
+                f"a retry {taken[0].at - right:.2f} s after the right one",
                 LEGACY,
             )
 
@@ -367,7 +414,7 @@ class Request(Scenario):
         self.trace.finish()
         return done(f"The browser step ended: {action}.", self.era)
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         if not self.links:
             return
         if self.answer is None:
@@ -425,7 +472,7 @@ class Undeclared(Scenario):
         self.trace.finish()
         return done("Done.", self.era)
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         if self.both:
             report.skipped(
                 UNDECLARED_MODE, "the client declares both modes: there is no undeclared one", LEGACY
@@ -457,7 +504,11 @@ class Undeclared(Scenario):
 
 
 class Blocked(Scenario):
-    """Both eras: links that must not open (javascript:, data:, file:) and look-alikes, one by one."""
+    """Both eras: links that must not open (javascript:, data:, file:) and look-alikes, one by one.
+
+    The person (when the checker plays one) accepts each link that must not open: the requirement is
+    that it never opens, even then. A client that refuses the accept and asks again is then declined.
+    Look-alikes are declined: the person saw them, which is what their check asks."""
 
     def __init__(self, setting: Setting, era: str) -> None:
         super().__init__(
@@ -466,27 +517,38 @@ class Blocked(Scenario):
             "blocked",
             "asks the client to open javascript:, data: and file: links and look-alikes",
         )
+        self.asking: Link | None = None
 
     def _links(self) -> list[Link]:
-        answer = "decline" if self.setting.person else "accept"
         links = [
-            self.link("Open this link to continue.", url=u, kind="blocked", answer=answer)
+            self.link("Open this link to continue.", url=u, kind="blocked", answer="accept")
             for u in self.setting.blocked
         ]
         links += [
-            self.link("Sign in to your account.", url=u, kind="lookalike", answer=answer)
+            self.link("Sign in to your account.", url=u, kind="lookalike", answer="decline")
             for u in self.setting.lookalikes
         ]
         return links
 
+    def awaits(self, link: Link) -> bool:
+        if self.era == LEGACY:
+            return self.asking is link
+        return link in self.links and link.answered_at is None
+
     async def play(self, call: ToolCall, number: int) -> dict[str, Any]:
         if number == 1 and self.era == LEGACY:
             for link in self._links():
-                await call.ask("elicitation/create", url_params(link), self.setting.limit)
+                self.asking = link
+                if await call.ask("elicitation/create", url_params(link), self.setting.limit) is not None:
+                    link.answered_at = time.monotonic()
+                self.asking = None
         elif number == 1:
             return input_required(
                 {f"link{i}": link for i, link in enumerate(self._links())}, secrets.token_urlsafe(16)
             )
+        elif number == 2 and self.era == MODERN:
+            for link in self.links:  # the retry: the client is done with every link it was given
+                link.answered_at = call.seen.at
         self.trace.finish()
         return done("Done.", self.era)
 
@@ -526,7 +588,7 @@ class Silent(Scenario):
         opened = self.hub.opened(self.links[0].url) if self.links else []
         return opened[0].at + self.setting.limit if opened else None
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         opened = self.hub.opened(self.links[0].url) if self.links else []
         if not opened:
             if self.links:
@@ -534,27 +596,46 @@ class Silent(Scenario):
                     WAIT_BOUNDED, "the link was never opened, so there was nothing to wait for", LEGACY
                 )
             return
-        start = opened[0].at
-        moved = [c.at for c in self.calls()[1:]] + ([gone_at] if gone_at is not None else [])
-        if moved and min(moved) - start <= self.setting.limit:
-            what = "retried" if self.calls()[1:] and min(moved) == self.calls()[1].at else "gave up"
-            report.passed(
+        start, limit = opened[0].at, self.setting.limit
+        retried = self.calls()[1:]
+        gone_at = played.gone_at if played else None
+        dones = [d for d in (played.dones if played else ()) if d > start]
+        moved = [at for at in ([retried[0].at] if retried else []) + [gone_at] if at is not None]
+        if moved and min(moved) - start <= limit:
+            after = min(moved) - start
+            if not retried or retried[0].at != min(moved):
+                report.passed(
+                    WAIT_BOUNDED, f"gave up {after:.1f} s after the link opened, with no notice", LEGACY
+                )
+            elif dones and dones[0] < retried[0].at:
+                report.passed(
+                    WAIT_BOUNDED,
+                    f"retried {after:.1f} s after the link opened, when the person said the browser step "
+                    "was done (no notice came): it lets the person retry by hand",
+                    LEGACY,
+                )
+            else:
+                report.passed(
+                    WAIT_BOUNDED, f"retried {after:.1f} s after the link opened, with no notice", LEGACY
+                )
+        elif dones:
+            report.failed(
                 WAIT_BOUNDED,
-                f"{what} {min(moved) - start:.1f} s after the link opened, with no notice",
+                f"still waiting {limit:g} s after the link opened, though the person said the browser "
+                f"step was done {dones[0] - start:.1f} s after it opened",
                 LEGACY,
             )
-        elif asked:
+        elif played is not None and played.asked:
             report.skipped(
                 WAIT_BOUNDED,
-                f"still waiting {self.setting.limit:g} s after the link opened; a terminal client may leave "
-                "the end of the wait to the person, which the checker does not play",
+                f"still waiting {limit:g} s after the link opened; a terminal client may leave the end of "
+                'the wait to the person: give --done-with (what the client takes for "done") to let the '
+                "checker say it",
                 LEGACY,
             )
         else:
             report.failed(
-                WAIT_BOUNDED,
-                f"still waiting {self.setting.limit:g} s after the link opened, with no notice",
-                LEGACY,
+                WAIT_BOUNDED, f"still waiting {limit:g} s after the link opened, with no notice", LEGACY
             )
 
 
@@ -576,11 +657,17 @@ class Loop(Scenario):
         self.notify_later(call, link, (f"notice:{number}", link.elicitation_id))
         raise required([link])
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         count = len(self.calls())
         if count == 0:
             return
-        if count - 1 > RETRIES_ALLOWED:
+        if count == 1:
+            report.skipped(
+                RETRY_BOUNDED,
+                "the client did not retry the call at all, so whether it would stop retrying is not known",
+                self.era,
+            )
+        elif count - 1 > RETRIES_ALLOWED:
             report.failed(
                 RETRY_BOUNDED,
                 f"retried {count - 1} times (more than {RETRIES_ALLOWED}); every answer asked for a new step",
@@ -620,7 +707,7 @@ class Rounds(Scenario):
         if isinstance(answer, dict) and answer.get("action") == "accept":
             await self.hub.wait_open(link.url, self.setting.limit)
 
-    def score(self, report: Report, gone_at: float | None, asked: bool) -> None:
+    def score(self, report: Report, played: Played | None) -> None:
         calls = self.calls()
         if not calls:
             return

@@ -4,7 +4,11 @@ Raw on purpose: a scripted server must be able to misbehave the way a hostile on
 for an id it never sent, a mode the client did not declare, a `javascript:` link), which an SDK's
 high-level API refuses to do. Every message the client sends is kept, with the time it came, so that
 a scenario can be scored afterwards. The checker's own pages (`/page/...`) and the browser stand-in's
-report (`POST /opened`) share the port, so "what was opened" is seen where it happens.
+report (`POST /opened`) share the port, so "what was opened" is seen where it happens. What the
+servers send is kept too, and follows the spec's schema of its era (2026-07-28: `resultType` on
+every result, `ttlMs` and `cacheScope` on the cacheable ones, the server's name in `_meta`; errors
+with the HTTP status the Streamable HTTP transport gives them), so that a strict client speaks to
+them as to any server.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from ._client_requirements import LEGACY, MODERN
 TOOL = "check"
 """The one tool every scripted server offers: calling it plays the scenario."""
 
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 UNSUPPORTED_VERSION = -32022
@@ -60,6 +66,16 @@ class Seen:
     at: float
     message: dict[str, Any]
     session: str | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One message a scripted server sent, when, and the method of the request it answers (a
+    response), if any."""
+
+    at: float
+    message: dict[str, Any]
+    answers: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +108,11 @@ class Changes:
 class Session:
     """A 2025-11-25 connection (its `Mcp-Session-Id`): what it declared and its stream for notices."""
 
-    def __init__(self, changes: Changes, capabilities: dict[str, Any]) -> None:
+    def __init__(self, trace: Trace, capabilities: dict[str, Any]) -> None:
         self.id = secrets.token_hex(12)
         self.capabilities = capabilities
-        self.changes = changes
+        self.trace = trace
+        self.changes = trace.changes
         self.streams = 0
         """GET streams the client opened (where notices go)."""
         self._send, self._receive = anyio.create_memory_object_stream[dict[str, Any]](64)
@@ -124,7 +141,7 @@ class Session:
         async for message in self._receive:
             self.delivered.append((time.monotonic(), message))
             self.changes.touch()
-            yield sse(message)
+            yield sse(self.trace.send(message))
 
     def close(self) -> None:
         self._send.close()
@@ -136,11 +153,17 @@ class Trace:
 
     changes: Changes
     seen: list[Seen] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
     sessions: dict[str, Session] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)
     """What the script did and when (`notice:unknown`, `final`…), for scoring."""
     finished: anyio.Event = field(default_factory=anyio.Event)
     """The script reached its end (its last answer went out)."""
+
+    def send(self, message: dict[str, Any], answers: str | None = None) -> dict[str, Any]:
+        """Keep `message` as sent (now), and give it back to be sent."""
+        self.sent.append(Sent(time.monotonic(), message, answers))
+        return message
 
     def note(self, what: str) -> float:
         at = time.monotonic()
@@ -326,17 +349,18 @@ class Hub:
                 return Response(status_code=405 if scenario.era == MODERN else 400)
             return StreamingResponse(session.stream(), media_type="text/event-stream", headers=_no_store())
         if request.method == "DELETE":
+            if scenario.era == MODERN:
+                return Response(status_code=405)
             if session is not None:
                 session.close()
             return Response(status_code=200)
         try:
             message = json.loads(await request.body())
         except ValueError:
-            return JSONResponse(error_of(None, RpcError(-32700, "not JSON")), status_code=400)
+            return _reply(trace, None, error_of(None, RpcError(PARSE_ERROR, "not JSON")), 400)
         if not isinstance(message, dict):
-            return JSONResponse(
-                error_of(None, RpcError(-32600, "one JSON-RPC message per POST")), status_code=400
-            )
+            error = RpcError(INVALID_REQUEST, "one JSON-RPC message per POST")
+            return _reply(trace, None, error_of(None, error), 400)
         seen = Seen(time.monotonic(), message, session_id)
         trace.seen.append(seen)
         trace.changes.touch()
@@ -353,57 +377,60 @@ class Hub:
     async def _legacy(
         self, scenario: Scripted, seen: Seen, session: Session | None, session_id: str | None
     ) -> Response:
-        message = seen.message
+        trace, message = scenario.trace, seen.message
         method, request_id = message["method"], message["id"]
         params = message.get("params") or {}
         if method == "initialize":
             capabilities = params.get("capabilities")
-            session = Session(scenario.trace.changes, capabilities if isinstance(capabilities, dict) else {})
-            scenario.trace.sessions[session.id] = session
+            session = Session(trace, capabilities if isinstance(capabilities, dict) else {})
+            trace.sessions[session.id] = session
             result = {
                 "protocolVersion": LEGACY,
                 "capabilities": {"tools": {}},
-                "serverInfo": {"name": f"handoff-check-{scenario.name}", "version": "1"},
+                "serverInfo": _server_info(scenario),
             }
-            return JSONResponse(result_of(request_id, result), headers={"Mcp-Session-Id": session.id})
+            answer = result_of(request_id, result)
+            return _reply(trace, method, answer, headers={"Mcp-Session-Id": session.id})
         if session is None:
             if session_id is None:
-                error = RpcError(-32600, "no Mcp-Session-Id: send initialize first")
-                return JSONResponse(error_of(request_id, error), status_code=400)
-            return JSONResponse(error_of(request_id, RpcError(-32600, "unknown session")), status_code=404)
+                error = RpcError(INVALID_REQUEST, "no Mcp-Session-Id: send initialize first")
+                return _reply(trace, method, error_of(request_id, error), 400)
+            error = RpcError(INVALID_REQUEST, "unknown session")
+            return _reply(trace, method, error_of(request_id, error), 404)
         if method == "tools/call":
             return self._stream_call(scenario, seen, session)
-        return JSONResponse(self._common(method, request_id))
+        if method == "tools/list":
+            return _reply(trace, method, result_of(request_id, TOOL_LIST))
+        if method == "ping":
+            return _reply(trace, method, result_of(request_id, {}))
+        return _reply(trace, method, _not_offered(request_id, method))
 
     async def _modern(self, scenario: Scripted, seen: Seen) -> Response:
-        message = seen.message
+        trace, message = scenario.trace, seen.message
         method, request_id = message["method"], message["id"]
         params = message.get("params") or {}
         meta = params.get("_meta")
         meta = meta if isinstance(meta, dict) else {}
-        if method == "server/discover":
-            result = {"supportedVersions": [MODERN], "capabilities": {"tools": {}}, "resultType": "complete"}
-            return JSONResponse(result_of(request_id, result))
         version = meta.get("io.modelcontextprotocol/protocolVersion")
         if method == "initialize" or version != MODERN:
             requested = params.get("protocolVersion") if method == "initialize" else version
-            error = RpcError(
-                UNSUPPORTED_VERSION,
-                "Unsupported protocol version",
-                {"supported": [MODERN], "requested": requested},
-            )
-            return JSONResponse(error_of(request_id, error))
+            data: dict[str, Any] = {"supported": [MODERN]}
+            if isinstance(requested, str):
+                data["requested"] = requested
+            error = RpcError(UNSUPPORTED_VERSION, "Unsupported protocol version", data)
+            return _reply(trace, method, error_of(request_id, error), 400)
+        served = _modern_result(scenario)
+        if method == "server/discover":
+            result = {**served, "supportedVersions": [MODERN], "capabilities": {"tools": {}}, **CACHE}
+            return _reply(trace, method, result_of(request_id, result))
+        if method == "tools/list":
+            return _reply(trace, method, result_of(request_id, {**served, **TOOL_LIST, **CACHE}))
         if method == "tools/call":
             answer = await self._play(scenario, ToolCall(request_id, params, seen, None))
-            return JSONResponse(answer)
-        return JSONResponse(self._common(method, request_id))
-
-    def _common(self, method: str, request_id: Any) -> dict[str, Any]:
-        if method == "tools/list":
-            return result_of(request_id, TOOL_LIST)
-        if method == "ping":
-            return result_of(request_id, {})
-        return error_of(request_id, RpcError(METHOD_NOT_FOUND, f"{method} is not offered here"))
+            if "result" in answer:
+                answer = {**answer, "result": {"_meta": served["_meta"], **answer["result"]}}
+            return _reply(trace, method, answer)
+        return _reply(trace, method, _not_offered(request_id, method), 404)
 
     def _stream_call(self, scenario: Scripted, seen: Seen, session: Session) -> Response:
         """A 2025-11-25 tool call answered on an SSE stream, so the script can ask in the middle."""
@@ -415,7 +442,9 @@ class Hub:
                 await send.send(await self._play(scenario, call))
 
         self.later(play)
-        return StreamingResponse(_events(receive), media_type="text/event-stream", headers=_no_store())
+        return StreamingResponse(
+            _events(receive, scenario.trace), media_type="text/event-stream", headers=_no_store()
+        )
 
     async def _play(self, scenario: Scripted, call: ToolCall) -> dict[str, Any]:
         if call.params.get("name") != TOOL:
@@ -426,10 +455,37 @@ class Hub:
             return error_of(call.id, error)
 
 
-async def _events(receive: MemoryObjectReceiveStream[dict[str, Any]]) -> AsyncIterator[bytes]:
+CACHE = {"ttlMs": 0, "cacheScope": "private"}
+"""2026-07-28's cache hints on a cacheable result: stale at once, for this client only."""
+
+
+def _server_info(scenario: Scripted) -> dict[str, str]:
+    return {"name": f"handoff-check-{scenario.name}", "version": "1"}
+
+
+def _modern_result(scenario: Scripted) -> dict[str, Any]:
+    """What every 2026-07-28 result carries: its type (set again by a tool's own) and the server's name."""
+    return {"resultType": "complete", "_meta": {"io.modelcontextprotocol/serverInfo": _server_info(scenario)}}
+
+
+def _not_offered(request_id: Any, method: str) -> dict[str, Any]:
+    return error_of(request_id, RpcError(METHOD_NOT_FOUND, f"{method} is not offered here"))
+
+
+def _reply(
+    trace: Trace,
+    answers: str | None,
+    message: dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return JSONResponse(trace.send(message, answers), status_code=status, headers=headers)
+
+
+async def _events(receive: MemoryObjectReceiveStream[dict[str, Any]], trace: Trace) -> AsyncIterator[bytes]:
     async with receive:
         async for message in receive:
-            yield sse(message)
+            yield sse(trace.send(message, "tools/call"))
 
 
 def _no_store() -> dict[str, str]:

@@ -33,7 +33,7 @@ from ._client_requirements import (
     WAIT_BOUNDED,
 )
 from ._client_runner import Observed
-from ._client_scenarios import CAPABILITIES_KEY, Link, Scenario, declared_modes
+from ._client_scenarios import CAPABILITIES_KEY, Link, Played, Scenario, declared_modes
 from ._client_server import Hub
 from ._report import Report, Requirement
 
@@ -66,17 +66,29 @@ def score(report: Report, era: str, runs: Sequence[tuple[Scenario, Observed | No
         return
     _declared(report, era, runs)
     for scenario, observed in runs:
-        scenario.score(report, observed.gone_at if observed else None, bool(observed and observed.answers))
+        scenario.score(report, _played(observed))
     links = [(link, scenario, observed) for scenario, observed in runs for link in scenario.links]
-    _shown(report, era, links, hub)
-    _consent(report, era, links, hub)
-    _prefetch(report, era, links, hub, runs)
-    _blocked(report, era, links, hub)
+    served = all(observed is None for _, observed in runs)
+    _shown(report, era, links, hub, served)
+    _consent(report, era, links, hub, served)
+    _prefetch(report, era, links, hub, served)
+    _blocked(report, era, links, hub, served)
     _missing(report, era, runs)
+
+
+def _played(observed: Observed | None) -> Played | None:
+    if observed is None:
+        return None
+    return Played(observed.gone_at, bool(observed.answers), tuple(observed.dones))
 
 
 def _silent(era: str, runs: Sequence[tuple[Scenario, Observed | None]]) -> str:
     seen = [m.message.get("method") for s, _ in runs for m in s.trace.seen]
+    if era == MODERN and "server/discover" in seen and "initialize" in seen:
+        return (
+            "the client asked server/discover, then sent initialize: it did not take the answer for a "
+            "2026-07-28 server"
+        )
     if era == MODERN and "initialize" in seen:
         return "the client does not speak 2026-07-28: it sent initialize, which a 2026-07-28 server refuses"
     if era == LEGACY and seen and "initialize" not in seen:
@@ -130,17 +142,22 @@ def _decided_at(link: Link, observed: Observed | None, hub: Hub) -> float | None
     return opened[0].at if opened else None
 
 
-def _shown(report: Report, era: str, links: list[Decided], hub: Hub) -> None:
-    pages = [(link, s, o) for link, s, o in links if link.kind == "page" and o is not None]
-    if not any(o is not None for _, _, o in links):
+def _shown(report: Report, era: str, links: list[Decided], hub: Hub, served: bool) -> None:
+    if served:
         why = "the client ran outside the checker (--serve), which cannot see its screen; check by hand"
         report.skipped(SERVER_NAMED, why, era)
         report.skipped(URL_SHOWN, why, era)
         return
+    pages = [(link, s, o) for link, s, o in links if link.kind == "page" and o is not None]
     decided = [(link, s, o, at) for link, s, o in pages if (at := _decided_at(link, o, hub)) is not None]
     if not decided:
-        report.skipped(SERVER_NAMED, "no link was answered or opened", era)
-        report.skipped(URL_SHOWN, "no link was answered or opened", era)
+        why = (
+            f"none of the {len(pages)} links of the checker's pages was answered or opened"
+            if pages
+            else "no scenario that ran sent a link of the checker's pages"
+        )
+        report.skipped(SERVER_NAMED, why, era)
+        report.skipped(URL_SHOWN, why, era)
         return
     person = any(o.answers for _, _, o, _ in decided if o is not None)
     unnamed = [
@@ -186,23 +203,36 @@ def _names(scenario: Scenario, hub: Hub) -> tuple[str, ...]:
     return (f"handoff-check-{scenario.name}", hub.url(scenario), hub.origin.removeprefix("http://"))
 
 
-def _consent(report: Report, era: str, links: list[Decided], hub: Hub) -> None:
-    runs = [o for _, _, o in links if o is not None]
-    if not runs or not any(s.setting.person for _, s, _ in links):
-        report.skipped(CONSENT, NO_PERSON if runs else "the client ran outside the checker (--serve)", era)
+def _consent(report: Report, era: str, links: list[Decided], hub: Hub, served: bool) -> None:
+    """Nothing opens unasked. With the checker at the prompt: only after the person's accept. Without
+    it, a policy of the client's own may have consented, but not to a link it never showed: that is
+    opened unasked all the same."""
+    if served:
+        report.skipped(
+            CONSENT, "the client ran outside the checker (--serve), which cannot see its prompt", era
+        )
         return
+    person = any(s.setting.person for _, s, _ in links)
     problems: list[str] = []
-    asked = 0
+    accepted = declined = opened_count = 0
     for link, _, observed in links:
         if observed is None:
             continue
         answer = observed.answer_to(link)
         opened = hub.opened(link.url)
         if answer is not None:
-            asked += 1
+            accepted += answer.said == "accept"
+            declined += answer.said == "decline"
         if not opened:
             continue
-        if answer is None:
+        opened_count += 1
+        if not person:
+            if link.url not in observed.text_before(opened[0].at):
+                problems.append(
+                    f"opened {_short(link.url)} before anything on its output had shown it: no one can "
+                    "have agreed to it"
+                )
+        elif answer is None:
             problems.append(f"opened {_short(link.url)}, which the person was never asked about")
         elif answer.said == "decline":
             problems.append(f"opened {_short(link.url)} after the person declined it")
@@ -212,63 +242,107 @@ def _consent(report: Report, era: str, links: list[Decided], hub: Hub) -> None:
         report.failed(
             CONSENT, problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), era
         )
+    elif not person:
+        shown = (
+            f"; it showed each of the {opened_count} links it opened before it opened it"
+            if opened_count
+            else ""
+        )
+        report.skipped(CONSENT, NO_PERSON + shown, era)
+    elif not accepted + declined:
+        report.skipped(CONSENT, "the client asked the person about no link, and opened none", era)
     else:
         report.passed(
             CONSENT,
-            f"the person answered {asked} prompts; nothing opened before an accept, nor after a decline",
+            f"the person accepted {accepted} and declined {declined} links at the prompt; {opened_count} "
+            "opened, each after an accept, none after a decline",
             era,
         )
 
 
-def _prefetch(
-    report: Report, era: str, links: list[Decided], hub: Hub, runs: Sequence[tuple[Scenario, Observed | None]]
-) -> None:
-    if not any(o is not None for _, o in runs):
+def _prefetch(report: Report, era: str, links: list[Decided], hub: Hub, served: bool) -> None:
+    if served:
         report.skipped(NO_PREFETCH, "in --serve mode a GET of a page is the person's browser opening it", era)
         return
-    fetched = [link for link, _, _ in links if any(o.via == "page" for o in hub.opened(link.url))]
+    pages = [link for link, _, _ in links if link.kind == "page"]
+    fetched = [link for link in pages if any(o.via == "page" for o in hub.opened(link.url))]
     if fetched:
         report.failed(
             NO_PREFETCH,
             f"the page {_short(fetched[0].url)} was fetched, and the browser stand-in fetches nothing",
             era,
         )
+    elif not pages:
+        report.skipped(NO_PREFETCH, "no scenario that ran sent a link of the checker's pages", era)
     else:
-        pages = sum(1 for link, _, _ in links if link.kind == "page")
-        report.passed(NO_PREFETCH, f"none of the checker's {pages} pages was fetched", era)
+        report.passed(NO_PREFETCH, f"none of the {len(pages)} pages it was sent was fetched", era)
 
 
-def _blocked(report: Report, era: str, links: list[Decided], hub: Hub) -> None:
+def _blocked(report: Report, era: str, links: list[Decided], hub: Hub, served: bool) -> None:
+    """Links that must not open, and look-alikes: judged only where the client is seen to open the
+    checker's own pages (else "nothing opened" tells nothing) and gave its answer to each."""
+    pages_opened = any(hub.opened(link.url) for link, _, _ in links if link.kind == "page")
     for requirement, kind in ((BLOCKED, "blocked"), (LOOKALIKE, "lookalike")):
-        chosen = [(link, o) for link, _, o in links if link.kind == kind]
+        chosen = [(link, s, o) for link, s, o in links if link.kind == kind]
         if not chosen:
             if any(s.name == "blocked" for _, s, _ in links):
                 report.skipped(requirement, "handoff's link check gave no such example", era)
             continue
-        opened = [link for link, _ in chosen if hub.opened(link.url)]
-        if not any(o.via == "stand-in" for o in hub.opens) and all(o is None for _, o in chosen):
+        opened = [(link, o) for link, _, o in chosen if hub.opened(link.url)]
+        if opened:
+            link, observed = opened[0]
+            more = f" and {len(opened) - 1} more" if len(opened) > 1 else ""
+            when = _when(link, observed, chosen[0][1].setting.person)
+            report.failed(requirement, f"opened {_short(link.url)}{more}{when}", era)
+        elif not pages_opened:
+            why = (
+                "no link reached the browser stand-in: set BROWSER as shown, to see what opens"
+                if served
+                else "the client opened none of the checker's own pages either, so that it opened none "
+                "of these tells nothing (does it open links with $BROWSER?)"
+            )
+            report.skipped(requirement, why, era)
+        elif unanswered := [
+            link
+            for link, s, o in chosen
+            if link.answered_at is None and not (era == MODERN and o is not None and o.gone_at is not None)
+        ]:
+            limit = chosen[0][1].setting.limit
             report.skipped(
                 requirement,
-                "no link reached the browser stand-in: set BROWSER as shown, to see what opens",
-                era,
-            )
-            continue
-        asked = sum(1 for link, o in chosen if o is not None and o.answer_to(link))
-        if asked:
-            how = f"the person was asked about {asked} and declined"
-        elif any(s.setting.person for _, s, _ in links):
-            how = "the client declined them without asking the person"
-        else:
-            how = "each one was offered to the client's own consent"
-        if opened:
-            report.failed(
-                requirement,
-                f"opened {_short(opened[0].url)}"
-                + (f" and {len(opened) - 1} more" if len(opened) > 1 else ""),
+                f"the client gave no answer to {_short(unanswered[0].url)} within {limit:g} s, so whether "
+                "it would open it is not known",
                 era,
             )
         else:
-            report.passed(requirement, f"none of {len(chosen)} opened ({how})", era)
+            report.passed(requirement, f"none of {len(chosen)} opened{_how(chosen)}", era)
+
+
+def _when(link: Link, observed: Observed | None, person: bool) -> str:
+    answer = observed.answer_to(link) if observed else None
+    if observed is None or not person:
+        return ""
+    if answer is None:
+        return ", without asking the person"
+    return f", after the person {'accepted' if answer.said == 'accept' else 'declined'} it"
+
+
+def _how(chosen: list[Decided]) -> str:
+    """Who decided that nothing opened: the person, the client without asking, or its own policy."""
+    if not any(s.setting.person for _, s, _ in chosen):
+        return " (the client decides by a policy of its own, by which it opened the checker's pages)"
+    answers = [o.answer_to(link) if o else None for link, _, o in chosen]
+    accepted = sum(1 for a in answers if a is not None and a.said == "accept")
+    declined = sum(1 for a in answers if a is not None and a.said == "decline")
+    unasked = len(chosen) - accepted - declined
+    parts = []
+    if accepted:
+        parts.append(f"the person accepted {accepted} at the prompt")
+    if declined:
+        parts.append(f"the person saw and declined {declined}")
+    if unasked:
+        parts.append(f"the client refused {'the other ' if parts else ''}{unasked} without asking the person")
+    return ": " + "; ".join(parts)
 
 
 def _missing(report: Report, era: str, runs: Sequence[tuple[Scenario, Observed | None]]) -> None:
@@ -282,8 +356,6 @@ def _missing(report: Report, era: str, runs: Sequence[tuple[Scenario, Observed |
                 if names
                 else "its scenario was not run"
             )
-            if requirement is CONSENT:
-                why = NO_PERSON
             report.skipped(requirement, why, era)
 
 

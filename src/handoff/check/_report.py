@@ -68,6 +68,8 @@ class Report:
     stopped: list[str] = field(default_factory=list)
     """Why checks stopped before their end (a deadline, what the target sent): what they did not
     reach is skipped, and the run did not finish."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader should know about how the checks ran (as whom an era ran, say)."""
 
     def add(self, requirement: Requirement, outcome: Outcome, reason: str, era: str | None = None) -> Result:
         result = Result(requirement, outcome, reason, era)
@@ -95,10 +97,20 @@ class Report:
         return [r for r in self.results if r.outcome is Outcome.FAIL and r.requirement.level is Level.MUST]
 
     @property
+    def tested_nothing(self) -> bool:
+        """No MUST was observed either way: every one was skipped (or none was checked)."""
+        return not any(
+            r.outcome is not Outcome.SKIP and r.requirement.level is Level.MUST for r in self.results
+        )
+
+    @property
     def exit_code(self) -> int:
         """0 when no MUST failed (SHOULD failures and skips are reported, not fatal), 1 when one did,
-        2 when none did but the checks stopped before their end."""
-        return 1 if self.must_failures else 2 if self.stopped else 0
+        2 when none did but the checks stopped before their end, 3 when they ran to their end and
+        tested nothing (every MUST skipped)."""
+        if self.must_failures:
+            return 1
+        return 2 if self.stopped else 3 if self.tested_nothing else 0
 
     def counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -112,8 +124,10 @@ class Report:
                 "kind": self.kind,
                 "target": self.target,
                 "ok": self.exit_code == 0,
+                "verdict": self.verdict(),
                 "counts": self.counts(),
                 **({"stopped": self.stopped} if self.stopped else {}),
+                **({"notes": self.notes} if self.notes else {}),
                 "results": [r.as_dict() for r in self.results],
             },
             indent=2,
@@ -142,6 +156,8 @@ class Report:
         console = Console(width=width or 120, record=True, force_terminal=False, no_color=True)
         with console.capture() as captured:
             console.print(table)
+            for note in self.notes:
+                console.print(Text(printable(f"Note: {note}", lines=False)))
             console.print(self.verdict())
         return captured.get()
 
@@ -152,6 +168,8 @@ class Report:
             head = f"does not conform: {musts} MUST failed"
         elif self.stopped:
             head = "did not finish: " + printable("; ".join(self.stopped), lines=False)
+        elif self.tested_nothing:
+            head = "nothing tested: every MUST was skipped (see why in the reasons)"
         else:
             head = "conforms"
         return f"{head} ({c['PASS']} passed, {c['FAIL']} failed, {c['SKIP']} skipped)"
@@ -163,4 +181,5 @@ def merge(kind: str, target: str, parts: Iterable[Report]) -> Report:
     for part in parts:
         report.results.extend(part.results)
         report.stopped.extend(part.stopped)
+        report.notes.extend(part.notes)
     return report

@@ -8,13 +8,14 @@ import json
 import logging
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
 import click
 import httpx2
 from mcp.shared.exceptions import MCPError
+from mcp_types import Tool
 
 from .._errors import HandoffError
 from .._exact import printable
@@ -24,16 +25,17 @@ from ..client._opener import system_browser
 from ..client._signin import SignIn
 from ..client._timeouts import MAX_ANSWER_BYTES, AnswerDeadline, answer_bytes
 from ..client._tokens import MemoryTokens
-from ._report import Report, merge
-from ._server_browser import FormBrowser
+from ._report import Outcome, Report, merge
+from ._server_authorization import authorization_origins
+from ._server_browser import FormBrowser, Leash
 from ._server_legacy import check_legacy
 from ._server_modern import check_modern
 from ._server_person import Person
 from ._server_requirements import LEGACY, MODERN, SERVER_REQUIREMENTS
 from ._server_stdio import Command, StartFailed
 from ._server_target import EraClock, Gated, Target, User
-from ._server_tools import MAX_TOOLS, find_gated
-from ._server_url import valid_absolute, without_userinfo
+from ._server_tools import MAX_TOOLS, callable_tools, find_gated
+from ._server_url import origin, valid_absolute, without_userinfo
 from ._server_wire import WireStopped
 
 
@@ -56,6 +58,8 @@ class Options:
     value: str | None = None
     notice_wait: float = 10.0
     settle: float = 1.0
+    unattended: float = 6.0
+    """Seconds to watch a step nobody opened for a notice that must not come (--unattended-wait)."""
     connect_timeout: float = 10.0
     """Seconds for each connection's handshake (all its answers) and for its first tools/list."""
     max_answer_bytes: int = MAX_ANSWER_BYTES
@@ -63,6 +67,12 @@ class Options:
     """Seconds for each era's checks (a person's turn in the browser not counted)."""
     max_tools: int = MAX_TOOLS
     """The most tools called while looking for a gated one."""
+    unannotated: bool = False
+    """Whether tools without safety hints are called too while looking (--call-unannotated)."""
+    any_host: bool = False
+    """Whether the checker's browsers open links on third-party hosts too (--open-any-host)."""
+    eras: tuple[str, ...] = (LEGACY, MODERN)
+    """The eras to check (--era)."""
 
 
 def _limits(options: Options) -> AnswerDeadline:
@@ -108,14 +118,14 @@ def _headers() -> dict[str, str]:
 
 
 async def _user(
-    options: Options, token: str | None, name: str | None, password: str | None, login: bool
+    options: Options, leash: Leash, token: str | None, name: str | None, password: str | None, login: bool
 ) -> User:
     url = str(options.server)
     if token:
-        browser = FormBrowser(name, password) if name and password else None
+        browser = FormBrowser(name, password, leash) if name and password else None
         return User(token, name, password, browser)
     if name and password:
-        browser = FormBrowser(name, password)
+        browser = FormBrowser(name, password, leash)
         try:
             token = await _sign_in(url, options, browser.opener, lambda _line: None)
             return User(token, name, password, browser)
@@ -161,15 +171,32 @@ STDIO_WHO = "yourself (whoever runs a server on stdio is its user), with the pas
 URL_WHO = "the same user you signed in as when the check started"
 
 
-async def _users(options: Options) -> tuple[User, User | None]:
+async def _leash(options: Options) -> Leash:
+    """Where the checker's browsers may go: for a URL, its authorization server too (discovered)."""
+    authorization = server = None
+    if isinstance(options.server, str):
+        server = origin(options.server)
+        authorization = await authorization_origins(
+            options.server, _limits(options), _initialize(), _headers()
+        )
+    return Leash(
+        authorization,
+        max_bytes=options.max_answer_bytes,
+        server=server,
+        any_host=options.any_host,
+    )
+
+
+async def _users(options: Options, leash: Leash) -> tuple[User, User | None]:
     if isinstance(options.server, Command):  # no OAuth on stdio: --password is what its pages ask for
         password = options.password
-        return User(None, None, password, FormBrowser(None, password) if password else None), None
-    first = await _user(options, options.token, options.user, options.password, options.login)
+        return User(None, None, password, FormBrowser(None, password, leash) if password else None), None
+    first = await _user(options, leash, options.token, options.user, options.password, options.login)
     if not (options.second_user and options.second_password):
         return first, None
     try:
-        return first, await _user(options, None, options.second_user, options.second_password, False)
+        second = options.second_user, options.second_password
+        return first, await _user(options, leash, None, *second, False)
     except BaseException:
         if first.browser is not None:
             await first.browser.aclose()
@@ -179,23 +206,14 @@ async def _users(options: Options) -> tuple[User, User | None]:
 async def run_checks(options: Options, person: Person | None = None) -> Report:
     """Every check against the server at `options.server`, as one report; with --login, `person`
     (by default the one at this terminal) finishes the browser steps."""
-    first, second = await _users(options)
+    leash = await _leash(options)
+    first, second = await _users(options, leash)
     if options.login and first.browser is None and person is None:
         person = Person(STDIO_WHO if isinstance(options.server, Command) else URL_WHO)
     if person is not None:
         person.start()
     try:
-        target = Target(
-            options.server,
-            first,
-            second,
-            value=options.value,
-            notice_wait=options.notice_wait,
-            settle=options.settle,
-            person=person if options.login and first.browser is None else None,
-            connect_timeout=options.connect_timeout,
-            max_answer_bytes=options.max_answer_bytes,
-        )
+        target = _target(options, leash, first, second, person)
         spoken = await _speaks(target)
         parts = [
             await _era(target, LEGACY, spoken[LEGACY], options),
@@ -203,9 +221,85 @@ async def run_checks(options: Options, person: Person | None = None) -> Report:
         ]
         return merge("server", target.name, parts)
     finally:
-        for user in (first, second):
-            if user is not None and user.browser is not None:
-                await user.browser.aclose()
+        await _close(first, second)
+
+
+def _target(
+    options: Options, leash: Leash, first: User, second: User | None, person: Person | None
+) -> Target:
+    return Target(
+        options.server,
+        first,
+        second,
+        value=options.value,
+        notice_wait=options.notice_wait,
+        settle=options.settle,
+        unattended=options.unattended,
+        person=person if options.login and first.browser is None else None,
+        connect_timeout=options.connect_timeout,
+        max_answer_bytes=options.max_answer_bytes,
+        leash=leash,
+    )
+
+
+async def _close(*users: User | None) -> None:
+    for user in users:
+        if user is not None and user.browser is not None:
+            await user.browser.aclose()
+
+
+async def plan_check(options: Options) -> list[str]:
+    """What a check would do, calling no tool: for each era it speaks, the tools it would call
+    (in order) and those it never calls unasked, and where its browsers go."""
+    leash = await _leash(options)
+    first, second = await _users(options, leash)
+    try:
+        target = _target(options, leash, first, second, None)
+        spoken = await _speaks(target)
+        lines = [f"handoff check server --dry-run: {target.name} (no tool is called)"]
+        for era, mode in ((LEGACY, "legacy"), (MODERN, MODERN)):
+            if era not in options.eras:
+                lines.append(f"{era}: not checked (--era)")
+                continue
+            if spoken[era] != era:
+                lines.append(f"{era}: not checked, the server does not speak it")
+                continue
+            async with target.connect(mode) as conn:
+                with anyio.fail_after(options.connect_timeout):
+                    listed = (await conn.client.list_tools()).tools
+            lines.extend(_plan(era, listed, options))
+        lines.append(f"Its browsers open links on {_hosts(leash)}, and follow nothing beyond {leash.bounds}.")
+        return lines
+    finally:
+        await _close(first, second)
+
+
+def _plan(era: str, listed: list[Tool], options: Options) -> list[str]:
+    names = [t.name for t in listed]
+    if options.tool is not None:
+        if options.tool not in names:
+            listed_names = ", ".join(names) or "none"
+            return [f"{era}: the server has no tool named {options.tool!r} (it lists: {listed_names})"]
+        return [f"{era}: would call {options.tool} (named with --tool), and no other tool"]
+    safe, unsafe = callable_tools(listed, unannotated=options.unannotated)
+    calls = [t.name for t in safe[: options.max_tools]]
+    lines = [
+        f"{era}: would call, in this order, until one asks for a browser step: {', '.join(calls) or 'none'}"
+    ]
+    if len(safe) > options.max_tools:
+        lines.append(
+            f"  past --max-tools {options.max_tools}: {', '.join(t.name for t in safe[options.max_tools :])}"
+        )
+    if unsafe:
+        lines.append(f"  never called unasked (annotations do not say they are safe): {', '.join(unsafe)}")
+    return lines
+
+
+def _hosts(leash: Leash) -> str:
+    if leash.any_host:
+        return "any host (--open-any-host)"
+    places = [p for p in (leash.server, *sorted(leash.authorization or ())) if p]
+    return ", ".join(dict.fromkeys([*places, "loopback"]))
 
 
 async def _era(target: Target, era: str, version: str | None, options: Options) -> Report:
@@ -213,6 +307,9 @@ async def _era(target: Target, era: str, version: str | None, options: Options) 
     too large or nested too deeply, a connection lost, a limit reached) is said in the report as
     the reason the checks not reached are skipped."""
     report = Report("server", target.name)
+    if era not in options.eras:
+        _skip_era(report, era, f"not checked: --era {' '.join(options.eras)} was asked for")
+        return report
     if version != era:
         said = f"the server negotiated {version}" if version else "the server does not speak it"
         _skip_era(report, era, said)
@@ -231,10 +328,27 @@ async def _era(target: Target, era: str, version: str | None, options: Options) 
     if why is not None:
         _skip_unreported(report, era, why)
         report.stopped.append(f"{era}: {why}")
+    else:
+        _skip_unreported(report, era, _not_reached(report, era))
     return report
 
 
-async def _era_checks(report: Report, target: Target, era: str, options: Options) -> None:
+def _not_reached(report: Report, era: str) -> str:
+    """Why a check the era's checks ended before is skipped."""
+    failed = [r for r in report.results if r.era == era and r.outcome is Outcome.FAIL]
+    if failed:
+        return f"not reached: {failed[-1].requirement.id} failed, and this check comes after it"
+    return "not reached: the era's checks ended before it (see the reasons above)"
+
+
+def _can_finish(user: User) -> bool:
+    """Whether the checker can sign in and finish browser steps as `user` by itself."""
+    return user.token is not None and user.browser is not None and user.password is not None
+
+
+async def _era_checks(
+    report: Report, target: Target, era: str, options: Options, *, swapped: bool = False
+) -> None:
     modern = era == MODERN
     mode = MODERN if modern else "legacy"
     target.doing("while connecting")
@@ -248,6 +362,7 @@ async def _era_checks(report: Report, target: Target, era: str, options: Options
                 modern=modern,
                 list_timeout=options.connect_timeout,
                 max_tools=options.max_tools,
+                unannotated=options.unannotated,
                 doing=target.doing,
             )
     except StartFailed as failed:
@@ -258,7 +373,27 @@ async def _era_checks(report: Report, target: Target, era: str, options: Options
         _skip_era(report, era, f"the server has no tool named {options.tool!r} (it lists: {listed})")
         return
     if found.gated is None:
-        _skip_era(report, era, found.none_found(options.max_tools))
+        kept = [(done_in, tool) for done_in, tool in target.finished_before.items() if tool in found.tried]
+        if kept and target.second is not None and not swapped and _can_finish(target.second):
+            done_in, tool = kept[0]
+            first, second = target.first, target.second
+            report.notes.append(
+                f"{era} ran as {second.name}: {tool} asked {first.name} no more once its browser step "
+                f"was finished in {done_in}, and {first.name} is the other user of this era"
+            )
+            swapped_target = replace(target, first=second, second=first)
+            await _era_checks(report, swapped_target, era, options, swapped=True)
+            return
+        why = found.none_found(options.max_tools)
+        if kept:
+            done_in, tool = kept[0]
+            why = (
+                f"{tool} asked for a browser step in {done_in} and asks no more, as the server keeps what "
+                f"was finished there; to check {era} too, give a second user (--second-user and "
+                "--second-password: this era then runs as that user), name a tool that asks every time "
+                f"(--tool), or check {era} alone for a user who has not finished it (--era {era})"
+            )
+        _skip_era(report, era, why)
         return
     gated: Gated = found.gated
     if modern:
@@ -304,9 +439,8 @@ _PREFIX = {LEGACY: "legacy.", MODERN: "modern."}
 
 
 def _skip_era(report: Report, era: str, reason: str) -> None:
-    for requirement in SERVER_REQUIREMENTS:
-        if requirement.id.startswith(_PREFIX[era]):
-            report.skipped(requirement, reason, era)
+    """Skip, saying `reason`, every check of the era (its own, the URL's and the page's)."""
+    _skip_unreported(report, era, reason)
 
 
 def _skip_unreported(report: Report, era: str, reason: str) -> None:
@@ -345,6 +479,14 @@ STDIO_ONE_USER = "a server on stdio has one user, whoever runs it"
     "--notice-wait", type=float, default=10.0, show_default=True, help="Seconds to wait for a notice."
 )
 @click.option(
+    "--unattended-wait",
+    type=click.FloatRange(min=0),
+    default=6.0,
+    show_default=True,
+    help="Seconds to leave a 2025-11-25 step alone before anyone opens it, watching that it does not "
+    "complete by itself (0: not watched).",
+)
+@click.option(
     "--connect-timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
@@ -373,6 +515,32 @@ STDIO_ONE_USER = "a server on stdio has one user, whoever runs it"
     show_default=True,
     help="The most tools called while looking for a gated one (each has 10 s to answer).",
 )
+@click.option(
+    "--era",
+    "eras",
+    type=click.Choice([LEGACY, MODERN]),
+    multiple=True,
+    help="Check this protocol era only (repeat for both; both by default).",
+)
+@click.option(
+    "--call-unannotated",
+    is_flag=True,
+    help="While looking for a gated tool, also call tools that have no readOnlyHint or destructiveHint "
+    "(MCP's defaults make them destructive; only tools annotated read-only or not destructive are "
+    "called otherwise).",
+)
+@click.option(
+    "--open-any-host",
+    is_flag=True,
+    help="Let the checker's browsers open links the server hands out on third-party hosts too (else "
+    "only on the server's own origin, its authorization server's, or loopback).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Sign in and list the tools, then say which tools the check would call and where its "
+    "browsers would go; call nothing.",
+)
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--debug", is_flag=True, help="When the check cannot run, print the traceback too.")
 @click.pass_context
@@ -389,10 +557,15 @@ def server(
     args_json: str | None,
     value: str | None,
     notice_wait: float,
+    unattended_wait: float,
     connect_timeout: float,
     max_answer_mib: float,
     era_deadline: float,
     max_tools: int,
+    eras: tuple[str, ...],
+    call_unannotated: bool,
+    open_any_host: bool,
+    dry_run: bool,
     output: str,
     debug: bool,
 ) -> None:
@@ -415,7 +588,15 @@ def server(
     With --login the checker never opens a link the server handed out: it shows the link and what
     to do; you open it, finish the step and press Enter (read from standard input: a pipe will do).
 
-    Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run."""
+    What it calls and opens: unless --tool names one, only tools annotated `readOnlyHint: true` or
+    `destructiveHint: false` (with --call-unannotated, also tools with neither hint), at most
+    --max-tools, read-only first; its browsers open links on the server's own origin, its
+    authorization server's or loopback (--open-any-host for others), follow no redirect and post no
+    form beyond those, and type --user/--password only into the authorization server's sign-in form.
+    --dry-run says what it would call, and calls nothing.
+
+    Exit 0 when no MUST failed, 1 when one did, 2 when the check could not run (or stopped before
+    its end), 3 when it ran and tested nothing (every MUST skipped, each saying why)."""
     stdio = not is_url(server_spec)
     if not stdio and (wrong := valid_absolute(server_spec[0])) is not None:
         raise click.UsageError(f"{server_spec[0]} is not a URL of an MCP endpoint: {wrong}")
@@ -468,14 +649,22 @@ def server(
         arguments,
         value,
         notice_wait,
+        unattended=unattended_wait,
         connect_timeout=connect_timeout,
         max_answer_bytes=answer_bytes(max_answer_mib),
         era_deadline=era_deadline,
         max_tools=max_tools,
+        unannotated=call_unannotated,
+        any_host=open_any_host,
+        eras=eras or (LEGACY, MODERN),
     )
     if not debug:
         _quiet_sdk_logs()
     try:
+        if dry_run:
+            for line in anyio.run(plan_check, options):
+                click.echo(printable(line))
+            return
         report = anyio.run(run_checks, options)
     except Exception as exc:  # the command's boundary: one line, and exit 2
         if debug:

@@ -11,12 +11,20 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import URL_ELICITATION_REQUIRED, ElicitRequestURLParams, ElicitResult
 
 from ._report import Report
-from ._server_pages import check_anonymous, check_headers, check_other_user, check_url, completed_by_a_visit
+from ._server_pages import (
+    check_anonymous,
+    check_headers,
+    check_other_user,
+    check_url,
+    completed_by_a_visit,
+    judge_parameters,
+)
 from ._server_person import Step
 from ._server_requirements import (
     LEGACY,
     LEGACY_CREATE_PARAMS,
     LEGACY_ERROR_SHAPE,
+    LEGACY_NO_SELF_COMPLETION,
     LEGACY_NOTICE_ID,
     LEGACY_NOTICE_ONLY_INITIATOR,
     LEGACY_RETRY,
@@ -27,7 +35,7 @@ from ._server_requirements import (
 )
 from ._server_stdio import StartFailed
 from ._server_target import Gated, Target
-from ._server_tools import CALL_TIMEOUT
+from ._server_tools import CALL_TIMEOUT, carries_elicitations
 from ._server_wire import UNDECLARED, Connection
 
 ERA = LEGACY
@@ -100,19 +108,17 @@ def _first_message(data: Any) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def check_create_params(report: Report, asked: list[ElicitRequestURLParams]) -> None:
+def check_create_params(report: Report, asked: list[dict[str, Any]]) -> None:
+    """Each elicitation/create in url mode, as the server wrote it: mode, message, url and
+    elicitationId, each a non-empty string."""
     if not asked:
         report.skipped(LEGACY_CREATE_PARAMS, "no tool asked with elicitation/create", ERA)
         return
     for params in asked:
         missing = [
             name
-            for name, value in (
-                ("message", params.message),
-                ("url", params.url),
-                ("elicitationId", params.elicitation_id),
-            )
-            if not value
+            for name in ("message", "url", "elicitationId")
+            if not isinstance(params.get(name), str) or not params[name]
         ]
         if missing:
             report.failed(LEGACY_CREATE_PARAMS, "elicitation/create lacks " + ", ".join(missing), ERA)
@@ -120,11 +126,34 @@ def check_create_params(report: Report, asked: list[ElicitRequestURLParams]) -> 
             report.passed(LEGACY_CREATE_PARAMS, "mode url with message, url and elicitationId", ERA)
 
 
-async def check_legacy(
-    report: Report, target: Target, gated: Gated, asked: list[ElicitRequestURLParams]
-) -> None:
+async def _check_unattended(
+    report: Report, target: Target, initiator: Connection, elicitation_id: str
+) -> bool:
+    """Nobody opens the step's page for `target.unattended` seconds: no completion notice may come.
+    False when one came (what follows would be judged on a step nobody finished)."""
+    if target.unattended <= 0:
+        report.skipped(LEGACY_NO_SELF_COMPLETION, "not watched (--unattended-wait 0)", ERA)
+        return True
+    target.doing("while watching the step with nobody at its page")
+    started = anyio.current_time()
+    came = await initiator.wait_for(lambda: elicitation_id in initiator.notices, target.unattended)
+    if not came:
+        why = f"nobody opened its page for {target.unattended:g} s, and no completion notice came"
+        report.passed(LEGACY_NO_SELF_COMPLETION, why, ERA)
+        return True
+    after = anyio.current_time() - started
+    report.failed(
+        LEGACY_NO_SELF_COMPLETION,
+        f"the completion notice came {after:.1f} s after the link was handed out, with nobody at its page",
+        ERA,
+    )
+    return False
+
+
+async def check_legacy(report: Report, target: Target, gated: Gated, asked: list[dict[str, Any]]) -> None:
     await check_undeclared(report, target, gated)
-    check_create_params(report, [a for a in asked if gated.delivery != "request"])
+    if gated.delivery != "request":  # a tool that asks in-call is judged below, on what it asks then
+        check_create_params(report, asked)
     asked_now: list[ElicitRequestURLParams] = []
     accepted = anyio.Event()
     ended = anyio.Event()
@@ -176,11 +205,15 @@ async def check_legacy(
             task_group.start_soon(call_in_call)
             with anyio.move_on_after(CALL_TIMEOUT):
                 await accepted.wait()
-            check_create_params(report, asked_now)
+            sent = initiator.url_requests()
+            check_create_params(report, sent)
             steps = [(p.elicitation_id or "", p.url) for p in asked_now]
             message = asked_now[0].message if asked_now else None
             if not steps:
-                report.skipped(LEGACY_RETRY, "the tool did not ask this time", ERA)
+                why = "the tool did not ask this time"
+                if sent:
+                    why = "its elicitation/create was malformed (see legacy.create-params): none was taken"
+                report.skipped(LEGACY_RETRY, why, ERA)
                 return
         else:
             try:
@@ -189,7 +222,10 @@ async def check_legacy(
                 return
             except MCPError as exc:
                 if exc.code != URL_ELICITATION_REQUIRED:
-                    report.failed(LEGACY_ERROR_SHAPE, f"{gated.name} answered {exc.code}, not -32042", ERA)
+                    carrying = " carrying URL elicitations in its data" if carries_elicitations(exc) else ""
+                    report.failed(
+                        LEGACY_ERROR_SHAPE, f"{gated.name} answered {exc.code}{carrying}, not -32042", ERA
+                    )
                     return
                 steps, wrong = _shape_of_error(exc.error.data)
                 message = _first_message(exc.error.data)
@@ -198,10 +234,12 @@ async def check_legacy(
                 return
             report.passed(LEGACY_ERROR_SHAPE, f"{len(steps)} url-mode elicitation(s), each with an id", ERA)
         elicitation_id, url = steps[0]
-        if not check_url(report, ERA, url, target):
+        waited = await _check_unattended(report, target, initiator, elicitation_id)
+        if not check_url(report, ERA, url, target) or not waited:
             return
         await check_anonymous(report, ERA, url, target, initiator, elicitation_id)
         await check_other_user(report, ERA, url, target, initiator, elicitation_id)
+        judge_parameters(report, ERA, url)
         if elicitation_id in initiator.notices:  # a visit above completed it: nothing more to learn
             for requirement in (*HEADERS, LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):
                 report.skipped(
@@ -210,6 +248,8 @@ async def check_legacy(
             return
         finished = await target.finish(url, Step(ERA, gated.name, message), initiator)
         check_headers(report, ERA, finished)
+        if finished.done:
+            target.finished_before[ERA] = gated.name
         if finished.bare and gated.delivery == "error" and await _runs(initiator, gated):
             completed_by_a_visit(report, ERA)  # nothing to press, yet the tool runs: a visit did it
             for requirement in (LEGACY_NOTICE_ID, LEGACY_NOTICE_ONLY_INITIATOR, LEGACY_RETRY):

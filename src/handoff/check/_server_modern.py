@@ -13,7 +13,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import MISSING_REQUIRED_CLIENT_CAPABILITY, ElicitResult, InputRequiredResult
 
 from ._report import Report, Requirement
-from ._server_pages import check_anonymous, check_headers, check_other_user, check_url, completed_by_a_visit
+from ._server_pages import (
+    check_anonymous,
+    check_headers,
+    check_other_user,
+    check_url,
+    completed_by_a_visit,
+    judge_parameters,
+)
 from ._server_person import Step
 from ._server_requirements import (
     MODERN,
@@ -232,9 +239,12 @@ async def check_modern(report: Report, target: Target, gated: Gated) -> None:
         if check_url(report, ERA, url, target):
             await check_anonymous(report, ERA, url, target, None, None)
             await check_other_user(report, ERA, url, target, None, None)
+            judge_parameters(report, ERA, url)
         message = _message_of(first)
         finished = await target.finish(url, Step(ERA, gated.name, message))
         check_headers(report, ERA, finished)
+        if finished.done:
+            target.finished_before[ERA] = gated.name
         state = first.request_state
         if finished.bare and state:  # nothing to press: was the step complete already?
             done = await present(conn, gated, state, hold=SHORT_HOLD)

@@ -7,19 +7,21 @@ import re
 import httpx2
 
 from ._report import Outcome, Report, Requirement
-from ._server_browser import Finished, FormBrowser, Page, SignInRefused
+from ._server_browser import Finished, Page, PageFailed, SignInRefused
 from ._server_requirements import (
     PAGE_ANONYMOUS,
     PAGE_FRAMING,
     PAGE_NO_STORE,
     PAGE_OTHER_USER,
     PAGE_REFERRER,
+    PAGE_STAYS,
     URL_HTTPS,
     URL_NO_CREDENTIALS,
+    URL_PARAMETER_NAMES,
     URL_VALID,
 )
 from ._server_target import Target
-from ._server_url import credentials_in, is_loopback, valid_absolute
+from ._server_url import credential_like_parameters, credentials_in, is_loopback, valid_absolute
 from ._server_wire import Connection
 
 _SAFE_REFERRERS = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
@@ -41,9 +43,49 @@ def check_url(report: Report, era: str, url: str, target: Target) -> bool:
     found = credentials_in(url, target.known_secrets, target.people)
     if found:
         report.failed(URL_NO_CREDENTIALS, "the URL carries " + ", ".join(found), era)
+    named = credential_like_parameters(url)
+    if named:
+        shown = ", ".join(repr(n) for n in named)
+        report.failed(URL_PARAMETER_NAMES, f"query parameters named like a credential: {shown}", era)
     else:
-        report.passed(URL_NO_CREDENTIALS, "no userinfo, no credential-like parameters, no user data", era)
+        report.passed(URL_PARAMETER_NAMES, "no parameter is named like a credential", era)
     return True
+
+
+_GRANTED_NOTHING = "granted nothing"
+
+
+def judge_parameters(report: Report, era: str, url: str) -> None:
+    """After the visits: whether the URL's credential-like parameters grant access (the MUST), judged
+    by what the anonymous browser and the second user got; a URL with none of the MUST's findings
+    and no such parameter passes at once."""
+    if report.outcome(URL_NO_CREDENTIALS.id, era) is Outcome.FAIL:
+        return
+    named = credential_like_parameters(url)
+    if not named:
+        report.passed(
+            URL_NO_CREDENTIALS, "no userinfo, no token, no user data, no parameter that grants access", era
+        )
+        return
+    shown = ", ".join(repr(n) for n in named)
+    visits = {r: report.outcome(r.id, era) for r in (PAGE_ANONYMOUS, PAGE_OTHER_USER)}
+    let_in = [r for r, outcome in visits.items() if outcome is Outcome.FAIL]
+    refused = [r for r, outcome in visits.items() if outcome is Outcome.PASS]
+    if let_in:
+        who = " and ".join(_VISITORS[r][1].rstrip(",") for r in let_in)
+        report.failed(URL_NO_CREDENTIALS, f"the link (with {shown}) lets {who} in: it grants access", era)
+    elif PAGE_ANONYMOUS in refused:
+        who = " and ".join(_VISITORS[r][1].rstrip(",") for r in refused)
+        report.passed(
+            URL_NO_CREDENTIALS, f"{shown} {_GRANTED_NOTHING}: {who} opened the link and got no form", era
+        )
+    else:
+        report.skipped(
+            URL_NO_CREDENTIALS,
+            f"whether {shown} grants access was not seen: no browser without the user's sign-in got to "
+            "open the link",
+            era,
+        )
 
 
 def _offered(page: Page) -> str | None:
@@ -60,6 +102,8 @@ def _offered(page: Page) -> str | None:
 
 
 def _where(page: Page) -> str:
+    if page.elsewhere is not None:
+        return f"{page.elsewhere} (not followed)"
     if page.left_to is not None:
         return f"it sent the browser off to {page.left_to.split('?')[0]}"
     if page.sign_in is not None:
@@ -83,15 +127,23 @@ async def check_anonymous(
 ) -> None:
     """A browser with no cookies opens the URL: it must get a sign-in, not the form, and the step
     must not complete (2025-11-25: no completion notice follows the visit)."""
-    browser = FormBrowser()
+    browser = target.browser()
+    target.doing("while opening the URL without signing in")
     try:
         page = await browser.open(url)
-    except httpx2.HTTPError as exc:
-        report.skipped(PAGE_ANONYMOUS, f"the page could not be opened: {type(exc).__name__}", era)
+    except (httpx2.HTTPError, PageFailed) as exc:
+        why = str(exc) if isinstance(exc, PageFailed) else type(exc).__name__
+        for requirement in (PAGE_ANONYMOUS, PAGE_STAYS):
+            report.skipped(requirement, f"the page could not be opened: {why}", era)
         return
     finally:
         await browser.aclose()
     await _judge_visit(report, era, PAGE_ANONYMOUS, page, target, initiator, elicitation_id)
+    if page.elsewhere is not None:
+        why = f"{page.elsewhere}, {target.leash.beyond} (the checker's browser did not follow)"
+        report.failed(PAGE_STAYS, why, era)
+    else:
+        report.passed(PAGE_STAYS, f"the browser stayed within {target.leash.bounds}", era)
 
 
 async def check_other_user(
@@ -107,11 +159,16 @@ async def check_other_user(
     if second is None or second.name is None or second.password is None:
         report.skipped(PAGE_OTHER_USER, target.no_second_user, era)
         return
-    browser = FormBrowser(second.name, second.password)
+    browser = target.browser(second.name, second.password)
+    target.doing("while the second user opened the URL")
     try:
         page = await browser.look(url)
     except SignInRefused as refused:
         report.skipped(PAGE_OTHER_USER, f"the second user could not sign in: {refused}", era)
+        return
+    except (httpx2.HTTPError, PageFailed) as exc:
+        why = str(exc) if isinstance(exc, PageFailed) else type(exc).__name__
+        report.skipped(PAGE_OTHER_USER, f"the page could not be opened: {why}", era)
         return
     finally:
         await browser.aclose()
@@ -159,18 +216,32 @@ COMPLETED_UNSEEN = (
 
 def completed_by_a_visit(report: Report, era: str) -> None:
     """The step turned out complete though the signed-in user's page offered nothing to press: the
-    visits that passed did not refuse after all (which one completed it cannot be told)."""
+    visits that passed did not refuse after all (which one completed it cannot be told), nor can what
+    was judged on them."""
     kept = []
-    other_user_passed = False
+    other_user_passed = parameters_judged = False
     for result in report.results:
         if result.era == era and result.outcome is Outcome.PASS and result.requirement in _VISITORS:
             other_user_passed = other_user_passed or result.requirement is PAGE_OTHER_USER
+            continue
+        if (
+            result.era == era
+            and result.requirement is URL_NO_CREDENTIALS
+            and _GRANTED_NOTHING in result.reason
+        ):
+            parameters_judged = True
             continue
         kept.append(result)
     report.results = kept
     report.failed(PAGE_ANONYMOUS, COMPLETED_UNSEEN, era)
     if other_user_passed:
         report.skipped(PAGE_OTHER_USER, "the step was completed by a visit: which one cannot be told", era)
+    if parameters_judged:
+        report.skipped(
+            URL_NO_CREDENTIALS,
+            "a visit completed the step: whether the link's parameters let it cannot be told",
+            era,
+        )
 
 
 def check_headers(report: Report, era: str, finished: Finished) -> None:

@@ -30,8 +30,16 @@ URL_NO_CREDENTIALS = Requirement(
     "url.no-credentials",
     Level.MUST,
     "Safe URL Handling",
-    "The URL carries no credentials or personal information: no userinfo, no query parameter that "
-    "looks like a token, key, password or code, not the user's access token, name or password",
+    "The URL carries no credentials or personal information and grants no access by itself: no "
+    "userinfo, no token, not the user's access token, name or password, and no parameter that lets a "
+    "browser that never signed in (or another user) in",
+)
+URL_PARAMETER_NAMES = Requirement(
+    "url.no-credential-like-parameters",
+    Level.SHOULD,
+    "Safe URL Handling",
+    "No query parameter is named like a credential (token, key, session, code...): a link that reads "
+    "as one is logged, copied and pasted as if it were",
 )
 PAGE_ANONYMOUS = Requirement(
     "page.anonymous-refused",
@@ -39,6 +47,13 @@ PAGE_ANONYMOUS = Requirement(
     "Safe URL Handling",
     "The URL is not pre-authenticated: a browser that has not signed in neither gets the page's form "
     "nor completes the step by opening it",
+)
+PAGE_STAYS = Requirement(
+    "page.no-redirect-elsewhere",
+    Level.SHOULD,
+    "Safe URL Handling (beyond the spec's words: no open redirects)",
+    "Opened without signing in, the page sends the browser nowhere but the URL's own origin and the "
+    "server's authorization server",
 )
 PAGE_OTHER_USER = Requirement(
     "page.other-user-refused",
@@ -98,6 +113,13 @@ LEGACY_NOTICE_ONLY_INITIATOR = Requirement(
     Level.MUST,
     "Completion Notifications for URL Mode Elicitation",
     "The completion notice goes only to the client that initiated the elicitation",
+)
+LEGACY_NO_SELF_COMPLETION = Requirement(
+    "legacy.no-self-completion",
+    Level.MUST,
+    "Phishing",
+    "The step waits for the person: with nobody at its page, it does not complete by itself (no "
+    "completion notice comes)",
 )
 LEGACY_RETRY = Requirement(
     "legacy.retry-succeeds",
@@ -170,7 +192,9 @@ SERVER_REQUIREMENTS = (
     URL_VALID,
     URL_HTTPS,
     URL_NO_CREDENTIALS,
+    URL_PARAMETER_NAMES,
     PAGE_ANONYMOUS,
+    PAGE_STAYS,
     PAGE_OTHER_USER,
     PAGE_FRAMING,
     PAGE_REFERRER,
@@ -178,6 +202,7 @@ SERVER_REQUIREMENTS = (
     LEGACY_UNDECLARED,
     LEGACY_ERROR_SHAPE,
     LEGACY_CREATE_PARAMS,
+    LEGACY_NO_SELF_COMPLETION,
     LEGACY_NOTICE_ID,
     LEGACY_NOTICE_ONLY_INITIATOR,
     LEGACY_RETRY,

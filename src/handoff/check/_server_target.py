@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from ..client._timeouts import MAX_ANSWER_BYTES
-from ._server_browser import Finished, FormBrowser
+from ._server_browser import Finished, FormBrowser, Leash
 from ._server_person import Person, Step
 from ._server_stdio import Command
 from ._server_url import without_userinfo
@@ -91,6 +91,8 @@ class Target:
     """Seconds to wait for a completion notice once the browser step is finished."""
     settle: float = 1.0
     """Seconds to watch for a notice that must not come (another session, an anonymous visit)."""
+    unattended: float = 6.0
+    """Seconds to watch a step nobody opened, for a completion notice that must not come."""
     person_wait: float = 600.0
     person: Person | None = None
     """With --login: the person at the terminal, who finishes browser steps when asked."""
@@ -99,6 +101,15 @@ class Target:
     max_answer_bytes: int = MAX_ANSWER_BYTES
     clock: EraClock = field(default_factory=lambda: EraClock(math.inf))
     """The era under way's deadline."""
+    leash: Leash = field(default_factory=Leash)
+    """Where the checker's browsers may go."""
+    finished_before: dict[str, str] = field(default_factory=dict)
+    """The tool whose browser step an earlier era finished, by era ("2025-11-25": "forecast"): what
+    was entered then may be kept, and the tool not ask the same user again."""
+
+    def browser(self, user: str | None = None, password: str | None = None) -> FormBrowser:
+        """A new scripted browser (no cookies), as `user` when given."""
+        return FormBrowser(user, password, self.leash)
 
     @property
     def stdio(self) -> bool:
@@ -145,6 +156,7 @@ class Target:
         by the person with --login (done when they press Enter or the notice arrives), else not."""
         browser = self.first.browser
         if browser is not None and self.first.password is not None:
+            self.doing("while finishing the browser step")
             return await browser.finish(url, self.value)
         if self.person is None:
             return Finished(False, NO_BROWSER_STDIO if self.stdio else NO_BROWSER)

@@ -32,6 +32,26 @@ def valid_absolute(url: str) -> str | None:
     return None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """The origin of `url` as a browser compares it: scheme, host and port (the default one left
+    out); "" for a URL without a host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    shown_port = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{host}{shown_port}"
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost" or host.endswith(".localhost"):
@@ -43,16 +63,13 @@ def is_loopback(url: str) -> bool:
 
 
 def credentials_in(url: str, known: Iterable[str] = (), people: Iterable[str] = ()) -> list[str]:
-    """What in `url` looks like a credential or personal data, described without repeating it:
-    userinfo, token-like parameter names, JWTs, and the `known` secrets (the user's access token or
-    password) or `people` (user names) anywhere in it."""
+    """What in `url` is a credential or personal data, described without repeating it: userinfo,
+    JWTs, and the `known` secrets (the user's access token or password) or `people` (user names)
+    anywhere in it."""
     parts = urlsplit(url)
     found: list[str] = []
     if parts.username is not None or parts.password is not None:
         found.append("user information before the host")
-    for name, _ in parse_qsl(parts.query, keep_blank_values=True) + parse_qsl(parts.fragment):
-        if _CREDENTIAL_NAME.search(name):
-            found.append(f"a query parameter named {name!r}")
     decoded = unquote(url)
     if _JWT.search(decoded):
         found.append("a JSON Web Token")
@@ -64,6 +81,14 @@ def credentials_in(url: str, known: Iterable[str] = (), people: Iterable[str] = 
         if person and len(person) >= 3 and person in segments:
             found.append("the user's name")
     return found
+
+
+def credential_like_parameters(url: str) -> list[str]:
+    """The query (and fragment) parameters of `url` named like a credential: token, key, session,
+    code..."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True) + parse_qsl(parts.fragment)
+    return list(dict.fromkeys(name for name, _ in pairs if _CREDENTIAL_NAME.search(name)))
 
 
 def without_userinfo(url: str) -> str:

@@ -4,6 +4,7 @@ needs, with every byte the server answered kept for the checks that read the wir
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -144,12 +145,47 @@ class Connection:
                 await self._changed.wait()
         return done()
 
+    def url_requests(self) -> list[dict[str, Any]]:
+        """The params of every elicitation/create in url mode the server sent, as written on the wire:
+        also those the SDK refused before the checker saw them (a missing elicitationId, say)."""
+        return [
+            params
+            for message in messages_in(self.wire.traffic)
+            if message.get("method") == "elicitation/create"
+            and isinstance(params := message.get("params"), dict)
+            and params.get("mode") == "url"
+        ]
+
     async def call(self, name: str, arguments: dict[str, Any], timeout: float, **options: Any) -> Any:
         """`session.call_tool`, the raw result (an InputRequiredResult included), within `timeout`."""
         with anyio.fail_after(timeout):
             return await self.client.session.call_tool(
                 name, arguments, read_timeout_seconds=timeout, allow_input_required=True, **options
             )
+
+
+def messages_in(traffic: bytes) -> list[dict[str, Any]]:
+    """The JSON-RPC messages in what a server wrote: JSON bodies, server-sent events' data, and
+    stdio's messages one after another; what does not parse is left out."""
+    found: list[dict[str, Any]] = []
+    decoder = json.JSONDecoder()
+    text = traffic.decode("utf-8", "replace")
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("data:"):
+            line = line[5:].strip()
+        position = 0
+        while position < len(line) and line[position] in "{[":
+            try:
+                value, position = decoder.raw_decode(line, position)
+            except ValueError:
+                break
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    found.append(item)
+            while position < len(line) and line[position].isspace():
+                position += 1
+    return found
 
 
 ANSWER_START = 120.0

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import html
+import functools
+import hashlib
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.resources import files
 from urllib.parse import urlsplit
 
 import anyio
 import uvicorn
+from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+
+from .._appearance import Appearance
+from .._i18n import Catalogs, Language
+from .._i18n import gettext as _
+from .._web import SECURITY_HEADERS, Renderer
 
 _HOST = "127.0.0.1"
 _PATH = "/callback"
@@ -40,21 +50,61 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _page(text: str, status: int) -> HTMLResponse:
-    body = f"<!doctype html><title>Sign-in</title><p>{html.escape(text)}</p>"
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    return HTMLResponse(body, status_code=status, headers=headers)
+@dataclass(frozen=True)
+class _Look:
+    """What the listener's pages are made with: handoff's templates, catalogs and stylesheet."""
+
+    renderer: Renderer
+    catalogs: Catalogs
+    stylesheet: Markup
+    headers: dict[str, str]
+
+
+@functools.cache
+def _look() -> _Look:
+    css = (files("handoff") / "static" / "style.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    # The stylesheet comes inline (the listener closes once the answer came, before a browser would
+    # fetch anything more); the policy allows that one stylesheet, by its hash, and nothing else.
+    policy = (
+        f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers = {**SECURITY_HEADERS, "content-security-policy": policy}
+    stylesheet = Markup(css)  # noqa: S704 (handoff's own file, not text from anyone else)
+    return _Look(Renderer(Appearance()), Catalogs(), stylesheet, headers)
+
+
+def _page(app: str, status: int, *, kind: str, title: str, text: str, next_step: str) -> HTMLResponse:
+    """A page of the listener in the look of handoff's other pages, under the name of the program
+    that waits for the sign-in (`app`), in the browser's language."""
+    look = _look()
+    site = {"name": app, "logo": None, "theme": False, "support": None}
+    body = look.renderer.page(
+        "loopback.html",
+        site=site,
+        root="",
+        signed_in=None,
+        stylesheet=look.stylesheet,
+        kind=kind,
+        title=title,
+        text=text,
+        next_step=next_step,
+    )
+    return HTMLResponse(body, status_code=status, headers=look.headers)
 
 
 class LoopbackCallback:
     """Receives one OAuth redirect on http://127.0.0.1:PORT/callback (RFC 8252 loopback redirect).
 
     The port is fixed when the object is made, because the client registration names the exact
-    redirect URI; the socket is only open while `receive` waits.
+    redirect URI; the socket is only open while `receive` waits. The page the browser lands on names
+    `app`, the program that waits.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, app: str = "handoff") -> None:
         self.port = port or _free_port()
+        self.app = app
 
     @property
     def url(self) -> str:
@@ -89,12 +139,25 @@ class LoopbackCallback:
         arrived = anyio.Event()
         got: list[Redirect] = []
 
+        app_name = self.app
+
         async def callback(request: Request) -> HTMLResponse:
             query = request.query_params
             if arrived.is_set() or not secrets.compare_digest(
                 query.get("state", "").encode(), state.encode()
             ):
-                return _page("This is not the sign-in this program is waiting for. Close this tab.", 400)
+                return _page(
+                    app_name,
+                    400,
+                    kind="sign-in-unexpected",
+                    title=_("Not this sign-in"),
+                    text=_(
+                        "%(app)s is not waiting for this sign-in: it may come from an old tab, or be "
+                        "meant for another program.",
+                        app=app_name,
+                    ),
+                    next_step=_("Close this tab."),
+                )
             got.append(
                 Redirect(
                     state,
@@ -106,10 +169,27 @@ class LoopbackCallback:
             )
             arrived.set()
             if got[0].code:
-                return _page("You are signed in. You can close this tab.", 200)
-            return _page(f"The sign-in did not complete ({got[0].error or 'no code'}). Close this tab.", 400)
+                return _page(
+                    app_name,
+                    200,
+                    kind="signed-in",
+                    title=_("Signed in"),
+                    text=_("You are signed in, and %(app)s carries on.", app=app_name),
+                    next_step=_("Close this tab and go back to %(app)s.", app=app_name),
+                )
+            error = got[0].error[:100] if got[0].error else _("no code")
+            return _page(
+                app_name,
+                400,
+                kind="sign-in-failed",
+                title=_("Sign-in not completed"),
+                text=_("The sign-in did not complete (%(error)s).", error=error),
+                next_step=_("Close this tab and go back to %(app)s: it says what to do next.", app=app_name),
+            )
 
-        app = Starlette(routes=[Route(_PATH, callback)])
+        app = Starlette(
+            routes=[Route(_PATH, callback)], middleware=[Middleware(Language, catalogs=_look().catalogs)]
+        )
         server = _Server(uvicorn.Config(app, log_level="error", lifespan="off"))
         listener = socket.socket()
         try:

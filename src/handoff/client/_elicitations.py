@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,6 +105,7 @@ class Elicitations:
         self.completed: set[str] = set()
         self.ignored: list[str] = []
         self.refused_for_flooding = 0
+        self._watching_opens: list[Callable[[], None]] = []
 
     @property
     def capability(self) -> ElicitationCapability:
@@ -170,6 +172,8 @@ class Elicitations:
                 if elicitation_id:
                     self.track(elicitation_id)
                 await self.opener(report.href or url)
+                for opened in list(self._watching_opens):
+                    opened()
             return ask.considered
         finally:
             if ask.considered is None:
@@ -178,6 +182,15 @@ class Elicitations:
                 )
             ask.done.set()
             del self._inflight[key]
+
+    @contextlib.contextmanager
+    def watching_opens(self, opened: Callable[[], None]) -> Iterator[None]:
+        """Within the block, `opened()` is called each time a link is opened."""
+        self._watching_opens.append(opened)
+        try:
+            yield
+        finally:
+            self._watching_opens.remove(opened)
 
     def check(self, url: str) -> UrlReport:
         """The URL check for a link from this server (its own loopback pages are not suspicious)."""

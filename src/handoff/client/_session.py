@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client._transport import TransportStreams
@@ -23,11 +24,14 @@ from .._command_line import displayed
 from .._errors import HandoffError, leaves
 from ._elicitations import Elicitations, Waiter
 from ._failures import HttpRefusal, ServerUnreachable, connection_closed, telling_leaf, unreachable
-from ._retry import retry_after_elicitation
+from ._retry import ElicitationFailed, retry_after_elicitation
 from ._server_process import ServerProcess
 from ._server_stderr import relayed_stderr
 from ._signin import SignIn, SignInFailed
 from ._timeouts import ANSWER_TIMEOUT, MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
+
+_GRACE = 1.0
+"""Seconds past the person's time before a call still waiting is stopped."""
 
 
 @dataclass
@@ -255,12 +259,26 @@ class HandoffClient(Client):
         try:
             if self.elicitations is None:
                 return await call()
-            return await retry_after_elicitation(
-                call,
-                self.elicitations,
-                waiter=self.waiter,
-                timeout=self.wait_timeout,
-                max_rounds=self.max_rounds,
+            # From the moment a link is opened, the person has `wait_timeout` to finish: the retry
+            # wrapper waits that long for a 2025-11-25 notice; a 2026-07-28 retry, held by the
+            # server or answered with the same request again, is bounded here (a moment later, so
+            # that the wrapper's own, more precise, word comes first where it applies).
+            bound = anyio.CancelScope()
+
+            def opened() -> None:
+                bound.deadline = min(bound.deadline, anyio.current_time() + self.wait_timeout + _GRACE)
+
+            with self.elicitations.watching_opens(opened), bound:
+                return await retry_after_elicitation(
+                    call,
+                    self.elicitations,
+                    waiter=self.waiter,
+                    timeout=self.wait_timeout,
+                    max_rounds=self.max_rounds,
+                )
+            raise ElicitationFailed(
+                f"the browser step was not finished within {self.wait_timeout:.0f} s (the server was still "
+                "waiting for it); call the tool again when it is done"
             )
         except Exception as exc:
             closed = any(isinstance(e, MCPError) and connection_closed(e) for e in leaves(exc))

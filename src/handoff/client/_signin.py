@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from mcp.client.auth import OAuthClientProvider
+from mcp.client.auth import OAuthClientProvider, OAuthFlowError
+from mcp.client.auth.utils import (
+    build_oauth_authorization_server_metadata_discovery_urls,
+    handle_auth_metadata_response,
+    issuers_match,
+    validate_metadata_issuer,
+)
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
 from .._errors import HandoffError
@@ -44,7 +51,8 @@ class SignIn:
 
     Stored tokens are used first and an expired access token is refreshed (the rotated refresh token
     saved). Only when the server still answers 401 does `opener` (the system browser) open its
-    authorization page, with PKCE and, the first time, dynamic client registration; `notify` says
+    authorization page, with PKCE and, the first time, dynamic client registration (again whenever the
+    server no longer knows the stored client, found out before the browser opens); `notify` says
     that the program waits, and the answer comes back to a listener on 127.0.0.1 for at most
     `timeout` seconds. Anything that stops the sign-in raises `SignInFailed`.
     """
@@ -67,12 +75,12 @@ class SignIn:
         port = None
         if registered is not None and registered.redirect_uris:
             port = LoopbackCallback.port_of(str(registered.redirect_uris[0]))
-        callback = LoopbackCallback(port or 0)
+        callback = LoopbackCallback(port or 0, app=self.client_name)
         if registered is not None and (port is None or not callback.is_free()):
             # The registration names a redirect URI this run cannot serve: keep its tokens, and
             # register anew (on a free port) if the server asks for a sign-in.
             storage.forget_client()
-            callback = LoopbackCallback()
+            callback = LoopbackCallback(app=self.client_name)
         browser = _BrowserStep(self, server, callback)
         return _Provider(
             server_url=server,
@@ -81,6 +89,7 @@ class SignIn:
                 redirect_uris=[callback.url],  # type: ignore[list-item]
                 grant_types=["authorization_code", "refresh_token"],
                 response_types=["code"],
+                token_endpoint_auth_method="none",  # noqa: S106 (a public client: PKCE, no secret to keep)
             ),
             storage=storage,
             redirect_handler=browser.redirect,
@@ -168,8 +177,9 @@ class _BrowserStep:
 
 class _Provider(OAuthClientProvider):
     """The SDK's provider, plus what stored sign-ins need: the access token's expiry survives a restart
-    (so it is refreshed, not sent expired), and a registration the server no longer knows is dropped
-    (so the next sign-in registers again instead of failing at the authorization page)."""
+    (so it is refreshed, not sent expired), and a registration the server no longer knows (it was
+    reset, or another server now answers at that URL) is dropped before the browser opens, so the flow
+    registers again instead of sending the person to an error page."""
 
     def __init__(self, *, storage: ServerTokens, **options: Any) -> None:
         super().__init__(storage=storage, **options)
@@ -181,10 +191,66 @@ class _Provider(OAuthClientProvider):
         if self.context.current_tokens is not None and expires_at is not None:
             self.context.token_expiry_time = expires_at - _EARLY
 
+    async def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        """The SDK's flow, with one request slipped in once the authorization server's metadata has
+        come: whether the server still knows the client this flow is about to send the person with."""
+        flow = super()._auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                response = yield outgoing
+                check = await self._registration_check(outgoing, response)
+                if check is not None:
+                    answer = yield check
+                    if await _oauth_error(answer) == "invalid_client":
+                        self._forget_client()
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return
+        finally:
+            await flow.aclose()
+
+    async def _registration_check(
+        self, sent: httpx2.Request, response: httpx2.Response
+    ) -> httpx2.Request | None:
+        """For the authorization server's metadata (`response` to `sent`), with a registration held: a
+        token request with a made-up refresh token. A server that knows the client refuses the token
+        (`invalid_grant`); one that does not know it says `invalid_client` (RFC 6749 §5.2)."""
+        client = self.context.client_info
+        if client is None or response.status_code != 200:
+            return None
+        wanted = build_oauth_authorization_server_metadata_discovery_urls(
+            self.context.auth_server_url, self.context.server_url
+        )
+        if str(sent.url) not in wanted:
+            return None
+        _, metadata = await handle_auth_metadata_response(response)
+        if metadata is None:
+            return None
+        expected = self._expected_issuer()
+        if self.context.auth_server_url is None and issuers_match(str(metadata.issuer), expected):
+            expected = str(metadata.issuer)
+        try:
+            validate_metadata_issuer(metadata, expected)
+        except OAuthFlowError:
+            return None  # the SDK's flow refuses this metadata itself: nothing is sent to it
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": secrets.token_urlsafe(32),
+            "client_id": client.client_id,
+        }
+        form, headers = self.context.prepare_token_auth(
+            form, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        return httpx2.Request("POST", str(metadata.token_endpoint), data=form, headers=headers)
+
+    def _forget_client(self) -> None:
+        self.context.client_info = None
+        self._saved.forget_client()
+
     async def _handle_refresh_response(self, response: httpx2.Response) -> bool:
         if response.status_code in (400, 401) and await _oauth_error(response) == "invalid_client":
-            self.context.client_info = None
-            self._saved.forget_client()
+            self._forget_client()
         return await super()._handle_refresh_response(response)
 
 

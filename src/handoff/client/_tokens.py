@@ -258,6 +258,10 @@ class ServerTokens:
         return self.saved.client
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        if client_info.client_secret and client_info.token_endpoint_auth_method is None:
+            # The server issued a secret anyway and named no method: RFC 7591's default is
+            # client_secret_basic (the SDK's flow would otherwise send the secret nowhere).
+            client_info.token_endpoint_auth_method = "client_secret_basic"  # noqa: S105 (a method)
         self.saved = replace(self.saved, client=client_info)
         await self.store.save(self.server, self.saved)
 
