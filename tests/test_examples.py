@@ -30,8 +30,19 @@ EXAMPLE_PASSWORD = "pw"  # alice's, in the server examples' run lines
 
 
 def test_every_python_block_in_the_readme_is_an_example_file_verbatim():
+    """The README's blocks are example files verbatim; the documentation's are included from the
+    files themselves (`--8<-- "examples/..."`), or are example files verbatim too."""
     blocks = BLOCK.findall((ROOT / "README.md").read_text())
     assert blocks
+    included = 0
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        for block in BLOCK.findall(page.read_text()):
+            if (snippet := re.fullmatch(r'--8<-- "(examples/[\w/]+\.py)"\n', block)) is not None:
+                assert (ROOT / snippet.group(1)).is_file(), f"{page} includes a missing {snippet.group(1)}"
+                included += 1
+            else:
+                blocks.append(block)
+    assert included >= 4  # the server, FastMCP, stdio and client examples
     for block in blocks:
         first = block.splitlines()[0]
         match = re.match(r"# (examples/[\w/]+\.py)", first)
