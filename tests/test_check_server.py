@@ -77,11 +77,13 @@ def called(server: Running) -> set[str]:
 
 
 def run_in_process(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(check, ["server", *args, "--format", "json", "--notice-wait", "3"])
+    result = CliRunner().invoke(check, ["server", *QUICK, *args, "--format", "json", "--notice-wait", "3"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
 
 
+QUICK = ["--unattended-wait", "1"]
+"""The tests watch an unattended step for a second (the checks of self-completion say so themselves)."""
 TWO_USERS = [
     "--user", "alice", "--password", DEMO_USERS["alice"],
     "--second-user", "bob", "--second-password", DEMO_USERS["bob"],
@@ -113,7 +115,7 @@ MODERN_PASSES = (
 def test_the_demo_conforms_in_both_eras_with_two_users(demo):
     """Through the installed command, as a person would run it."""
     done = subprocess.run(
-        [str(HANDOFF), "check", "server", demo.mcp_url, *TWO_USERS, "--format", "json"],
+        [str(HANDOFF), "check", "server", demo.mcp_url, *TWO_USERS, "--format", "json", *QUICK],
         capture_output=True,
         text=True,
         timeout=240,
@@ -149,7 +151,7 @@ def test_the_demo_conforms_in_both_eras_with_two_users(demo):
 def test_a_second_run_on_the_demo_still_conforms_and_reads_as_a_table(demo):
     """The first run stored the demo's secrets, so this run finds other gated tools (the OAuth
     connection, the approval) and finishes those in the scripted browser too."""
-    result = CliRunner().invoke(check, ["server", demo.mcp_url, *TWO_USERS, "--notice-wait", "3"])
+    result = CliRunner().invoke(check, ["server", *QUICK, demo.mcp_url, *TWO_USERS, "--notice-wait", "3"])
     assert result.exit_code == 0, result.output
     table = result.stdout
     assert f"handoff check server: {demo.mcp_url}" in table
@@ -158,7 +160,7 @@ def test_a_second_run_on_the_demo_still_conforms_and_reads_as_a_table(demo):
     # send_payment is annotated destructive: neither run called it, so nothing was approved
     assert "send_payment" not in called(demo)
     payment = json.dumps({"amount": "1", "currency": "EUR", "payee": "Check"})
-    named = ["--tool", "send_payment", "--args", payment, "--format", "json", "--notice-wait", "3"]
+    named = ["--tool", "send_payment", "--args", payment, "--format", "json", "--notice-wait", "3", *QUICK]
     result = CliRunner().invoke(check, ["server", demo.mcp_url, *TWO_USERS, *named])
     assert json.loads(result.stdout)["counts"]["FAIL"] == 0
     assert "send_payment" in called(demo)  # named with --tool: then it is called
@@ -351,7 +353,7 @@ def test_the_typescript_sdk_example_whose_third_party_step_completes_by_itself(t
     """Its third-party-auth tool sends a link to www.example.com (not opened) and completes the step
     itself five seconds later, with nobody at any page."""
     args = ["--user", "any", "--password", "any", "--tool", "third-party-auth", "--args", '{"param1": "x"}']
-    code, report = run_in_process(ts_example, *args, "--era", LEGACY)
+    code, report = run_in_process(ts_example, *args, "--era", LEGACY, "--unattended-wait", "6")
     assert code == 1
     said = {r["id"]: (r["outcome"], r["reason"]) for r in report["results"] if r["era"] == LEGACY}
     outcome, reason = said["legacy.no-self-completion"]

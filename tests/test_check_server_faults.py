@@ -27,7 +27,8 @@ TWO_USERS = [
 def checked(data_dir: Path, fault: str | None, framework: str = "sdk") -> tuple[int, dict]:
     with serving(data_dir, fault, framework) as url:
         result = CliRunner().invoke(
-            check, ["server", url, *TWO_USERS, "--format", "json", "--notice-wait", "5"]
+            check,
+            ["server", url, *TWO_USERS, "--format", "json", "--notice-wait", "5", "--unattended-wait", "1"],
         )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)

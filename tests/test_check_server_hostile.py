@@ -25,7 +25,9 @@ def handoff_check(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def checked(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(check, ["server", *args, "--format", "json", "--notice-wait", "1"])
+    result = CliRunner().invoke(
+        check, ["server", "--unattended-wait", "1", *args, "--format", "json", "--notice-wait", "1"]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
 

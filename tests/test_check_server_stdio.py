@@ -61,7 +61,18 @@ def stdio_env(tmp_path: Path) -> dict[str, str]:
 def check_stdio(env: dict[str, str], *args: str) -> tuple[int, dict, str]:
     """The installed command, as a person runs it; the report, and what it printed on stderr."""
     done = subprocess.run(
-        [str(HANDOFF), "check", "server", "--format", "json", "--notice-wait", "3", *args],
+        [
+            str(HANDOFF),
+            "check",
+            "server",
+            "--format",
+            "json",
+            "--notice-wait",
+            "3",
+            "--unattended-wait",
+            "1",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=180,

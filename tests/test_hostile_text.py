@@ -94,7 +94,9 @@ def test_check_server_reports_hostile_tool_names_as_text():
     thread = ServerThread(hostile(link_tool=f"link{HOSTILE}").streamable_http_app(), port).start()
     try:
         url = f"http://127.0.0.1:{port}/mcp"
-        checked = handoff("check", "server", url, "--notice-wait", "1", "--call-unannotated")
+        checked = handoff(
+            "check", "server", url, "--notice-wait", "1", "--unattended-wait", "1", "--call-unannotated"
+        )
     finally:
         thread.stop()
     assert checked.returncode == 1  # its link does not parse: a MUST failed, nothing crashed
