@@ -293,3 +293,48 @@ async def test_the_vault_commands_say_how_to_open_a_vault_made_with_a_dev_key_fi
             assert "calendar" in again.stdout.decode() and "SECRET" not in again.stdout.decode()
     vault = SqlVault(Database(db_path), Keyring.dev(key_file))
     assert await Connections(vault).load("alice", "calendar") is None  # revoked, by the command pasted
+
+
+def test_call_stopped_with_ctrl_c_exits_130_as_its_help_says(running, tmp_path: Path):
+    """Ctrl-C while `handoff call` waits for the browser step: one line, the connection closed, and
+    the exit code of its own (1 means the tool returned an error)."""
+    import signal
+    import time
+
+    from _server import python_path
+
+    here = Path(__file__).parent
+    log = tmp_path / "browser.log"
+    env = {
+        **os.environ,
+        "BROWSER": f"{sys.executable} {here / 'fake_browser.py'} %s",
+        "FAKE_FINISH": "0",  # the person only looks at the page
+        "FAKE_LOG": str(log),
+        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
+        "PYTHONPATH": python_path(here),
+    }
+    handoff = Path(sys.executable).parent / "handoff"
+    call = [str(handoff), "call", running.mcp_url, "forecast", "--args", '{"city": "Oslo"}']
+    process = subprocess.Popen(
+        call,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "only looked at" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "handoff: cancelled (Ctrl-C)"
+    assert "Aborted" not in err and "Traceback" not in err and out == ""
+
+    helped = CliRunner().invoke(main, ["call", "--help"], terminal_width=200)
+    assert "130 cancelled with Ctrl-C" in " ".join(helped.output.split())

@@ -183,7 +183,10 @@ def test_in_a_terminal_handoff_connect_lists_and_calls_hostile_tools_as_text(tmu
     tmux.start(in_terminal("connect", "--no-store", "--protocol", protocol, server))
     tmux.wait_for("Type help for commands.")
     tmux.type("tools")
-    tmux.wait_for("forecast")
+    listed = tmux.wait_for("forecast")
+    arguments = [line for line in listed.splitlines() if line.strip().startswith(("place", "units"))]
+    assert len(arguments) == 2 and all(NAMED in line for line in arguments), listed  # descriptions,
+    assert "Where " + NAMED in arguments[0] and 'one of "metric", "' + NAMED in arguments[1]  # choices
     tmux.type("call weather")
     tmux.wait_for("sunny")
     tmux.type("quit")

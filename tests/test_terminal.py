@@ -42,6 +42,15 @@ class Terminal:
         self.tmux("send-keys", "-t", self.session, "-l", text)
         self.tmux("send-keys", "-t", self.session, "Enter")
 
+    def press(self, key: str) -> None:
+        """A key as tmux names it: C-c is Ctrl-C (the terminal sends SIGINT), C-d ends the input."""
+        self.tmux("send-keys", "-t", self.session, key)
+
+    def exit_status(self, timeout: float = 30) -> int:
+        """The program's exit status, once it has exited (the shell around it says it)."""
+        ended = self.wait_for("ended with ", timeout)
+        return int(ended.rsplit("ended with ", 1)[1].split()[0])
+
     def wait_for(self, text: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -73,6 +82,11 @@ def terminal(running, tmp_path, request) -> Iterator[tuple[Terminal, Path]]:
     command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     protocol = options.get("protocol", "legacy")
     command = f"env {command} {shlex.quote(str(handoff))} connect --protocol {protocol} {running.mcp_url}"
+    if "input" in options:  # the lines come from a pipe that then ends, not from the keyboard
+        command = f"printf %s {shlex.quote(options['input'])} | {command}"
+    # The shell says how the program ended; its trap keeps Ctrl-C for the program (a trap, unlike an
+    # ignored signal, is not passed on to it).
+    command = f"sh -c {shlex.quote('trap : INT; ' + command + '; echo ended with $?')}"
     socket = f"handoff-test-{os.getpid()}-{time.monotonic_ns()}"
     term = Terminal(socket, "client")
     term.start(command)
@@ -191,3 +205,95 @@ def test_terminal_keeps_the_sign_in_and_logout_revokes_it(terminal, running, tmp
         },
     )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+def test_tools_lists_each_tools_arguments(terminal):
+    """What to pass is on the screen before the first call: names, types, required or optional, and
+    defaults, in the server's order with the required ones first."""
+    term, _ = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    term.type("tools")
+    screen = term.wait_for("send_payment")
+    rows = [" ".join(line.split()) for line in screen.splitlines()]
+
+    def arguments_of(tool: str) -> list[str]:
+        start = next(i for i, row in enumerate(rows) if row.split(" ")[0] == tool) + 1
+        return rows[start : rows.index("", start)]
+
+    assert arguments_of("forecast") == ["city string required"]
+    assert arguments_of("list_notes") == ['folder string optional (default "inbox")']
+    assert arguments_of("send_payment") == [
+        "amount string required",
+        "currency string required",
+        "payee string required",
+        'description string optional (default "")',
+    ]
+    assert arguments_of("whoami") == arguments_of("next_meeting") == ["no arguments"]
+
+
+@pytest.mark.parametrize("terminal", [{"finish": "0"}], indirect=True)
+def test_ctrl_c_cancels_the_call_and_the_session_goes_on(terminal):
+    term, log = terminal
+    term.wait_for("Type help for commands", timeout=60)
+    term.type('call forecast {"city": "Lima"}')
+    term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    term.press("C-c")  # at the consent screen: the link is cancelled, so the call ends
+    screen = term.wait_for("Not run:")
+    assert "cancelled" in screen.split("Not run:")[-1] and "only looked at" not in (
+        log.read_text() if log.exists() else ""
+    )
+
+    term.type('call forecast {"city": "Lima"}')
+    term.wait_for("[a]ccept / [d]ecline / [c]ancel")
+    term.type("a")
+    term.wait_for("Waiting for the server and your browser")
+    deadline = time.monotonic() + 60  # a browser started from $BROWSER would get the Ctrl-C too
+    while "only looked at" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, term.screen()
+        time.sleep(0.1)
+    term.press("C-c")  # while the call waits for the browser
+    term.wait_for("Cancelled.")
+    term.press("C-c")  # at the prompt: the session stays
+    term.wait_for("type quit or press Ctrl-D to leave")
+    term.type("tools")
+    screen = term.wait_for("list_notes")
+    assert "Aborted" not in screen and "Traceback" not in screen
+    term.type("quit")
+    assert term.exit_status() == 0
+
+
+@pytest.mark.parametrize("terminal", [{"input": 'call forecast {"city": "Oslo"}\na\n'}], indirect=True)
+def test_the_end_of_piped_input_lets_the_call_in_progress_finish(terminal):
+    """The input ends right after the consent is given: the call still runs to its end (the browser
+    step, the retry, the result), and only then does the session end."""
+    term, log = terminal
+    screen = term.wait_for("Forecast for Oslo", timeout=60)
+    assert "Cancelled" not in screen
+    assert term.exit_status() == 0
+    assert "entered secret: Saved" in log.read_text()
+
+
+def test_an_arguments_type_is_said_in_words_and_a_long_list_is_cut():
+    from handoff.client._arguments import MAX_ARGUMENTS, arguments, type_of
+
+    assert type_of({"anyOf": [{"type": "integer"}, {"type": "null"}]}) == "integer or null"
+    assert type_of({"type": "array", "items": {"type": "string"}}) == "array of string"
+    assert type_of({"enum": ["EUR", "USD", 3]}) == 'one of "EUR", "USD", 3'
+    assert type_of({"$ref": "#/$defs/Address"}) == "Address"
+    assert type_of({"type": "string", "format": "date-time"}) == "string (date-time)"
+    assert type_of({"type": ["string", "null"]}) == "string or null"
+    assert type_of({"properties": {}}) == "object" and type_of("nonsense") == "any"
+    deep: dict = {"type": "string"}
+    for _ in range(10):
+        deep = {"type": "array", "items": deep}
+    assert type_of(deep) == "array of array of array of array of any"
+
+    schema = {
+        "properties": {f"p{i}": {"type": "integer", "description": "x" * 500} for i in range(60)},
+        "required": ["p59"],
+    }
+    listed, left_out = arguments(schema)
+    assert len(listed) == MAX_ARGUMENTS and left_out == 60 - MAX_ARGUMENTS
+    assert listed[0].name == "p59" and listed[0].required and not listed[1].required
+    assert len(listed[0].description) == 200 and listed[0].description.endswith("…")
+    assert arguments({"type": "object"}) == ([], 0) and arguments(None) == ([], 0)

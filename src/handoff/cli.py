@@ -433,6 +433,19 @@ def _loud_sdk_logs() -> None:
     logging.getLogger("mcp").propagate = True
 
 
+INTERRUPTED = 130
+"""The exit code of a client command stopped with Ctrl-C (128 + SIGINT, as shells report it)."""
+
+
+def _interruptible(run: Callable[[], Awaitable[int]]) -> int:
+    """`run`'s exit code; Ctrl-C (SIGINT) stops it, closes what it opened, and is `INTERRUPTED`."""
+    try:
+        return anyio.run(run)
+    except KeyboardInterrupt:
+        click.echo("handoff: cancelled (Ctrl-C)", err=True)
+        return INTERRUPTED
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("server", nargs=-1, required=True)
 @_protocol
@@ -451,21 +464,21 @@ def connect(
     """Connect to an MCP server (a URL, or a command to run over stdio) and use its tools interactively.
 
     A URL server that asks for sign-in opens your browser once; the tokens are kept in the token
-    file (see `handoff logout`) unless --no-store."""
+    file (see `handoff logout`) unless --no-store. Ctrl-C cancels the call in progress (the session
+    goes on); quit or Ctrl-D leaves, once a call in progress has ended. Exit 0, 2 the connection
+    failed, 130 Ctrl-C before the session began (during the sign-in, say)."""
     from .client._terminal import run_terminal
 
-    code = anyio.run(
-        functools.partial(
-            run_terminal,
-            list(server),
-            protocol,
-            store=not no_store,
-            sign_in_timeout=sign_in_timeout,
-            connect_timeout=connect_timeout,
-            max_answer_bytes=answer_bytes(max_answer_mib),
-        )
+    run = functools.partial(
+        run_terminal,
+        list(server),
+        protocol,
+        store=not no_store,
+        sign_in_timeout=sign_in_timeout,
+        connect_timeout=connect_timeout,
+        max_answer_bytes=answer_bytes(max_answer_mib),
     )
-    sys.exit(code)
+    sys.exit(_interruptible(run))
 
 
 @main.command()
@@ -515,7 +528,8 @@ def call(
 ) -> None:
     """Call one tool non-interactively. SERVER is a URL or a quoted command. Exit 0 ok, 1 the tool
     returned an error, 2 not run (the server could not be reached or gave an unusable answer, the
-    sign-in failed, or a browser step was declined, blocked or timed out): one line says which.
+    sign-in failed, or a browser step was declined, blocked or timed out): one line says which; 130
+    cancelled with Ctrl-C (or SIGINT).
 
     Each link the server sends is described on stderr: the check's verdict and findings, and
     whether it was opened, printed or declined, and why. A URL server that asks for sign-in opens
@@ -548,7 +562,7 @@ def call(
         max_answer_bytes=answer_bytes(max_answer_mib),
         debug=debug,
     )
-    sys.exit(anyio.run(run))
+    sys.exit(_interruptible(run))
 
 
 @main.command()

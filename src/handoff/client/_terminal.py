@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
+import os
 import shlex
+import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
 
 import anyio
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.status import Status
 from rich.table import Table
@@ -19,6 +23,7 @@ from rich.text import Text
 
 from .._errors import leaves
 from .._exact import printable
+from ._arguments import arguments
 from ._consent import ConsentRequest, Decision
 from ._failures import one_line
 from ._retry import ElicitationFailed
@@ -75,8 +80,49 @@ def consent_panel(request: ConsentRequest) -> Panel:
     return Panel(body, title=title[verdict], border_style=_VERDICT_STYLE[verdict], expand=False)
 
 
+def tools_view(tools: list[Any]) -> Group:
+    """Each tool: its name and the first line of its description, then its arguments (name, type,
+    required or optional, default and description), all as the server's plain text."""
+    parts: list[Any] = []
+    for tool in tools:
+        head = shown(tool.name, "bold", lines=False)
+        first = (tool.description or "").strip().splitlines()
+        if first:
+            head += Text("  ") + shown(first[0], lines=False)
+        parts.append(head)
+        listed, left_out = arguments(tool.input_schema)
+        if not listed:
+            parts.append(Padding(Text("no arguments", style="dim"), (0, 0, 1, 4)))
+            continue
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for argument in listed:
+            about = shown(argument.description, lines=False)
+            if argument.default is not None:
+                about += Text(" (default " if argument.description else "(default ", style="dim")
+                about += shown(argument.default, "dim", lines=False) + Text(")", style="dim")
+            grid.add_row(
+                shown(argument.name, "cyan", lines=False),
+                shown(argument.type, lines=False),
+                Text("required", style="bold") if argument.required else Text("optional", style="dim"),
+                about,
+            )
+        if left_out:
+            grid.add_row(Text(f"… and {left_out} more", style="dim"), "", "", "")
+        parts.append(Padding(grid, (0, 0, 1, 4)))
+    return Group(*parts)
+
+
 class TerminalUI:
-    """Reads lines from stdin without blocking the event loop and routes them to whoever asks."""
+    """Reads lines from stdin without blocking the event loop and routes them to whoever asks.
+
+    While a call runs, a line is for it (Enter: done in the browser; c: cancel) unless a consent
+    screen asks. Ctrl-C cancels the call (or, at a consent screen, answers cancel), never the session;
+    at the prompt it says how to leave. The end of the input (Ctrl-D, or the end of a pipe) lets a
+    call in progress finish, then ends the session."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
@@ -84,16 +130,37 @@ class TerminalUI:
         self._status: Status | None = None
         self._done = anyio.Event()
         self._cancel_call: Callable[[], None] | None = None
+        self._on_interrupt: Callable[[], None] | None = None
         self._prompting = False
+        self._prompt = ""
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[TerminalUI]:
         loop = asyncio.get_running_loop()
         stdin = sys.stdin
+        decoder = codecs.getincrementaldecoder(getattr(stdin, "encoding", None) or "utf-8")("replace")
+        partial = ""
 
         def readable() -> None:
-            line = stdin.readline()
-            self._route(line.rstrip("\n") if line else None)
+            # Straight from the descriptor: lines a pipe delivers together are all routed now, not
+            # left in a buffer the event loop cannot see.
+            nonlocal partial
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if chunk:
+                *lines, partial = (partial + decoder.decode(chunk)).split("\n")
+                for line in lines:
+                    self._route(line)
+                return
+            loop.remove_reader(fd)  # the end: an ended descriptor would wake the loop forever
+            rest = partial + decoder.decode(b"", final=True)
+            if rest:
+                self._route(rest)
+            self._route(None)
 
         try:
             fd = stdin.fileno()
@@ -112,8 +179,8 @@ class TerminalUI:
             loop.remove_reader(fd)
 
     def _route(self, line: str | None) -> None:
-        if self._cancel_call is not None and not self._prompting:
-            if line is None or line.strip().lower() in ("c", "cancel"):
+        if self._cancel_call is not None and not self._prompting and line is not None:
+            if line.strip().lower() in ("c", "cancel"):
                 self._cancel_call()
             else:
                 self._done.set()
@@ -121,8 +188,51 @@ class TerminalUI:
         self._lines.put_nowait(line)
 
     async def readline(self, prompt: str) -> str | None:
+        """The next line, or None once the input has ended (for every later reader too)."""
+        self._prompt = prompt
         self.console.print(prompt, end="", markup=False)
-        return await self._lines.get()
+        line = await self._lines.get()
+        if line is None:
+            self._lines.put_nowait(None)
+        return line
+
+    @contextlib.contextmanager
+    def interrupts(self) -> Iterator[None]:
+        """Ctrl-C handled by this terminal while the session runs (see the class); as before after it."""
+        loop = asyncio.get_running_loop()
+        before = signal.getsignal(signal.SIGINT)
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._interrupted)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals here (Windows, a thread)
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, before)
+
+    @contextlib.contextmanager
+    def cancellable(self, cancel: Callable[[], None]) -> Iterator[None]:
+        """Ctrl-C calls `cancel` while this lasts."""
+        before, self._on_interrupt = self._on_interrupt, cancel
+        try:
+            yield
+        finally:
+            self._on_interrupt = before
+
+    def _interrupted(self) -> None:
+        if self._prompting:
+            # The consent screen's own cancel: the server (or the retry) is told, and the call ends
+            # the way a cancelled step ends it.
+            self._lines.put_nowait("c")
+            return
+        if self._on_interrupt is not None:
+            self._on_interrupt()
+            return
+        self.console.print()
+        self.console.print("(Ctrl-C cancels a call; type quit or press Ctrl-D to leave)", style="dim")
+        self.console.print(self._prompt, end="", markup=False)
 
     # Consent and waiting
 
@@ -165,7 +275,8 @@ class TerminalUI:
         )
         self._status.start()
         try:
-            yield
+            with self.cancellable(cancel):
+                yield
         finally:
             self._status.stop()
             self._status = None
@@ -200,18 +311,16 @@ async def repl(
                 "tools                      list the server's tools\n"
                 'call NAME [JSON-ARGUMENTS]  call a tool, e.g. call forecast {"city": "Oslo"}\n'
                 "logout                     sign out (revoke and forget this server's tokens) and leave\n"
-                "quit                       leave"
+                "quit                       leave (or Ctrl-D; Ctrl-C cancels a call in progress)"
             )
         elif words[0] == "logout":
             if signed_in:
                 return "logout"
             console.print("This server runs as a command here: there is no sign-in to end.")
         elif words[0] == "tools":
-            table = Table("tool", "description")
-            for tool in (await client.list_tools()).tools:
-                first = (tool.description or "").strip().splitlines()
-                table.add_row(shown(tool.name, lines=False), shown(first[0] if first else "", lines=False))
-            console.print(table)
+            with anyio.CancelScope() as scope, ui.cancellable(scope.cancel):
+                listed = (await client.list_tools()).tools
+            console.print("[yellow]Cancelled.[/yellow]" if scope.cancelled_caught else tools_view(listed))
         elif words[0] == "call" and len(words) >= 2:
             await _call(client, ui, words[1], words[2] if len(words) > 2 else "{}")
         else:
@@ -295,7 +404,8 @@ async def run_terminal(
             ) as client:
                 name = client.server_info.name if client.server_info else server
                 elicitations.server = name
-                ended = await repl(client, ui, name, signed_in=is_url(spec))
+                with ui.interrupts():
+                    ended = await repl(client, ui, name, signed_in=is_url(spec))
         except Exception as exc:
             signing_in = any(isinstance(leaf, SignInFailed) for leaf in leaves(exc))
             said = f"Not signed in: {one_line(exc, server)}" if signing_in else one_line(exc, server)
