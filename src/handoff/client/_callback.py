@@ -121,6 +121,7 @@ class LoopbackCallback:
     def is_free(self) -> bool:
         with socket.socket() as probe:
             try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the listener binds
                 probe.bind((_HOST, self.port))
             except OSError:
                 return False
@@ -193,6 +194,8 @@ class LoopbackCallback:
         server = _Server(uvicorn.Config(app, log_level="error", lifespan="off"))
         listener = socket.socket()
         try:
+            # the last sign-in's connections may wait out TIME_WAIT on this port: it is free all the same
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((_HOST, self.port))
             listener.listen(8)
         except OSError:
