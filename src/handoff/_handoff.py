@@ -30,6 +30,7 @@ from ._completion import Completion, Value
 from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
+from ._health import health_routes
 from ._need import (
     APPROVAL_LIFE,
     ApprovalNeed,
@@ -601,8 +602,10 @@ class Handoff:
 
     def _with_pages(self, app: Starlette) -> Starlette:
         """`app` with the pages mounted at `pages_path`, its slash redirects built from the public URL,
-        a 503 instead of a 500 while the store is down, and the pages' security headers."""
+        a 503 instead of a 500 while the store is down, and the pages' security headers; beside them the
+        probes, `/healthz` and `/readyz`."""
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        app.router.routes.extend(health_routes(self.store))
         self._redirect_slashes(app)
         # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
         app.add_middleware(StorageGuard, handoff=self)
