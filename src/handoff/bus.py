@@ -139,6 +139,8 @@ class PostgresBus:
         self.replica = secrets.token_hex(8)
         """This process's name on the channel: its own notifications come back to it, and are skipped."""
         self.reconnects = 0
+        self.caught_up = 0
+        """Records read by catch-ups after a reconnect."""
         self._listening = False
         self._delivering = anyio.Semaphore(64)
 
@@ -233,4 +235,5 @@ class PostgresBus:
 
     async def _catch_up(self, since: float) -> None:
         for record in await self.ledger.finished_since(since):
+            self.caught_up += 1
             await self.local.publish(record)
