@@ -1,9 +1,10 @@
 """Three demo server processes on one PostgreSQL database behind haproxy, for the replica tests.
 
 Each replica is its own uvicorn process (tests/replica_server.py). Requests go through the
-balancer; a request carrying `X-Handoff-Route: replicaN` is sent to that replica, so a test can
-put the MCP connection on one replica and each browser step on another, and every response says
-which replica served it (`X-Handoff-Replica`).
+balancer, which takes a replica that is not ready (`/readyz`) out of its round robin; a request
+carrying `X-Handoff-Route: replicaN` is sent to that replica, so a test can put the MCP connection
+on one replica and each browser step on another, and every response says which replica served it
+(`X-Handoff-Replica`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class Cluster:
         self.data_dir = data_dir
         self.oidc = oidc
         self.replicas = [Replica(f"replica{n}", free_port()) for n in range(1, replicas + 1)]
+        self.database_urls: dict[str, str] = {}
+        """A replica's own way to the database, where it differs (through a `Forwarder`)."""
         self.balancer = Balancer([("127.0.0.1", r.port) for r in self.replicas], route_header=True)
         self.origin = self.balancer.url
 
@@ -103,7 +106,8 @@ class Cluster:
         return self
 
     def _spawn(self, replica: Replica) -> None:
-        args = [sys.executable, str(SERVER), str(replica.port), self.origin, self.database_url]
+        database_url = self.database_urls.get(replica.name, self.database_url)
+        args = [sys.executable, str(SERVER), str(replica.port), self.origin, database_url]
         args += [str(self.data_dir), *([self.oidc] if self.oidc else [])]
         replica.process = subprocess.Popen(args, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

@@ -41,3 +41,29 @@ class Haproxy(Balancer):
     def start(self, timeout: float = 10) -> Haproxy:
         super().start(timeout)
         return self
+
+
+class Forwarder(Balancer):
+    """haproxy in TCP mode on 127.0.0.1:port, passing connections to `target` (a database): stopping it
+    cuts every connection through it and refuses new ones, as a network between a replica and its
+    database that fails; starting it again mends it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        super().__init__([target], port=free_port(), health_check=None)
+
+    def config(self) -> str:
+        host, port = self.backends[0]
+        return f"""\
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+
+frontend forward
+    bind 127.0.0.1:{self.port}
+    default_backend target
+
+backend target
+    server target {host}:{port}
+"""

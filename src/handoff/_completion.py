@@ -62,6 +62,10 @@ class Completion(Protocol):
         """Records whose notice was queued before `older_than` and never sent (the process died)."""
         ...
 
+    async def outbox(self) -> tuple[int, float | None]:
+        """How many notices are queued, and when the oldest was (None: none is)."""
+        ...
+
 
 def _entry(record: Record, remote: str | None) -> Entry:
     return Entry(
@@ -123,6 +127,10 @@ class SqlCompletion:
         )
         return [row[0] for row in rows]
 
+    async def outbox(self) -> tuple[int, float | None]:
+        row = (await self.db.run(lambda tx: tx.execute("SELECT count(*), min(at) FROM outbox"))).one()
+        return (int(row[0]), row[1]) if row else (0, None)
+
 
 class StepwiseCompletion:
     """The same change as steps, for stores that share no transaction (memory, or a mix of backends)."""
@@ -157,3 +165,6 @@ class StepwiseCompletion:
 
     async def untold(self, older_than: float) -> list[str]:
         return []
+
+    async def outbox(self) -> tuple[int, float | None]:
+        return 0, None  # notices go out as the change is made: nothing is queued

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.lowlevel
 import uvicorn
+from anyio.abc import TaskStatus
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +31,8 @@ from ._completion import Completion, Value
 from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
+from ._health import health_routes
+from ._metrics import Metric, Metrics, counter, gauge
 from ._need import (
     APPROVAL_LIFE,
     ApprovalNeed,
@@ -60,6 +63,7 @@ from .identity import (
 )
 from .identity._authorize_errors import AuthorizeErrorPages
 from .identity._authserver import AuthServer, OAuthRequesters, PublicClientRevocation
+from .identity._throttle import Throttle
 from .ledger import Draft, Ledger, Limits, Record, Status
 from .oauth import Connections, Provider
 from .pages import ApprovalFlow, ConnectFlow, Flow, OAuthStates, SecretFlow, build_pages
@@ -111,8 +115,8 @@ class StorageGuard:
             await response(scope, receive, send)
 
 
-def _bound(host: str, port: int) -> socket.socket:
-    """A listening socket on `host:port` for the pages, or a ConfigError saying why there is none."""
+def _bound(host: str, port: int, *, what: str = "the pages") -> socket.socket:
+    """A listening socket on `host:port` for `what`, or a ConfigError saying why there is none."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     if os.name != "nt":  # a port whose last connections are in TIME_WAIT is free (as uvicorn binds it)
@@ -121,9 +125,10 @@ def _bound(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        where = "in public_url" if what == "the pages" else "for them"
         raise ConfigError(
-            f"cannot serve the pages on {host}:{port} ({exc.strerror}): is another server using that "
-            "port? Choose another in public_url"
+            f"cannot serve {what} on {host}:{port} ({exc.strerror}): is another server using that "
+            f"port? Choose another {where}"
         ) from exc
     return sock
 
@@ -153,6 +158,22 @@ def check_public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _metrics_listen(address: str | None, token: str | None) -> tuple[str, int] | None:
+    """`host:port` of the metrics listener, refused off loopback without a token to guard it."""
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ConfigError(f"metrics_address {address!r} must be host:port, such as 127.0.0.1:9464")
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"metrics_address {address!r} is not loopback: give metrics_token= too, so that only your "
+            "scraper reads the metrics"
+        )
+    return host, int(port)
+
+
 _PARTS = ("audit", "entries", "bus", "completion")
 
 
@@ -175,7 +196,10 @@ class Handoff:
     long audit lines are kept (90 days; None keeps them forever);
     `sessions_per_principal` is how many 2025-11-25 sessions one verified principal
     may hold open on this process (32; one more closes that principal's oldest,
-    nobody else's; None leaves only the SDK's bound of the whole process).
+    nobody else's; None leaves only the SDK's bound of the whole process);
+    `metrics_address` (`127.0.0.1:9464`) serves `handoff.metrics` in Prometheus' format on a
+    listener of its own, loopback unless `metrics_token` is given, which scrapers then send as
+    `Authorization: Bearer <token>`.
     """
 
     def __init__(
@@ -201,6 +225,8 @@ class Handoff:
         completion: Completion | None = None,
         appearance: Appearance | None = None,
         sessions_per_principal: int | None = DEFAULT_SESSIONS_PER_PRINCIPAL,
+        metrics_address: str | None = None,
+        metrics_token: str | None = None,
     ) -> None:
         if len(secret_key) < 32:
             raise ConfigError("secret_key must be at least 32 random bytes (used for CSRF tokens)")
@@ -230,7 +256,12 @@ class Handoff:
             LocalUser(browser.name) if isinstance(browser, LocalIdentity) else TokenSubject()
         )
         self.bus: Bus = store.bus
-        self.notifier = Notifier()
+        self.metrics = Metrics()
+        """What the round trip does, in Prometheus' format (served on `metrics_address`)."""
+        self.metrics_listen = _metrics_listen(metrics_address, metrics_token)
+        self.metrics_token = metrics_token
+        self.metrics.read(self._read_metrics)
+        self.notifier = Notifier(self.metrics)
         self.bus.listen(self.notifier.on_record, interest=self.notifier.watching)
         self.wait_timeout = wait_timeout
         self.retry_wait = retry_wait
@@ -431,6 +462,7 @@ class Handoff:
                     remote=remote,
                     detail=key,
                 )
+                self.metrics.outcome(need.kind, "rate_limited")
                 raise Refusal(f"{tool} cannot ask for your {need.label} right now: {limited}") from None
             await self.audit.write(
                 Event.CREATED,
@@ -440,6 +472,7 @@ class Handoff:
                 remote=remote,
                 detail=key,
             )
+            self.metrics.created(record.kind)
         return record, self.url_for(record.id)
 
     async def finish(
@@ -452,6 +485,7 @@ class Handoff:
         `TransitionRefused`, and nothing of it is kept.
         """
         record = await self.completion.finish(record_id, status, value=value, remote=remote)
+        self.metrics.finished(record)
         await self._tell(record)
         return record
 
@@ -468,6 +502,7 @@ class Handoff:
             await self.bus.publish(record)
             await self.completion.told(record.id)
         except StorageUnavailable:
+            self.metrics.store_errors.inc()
             logger.warning("record %s… finished; its notice waits in the outbox for the sweep", record.id[:8])
 
     async def tell_untold(self) -> int:
@@ -491,7 +526,10 @@ class Handoff:
         if not record.pending:
             return record
         async with self.holds.hold():
-            await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+            self.metrics.held.inc()
+            woken = await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+        if woken is not None:
+            self.metrics.since_completion(self.metrics.completion_to_wake, woken)
         record = await self.ledger.get(record_id)
         return None if record.pending else record
 
@@ -507,6 +545,7 @@ class Handoff:
         returns how many records expired. Batches of `SWEEP_BATCH`, each in a worker thread."""
         await self.entries.purge()
         await self.tell_untold()
+        self.metrics.outbox(*await self.completion.outbox())
         if self.audit_retention is not None:
             await self.audit.prune(time.time() - self.audit_retention)
         swept = 0
@@ -518,6 +557,7 @@ class Handoff:
                 ]
             )
             for record in batch:
+                self.metrics.finished(record)
                 await self.bus.publish(record)
             swept += len(batch)
             if len(batch) < SWEEP_BATCH:
@@ -601,8 +641,10 @@ class Handoff:
 
     def _with_pages(self, app: Starlette) -> Starlette:
         """`app` with the pages mounted at `pages_path`, its slash redirects built from the public URL,
-        a 503 instead of a 500 while the store is down, and the pages' security headers."""
+        a 503 instead of a 500 while the store is down, and the pages' security headers; beside them the
+        probes, `/healthz` and `/readyz`."""
         app.router.routes.append(Mount(self.web.root, app=self.pages()))
+        app.router.routes.extend(health_routes(self.store))
         self._redirect_slashes(app)
         # Outermost, so that a store failing under the SDK's auth middleware is a 503 too.
         app.add_middleware(StorageGuard, handoff=self)
@@ -630,6 +672,7 @@ class Handoff:
 
     async def note_storage_failure(self, *, detail: str, remote: str | None = None) -> None:
         """Audit that the store failed a person, when the store lets us (it may be what is failing)."""
+        self.metrics.store_errors.inc()
         try:
             await self.audit.write(Event.STORAGE_FAILED, remote=remote, detail=detail)
         except StorageUnavailable:
@@ -687,6 +730,8 @@ class Handoff:
             async with anyio.create_task_group() as tg:
                 await tg.start(self.bus.run)
                 tg.start_soon(self._sweep_forever)
+                if self.metrics_listen is not None:
+                    await tg.start(self._serve_metrics, _bound(*self.metrics_listen, what="the metrics"))
                 try:
                     yield
                 finally:
@@ -702,3 +747,36 @@ class Handoff:
             except Exception:
                 logger.exception("expiry sweep failed; will retry")
             await anyio.sleep(self.sweep_interval)
+
+    async def _serve_metrics(self, sock: socket.socket, *, task_status: TaskStatus[None]) -> None:
+        """The metrics on `sock` (bound already) until cancelled."""
+        app = self.metrics.app(self.metrics_token)
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+        task_status.started()
+        try:
+            await server.serve([sock])
+        finally:
+            sock.close()
+
+    def _read_metrics(self) -> Iterator[Metric]:
+        """What the process keeps anyway, read when scraped."""
+        yield gauge("handoff_held_requests_now", "Requests held open right now.", self.holds.held)
+        yield counter(
+            "handoff_busy_answers", "Requests answered busy: no more could be held open.", self.holds.refused
+        )
+        yield counter(
+            "handoff_bus_reconnects",
+            "Times the bus listened again after losing its database.",
+            getattr(self.bus, "reconnects", 0),
+        )
+        yield counter(
+            "handoff_bus_caught_up",
+            "Records the bus read back after a reconnect.",
+            getattr(self.bus, "caught_up", 0),
+        )
+        throttle = getattr(self.browser, "throttle", None)
+        if isinstance(throttle, Throttle):
+            for result, count in throttle.tally.items():
+                yield counter(
+                    "handoff_signin_tries", "Password sign-ins, by result.", count, {"result": result}
+                )

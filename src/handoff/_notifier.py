@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ledger import Record, Status
+
+if TYPE_CHECKING:
+    from ._metrics import Metrics
 
 logger = logging.getLogger("handoff.notifier")
 
@@ -26,8 +29,9 @@ class Notifier:
     MAX_SESSIONS = 32
     """Sessions told about one record at most (one person's connections)."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._watching: dict[str, tuple[list[Any], float]] = {}
+        self.metrics = metrics
 
     def watch(self, record_id: str, session: Any, *, until: float | None = None) -> None:
         self._prune()
@@ -55,6 +59,8 @@ class Notifier:
         for session in entry[0]:
             try:
                 await session.send_elicit_complete(record.id)
+                if self.metrics is not None:
+                    self.metrics.since_completion(self.metrics.completion_to_notice, record)
             except Exception:  # the client may be gone; it can still retry on its own
                 logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
 

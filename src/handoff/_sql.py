@@ -222,3 +222,11 @@ MIGRATIONS: dict[str, list[str]] = {
     "postgresql": [_POSTGRESQL_V1, _V2],
 }
 """Schema steps by dialect; version N is the first N steps. Never edit a step that shipped: add one."""
+
+_VERSION_QUERY = {"sqlite": "PRAGMA user_version", "postgresql": "SELECT max(version) FROM schema_version"}
+
+
+async def schema_version(tx: Tx, dialect: str) -> int:
+    """The schema version the database holds (0 when it holds none)."""
+    row = (await tx.execute(_VERSION_QUERY[dialect])).one()
+    return int(row[0] or 0) if row else 0

@@ -45,6 +45,11 @@ class Bus(Protocol):
         """Hear other processes' events until cancelled (in one process there are none to hear)."""
         ...
 
+    @property
+    def listening(self) -> bool:
+        """Whether events of other processes reach this one now (always, in one process)."""
+        ...
+
 
 _Waiter = tuple[anyio.Event, list[Record]]
 
@@ -106,6 +111,10 @@ class LocalBus:
         task_status.started()
         await anyio.sleep_forever()
 
+    @property
+    def listening(self) -> bool:
+        return True
+
 
 CHANNEL = "handoff_records"
 CATCH_UP_MARGIN = 30.0
@@ -130,7 +139,15 @@ class PostgresBus:
         self.replica = secrets.token_hex(8)
         """This process's name on the channel: its own notifications come back to it, and are skipped."""
         self.reconnects = 0
+        self.caught_up = 0
+        """Records read by catch-ups after a reconnect."""
+        self._listening = False
         self._delivering = anyio.Semaphore(64)
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (False before `run`, and from a drop to the catch-up)."""
+        return self._listening
 
     async def publish(self, record: Record) -> None:
         await self.local.publish(record)
@@ -156,7 +173,10 @@ class PostgresBus:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen until cancelled; reports started once the first connection listens, or raises
         `ConfigError` naming the database when even that one cannot be made."""
-        await self._listen_forever(task_status)
+        try:
+            await self._listen_forever(task_status)
+        finally:
+            self._listening = False
 
     async def _listen_forever(self, task_status: TaskStatus[None]) -> None:
         started = False
@@ -186,6 +206,7 @@ class PostgresBus:
                         await self._catch_up(lost_at - CATCH_UP_MARGIN)
                         logger.warning("bus: listening again on %s; caught up", self.db.describe())
                     lost_at, backoff = None, 0.05
+                    self._listening = True
                     async with anyio.create_task_group() as tg:
                         while True:
                             async for note in conn.notifies(timeout=5.0):
@@ -195,6 +216,7 @@ class PostgresBus:
                                     tg.start_soon(self._deliver, record_id)
                             await conn.execute("SELECT 1")  # quiet for 5 s: is the connection still alive?
             except Exception as exc:
+                self._listening = False
                 if not started:
                     raise ConfigError(
                         f"cannot listen on database {self.db.describe()}: {self.db.say(exc)}"
@@ -213,4 +235,5 @@ class PostgresBus:
 
     async def _catch_up(self, since: float) -> None:
         for record in await self.ledger.finished_since(since):
+            self.caught_up += 1
             await self.local.publish(record)

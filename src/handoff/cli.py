@@ -120,6 +120,11 @@ main.add_command(check)
     show_default=True,
     help="What the demo server is written with: the mcp SDK's MCPServer, or FastMCP (mcp-handoff[fastmcp]).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve the metrics (Prometheus' format) on 127.0.0.1:PORT (default: a free port, named on start).",
+)
 @click.option("--walkthrough", is_flag=True, help="Run the scripted story end to end instead of serving.")
 def demo(
     host: str,
@@ -129,6 +134,7 @@ def demo(
     public_url: str | None,
     replicas: int,
     framework: Literal["sdk", "fastmcp"],
+    metrics_port: int | None,
     walkthrough: bool,
 ) -> None:
     """Serve the demo MCP server, or run the scripted walkthrough."""
@@ -176,14 +182,21 @@ def demo(
     from .demo._serving import listening, serve
 
     sock = listening(host, port)
-    app = build_demo(base, data_dir, database_url=database_url, framework=framework)
+    metrics = f"127.0.0.1:{metrics_port or _free_port()}"
+    app = build_demo(base, data_dir, database_url=database_url, framework=framework, metrics_address=metrics)
     banner = _demo_banner(
-        base, data_dir, database_url, " (written with FastMCP)" if framework == "fastmcp" else ""
+        base,
+        data_dir,
+        database_url,
+        " (written with FastMCP)" if framework == "fastmcp" else "",
+        metrics=f"http://{metrics}/metrics",
     )
     serve(app.app, sock, ready=lambda: click.echo(banner))
 
 
-def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: str = "") -> str:
+def _demo_banner(
+    base: str, data_dir: str, database_url: str | None, replicas: str = "", *, metrics: str = ""
+) -> str:
     from .demo import DEMO_USERS
 
     if database_url:
@@ -206,7 +219,8 @@ def _demo_banner(base: str, data_dir: str, database_url: str | None, replicas: s
     return f"""handoff demo{replicas}
   MCP endpoint (streamable HTTP): {base}/mcp
   pages:                          {base}/handoff/
-{where}
+  probes:                         {base}/healthz, {base}/readyz
+{f"  metrics (Prometheus):           {metrics}{chr(10)}" if metrics else ""}{where}
   users:                          {", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items())}
 
 Connect any MCP client that supports OAuth and URL elicitation to {base}/mcp (or run
@@ -249,6 +263,7 @@ def _serve_replicas(
         except NotServing as exc:
             raise click.ClickException(str(exc)) from None
         listing = ", ".join(f"{r.name} on 127.0.0.1:{r.port}" for r in group)
+        scrape = ", ".join(f"http://127.0.0.1:{r.metrics_port}/metrics" for r in group)
         click.echo(
             _demo_banner(
                 base,
@@ -256,6 +271,7 @@ def _serve_replicas(
                 database_url,
                 f": {count} replicas behind haproxy on 127.0.0.1:{port}\n"
                 f"  replicas:                       {listing}\n"
+                f"  replicas' metrics:              {scrape}\n"
                 f"  replica logs:                   {Path(data_dir).resolve()}/replicaN.log",
             )
         )

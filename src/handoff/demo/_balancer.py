@@ -18,11 +18,14 @@ import time
 from pathlib import Path
 
 from .._errors import ConfigError, HandoffError
+from .._health import READY_PATH
 
 ROUTE_HEADER = "X-Handoff-Route"
 """With `route_header=True`, a request carrying `X-Handoff-Route: replicaN` goes to that replica."""
 REPLICA_HEADER = "X-Handoff-Replica"
 """Set by the balancer on every response: the name of the replica that served it."""
+STANDBY = "-standby"
+"""The suffix of a replica's name as its own backup, when no replica is ready."""
 
 
 class NotServing(HandoffError):
@@ -52,7 +55,14 @@ def balancer_config(
 ) -> str:
     """haproxy's configuration for 127.0.0.1:`port` in front of `backends`, named replica1, replica2, …
     in their order. `route_header` lets a request pick its replica (the walkthrough puts each browser
-    step on a chosen one); `health_check` is a path haproxy polls to take a dead replica out."""
+    step on a chosen one); `health_check` is a path haproxy polls (`/readyz`) to take a replica that
+    cannot serve out of the balancing.
+
+    With a health check, a request that names its replica (a 2025 session, a chosen route) still goes
+    there while it is unready (`option persist`): only that replica holds the session, and it says in
+    its own words that it cannot save anything now. When no replica is ready at all (the database is
+    down for every one), each replica stands in as a backup of itself, so people read that page too,
+    not haproxy's bare 503."""
     if not backends:
         raise ValueError("haproxy needs at least one backend")
     names = replica_names(len(backends))
@@ -61,7 +71,19 @@ def balancer_config(
         f"    server {name} {host}:{backend_port}{check}"
         for name, (host, backend_port) in zip(names, backends, strict=True)
     )
-    health = f"    option httpchk GET {health_check}\n" if health_check else ""
+    health = served_by = ""
+    if health_check:
+        servers += "\n" + "\n".join(
+            f"    server {name}{STANDBY} {host}:{backend_port} backup"
+            for name, (host, backend_port) in zip(names, backends, strict=True)
+        )
+        health = (
+            f"    option httpchk GET {health_check}\n"
+            "    timeout check 3s\n"
+            "    option persist\n"
+            "    option allbackups\n"
+        )
+        served_by = f"%[srv_name,regsub({STANDBY}$,)]"
     routes = ""
     if route_header:
         header = ROUTE_HEADER.lower()
@@ -96,7 +118,7 @@ backend replicas
     stick-table type string len 128 size 100k expire 1h
     stick on req.hdr(mcp-session-id)
     stick store-response res.hdr(mcp-session-id)
-    http-response set-header {REPLICA_HEADER} %s
+    http-response set-header {REPLICA_HEADER} {served_by or "%s"}
 {routes}{health}{servers}
 """
 
@@ -126,7 +148,7 @@ class Balancer:
         *,
         port: int | None = None,
         route_header: bool = False,
-        health_check: str | None = None,
+        health_check: str | None = READY_PATH,
     ) -> None:
         self.binary = haproxy_binary()
         self.backends = list(backends)

@@ -40,6 +40,8 @@ class Replica:
         self.name = name
         self.framework = framework
         self.port = port
+        self.metrics_port = free_port()
+        """Where this replica serves its metrics, on loopback."""
         self.public_url = public_url
         self.database_url = database_url
         self.data_dir = data_dir
@@ -80,6 +82,8 @@ class Replica:
             str(self.data_dir),
             "--framework",
             self.framework,
+            "--metrics-port",
+            str(self.metrics_port),
         ]
         env = {**os.environ, DATABASE_URL: self.database_url, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:

@@ -134,10 +134,11 @@ def build_demo(
     database_url: str | None = None,
     framework: Framework = "sdk",
     appearance: Appearance = DEMO_APPEARANCE,
+    metrics_address: str | None = None,
 ) -> Demo:
     """The demo server on `framework`: the same tools, sign-in and pages on the SDK's MCPServer or on
     FastMCP, its pages presented as `appearance`, and its MCP server called by the appearance's name
-    (so that an MCP client names it as its pages do)."""
+    (so that an MCP client names it as its pages do); `metrics_address` serves its metrics."""
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, not {framework!r}")
     data = Path(data_dir)
@@ -166,6 +167,7 @@ def build_demo(
         retry_wait=retry_wait,
         providers=providers,
         appearance=appearance,
+        metrics_address=metrics_address,
     )
     instructions = "Demo tools that need a user's API keys, entered in the user's own browser."
     tool: ToolDecorator

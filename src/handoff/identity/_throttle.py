@@ -51,6 +51,9 @@ class Throttle(KeptIn):
         self.untrusted_limit = untrusted_limit
         self.address_limit = address_limit
         self.window = window
+        self.tally = {"counted": 0, "throttled": 0, "succeeded": 0}
+        """Sign-in tries of this process: counted (their password checked), throttled (made to wait
+        first), succeeded (the right password), for the metrics."""
         super().__init__(store)
 
     @staticmethod
@@ -122,8 +125,10 @@ class Throttle(KeptIn):
             if waited > 0:
                 for done in counted:
                     await self._take_back(done, now)
+                self.tally["throttled"] += 1
                 return waited, now
             counted.append(key)
+        self.tally["counted"] += 1
         return 0.0, now
 
     def _backoff(self, times: list[float], now: float) -> float:
@@ -148,6 +153,7 @@ class Throttle(KeptIn):
     ) -> None:
         """The right password: the source starts afresh, and the try `attempt` counted (`stamp`) is
         taken back from the shared budgets."""
+        self.tally["succeeded"] += 1
         source, untrusted, spray = self._keys(user, address, device)
         await self.store.delete(self.SPACE, source)
         if stamp is not None:

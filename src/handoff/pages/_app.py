@@ -136,6 +136,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         if (refused := await _refusal(request, record, user, here=here)) is not None:
             return refused
         request.state.user = user
+        handoff.metrics.outcome(record.kind, "opened")
         await handoff.audit.write(
             Event.OPENED,
             principal=record.principal,
@@ -148,6 +149,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
     async def _refusal(request: Request, record: Record, user: str, *, here: bool = False) -> Response | None:
         """Why `user` sees nothing of this record (it is someone else's, or it ended), or None."""
         if user != record.principal:
+            handoff.metrics.outcome(record.kind, "refused_identity")
             await handoff.audit.write(
                 Event.IDENTITY_MISMATCH,
                 principal=user,
