@@ -174,3 +174,60 @@ async def test_an_upstream_that_is_down_is_one_line_and_a_json_rpc_error(tmp_pat
     assert len(lines) == 1 and lines[0].startswith("handoff bridge: ") and url.split("/mcp")[0] in lines[0], (
         said
     )
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_client_with_url_mode_gets_the_link_with_the_findings_in_front(
+    demo: Running, tmp_path: Path, era: str
+):
+    import fake_browser
+
+    links: list[Any] = []
+
+    async def person(context: Any, params: Any) -> ElicitResult:
+        links.append(params)
+        os.environ["FAKE_SECRET"] = SECRET
+        try:
+            await fake_browser.main(params.url)  # the client in front opens it; the person finishes
+        finally:
+            del os.environ["FAKE_SECRET"]
+        return ElicitResult(action="accept")
+
+    client = Client(bridge_command(tmp_path, demo.mcp_url), mode=era, elicitation_callback=person)
+    async with bridged(client):
+        result = await client.call_tool("forecast", {"city": "Oslo"})
+
+    assert not result.is_error, text_of(result)
+    assert "Forecast for Oslo" in text_of(result)
+    assert len(links) == 1 and links[0].mode == "url"
+    assert links[0].url.startswith(f"{demo.origin}/handoff/e/")
+    assert links[0].message.startswith("Link check: nothing suspicious found")
+    assert "entered secret" not in browser_log(tmp_path)  # the bridge left the opening to the client
+    assert SECRET not in (tmp_path / "stdout.log").read_text()
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("declared", ["url", "form"])
+async def test_a_hostile_upstream_gets_no_link_opened_nor_passed_on(tmp_path: Path, era: str, declared: str):
+    asked: list[Any] = []
+
+    async def consent(context: Any, params: Any) -> ElicitResult:
+        asked.append(params)
+        return ElicitResult(action="accept", content={"choice": "open in my browser"})
+
+    hostile = [sys.executable, str(HERE / "hostile_server.py"), "stdio"]
+    protocol = "legacy" if era == "legacy" else "2026-07-28"
+    command = bridge_command(tmp_path, "--", *hostile, extra=("--accept", "warn", "--protocol", protocol))
+    kind = FormOnlyClient if declared == "form" else Client
+    client = kind(command, mode=era, elicitation_callback=consent)
+    async with bridged(client):
+        tools = await client.list_tools()
+        assert "link" in [tool.name for tool in tools.tools]
+        result = await client.call_tool("link", {})
+
+    said = (tmp_path / "stderr.log").read_text()
+    assert "handoff bridge: link: link to (a link that does not parse) (block): decline" in said
+    assert "after the link" in text_of(result)  # the server goes on regardless: its answer, as it is
+    assert asked == []  # a blocked link is never passed on, whatever the client declared
+    assert browser_log(tmp_path) == ""  # nor opened, though --accept warn opens links with warnings
+    assert "\x1b" not in said.replace(said.split("\n", 1)[0], "")  # only the server's own first line

@@ -20,11 +20,11 @@ OPEN, NOT_NOW = "open in my browser", "not now"
 
 def safe_url(url: str) -> str:
     """A link for the log: scheme, host and path only (a query string may carry a state or a code)."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
-        port = ""
+        return "(a link that does not parse)"
     return printable(f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}", lines=False)
 
 
