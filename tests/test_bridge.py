@@ -231,3 +231,16 @@ async def test_a_hostile_upstream_gets_no_link_opened_nor_passed_on(tmp_path: Pa
     assert asked == []  # a blocked link is never passed on, whatever the client declared
     assert browser_log(tmp_path) == ""  # nor opened, though --accept warn opens links with warnings
     assert "\x1b" not in said.replace(said.split("\n", 1)[0], "")  # only the server's own first line
+
+
+@pytest.mark.parametrize("era", ERAS)
+async def test_accept_ok_opens_the_link_itself_for_a_client_nobody_watches(
+    demo: Running, tmp_path: Path, era: str
+):
+    client = Client(bridge_command(tmp_path, demo.mcp_url, extra=("--accept", "ok")), mode=era)
+    async with bridged(client):
+        result = await client.call_tool("forecast", {"city": "Oslo"})
+    assert not result.is_error, text_of(result)
+    assert "Forecast for Oslo" in text_of(result)
+    assert "entered secret" in browser_log(tmp_path)
+    assert SECRET not in (tmp_path / "stdout.log").read_text()
