@@ -244,3 +244,40 @@ async def test_accept_ok_opens_the_link_itself_for_a_client_nobody_watches(
     assert "Forecast for Oslo" in text_of(result)
     assert "entered secret" in browser_log(tmp_path)
     assert SECRET not in (tmp_path / "stdout.log").read_text()
+
+
+def parsed_config(client: str, text: str) -> tuple[str, list[str]]:
+    """The command and arguments a client reads from its configuration (`text`, as printed)."""
+    import json
+    import tomllib
+
+    if client == "claude-code":
+        words = shlex.split(text)
+        assert words[:3] == ["claude", "mcp", "add"] and words[4] == "--"
+        return words[5], words[6:]
+    if client == "codex":
+        (entry,) = tomllib.loads(text)["mcp_servers"].values()
+        assert entry["tool_timeout_sec"] >= 600
+        return entry["command"], entry["args"]
+    document = json.loads(text)
+    (entry,) = (document["servers"] if client == "vscode" else document["mcpServers"]).values()
+    if client == "vscode":
+        assert entry["type"] == "stdio"
+    return entry["command"], entry["args"]
+
+
+@pytest.mark.parametrize("name", ["claude-desktop", "claude-code", "codex", "cursor", "vscode"])
+async def test_print_config_gives_each_client_a_configuration_that_runs_the_bridge(
+    demo: Running, tmp_path: Path, name: str
+):
+    import anyio
+
+    argv = [sys.executable, "-m", "handoff.cli", "bridge", "--print-config", name, demo.mcp_url]
+    printed = (await anyio.run_process(argv)).stdout.decode()
+    command, args = parsed_config(name, printed)
+    assert Path(command).is_absolute() and args[-1] == demo.mcp_url
+    env = bridge_command(tmp_path).env  # the browser stand-in, and this tree's handoff
+    started = StdioServerParameters(command=command, args=args, env=env)
+    async with bridged(Client(started, mode="legacy")) as client:
+        tools = await client.list_tools()
+    assert "forecast" in [tool.name for tool in tools.tools]

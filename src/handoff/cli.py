@@ -567,6 +567,12 @@ def call(
     show_default=True,
     help="Seconds a browser step may take once its link is opened; then the call ends with a tool error.",
 )
+@click.option(
+    "--print-config",
+    "print_config",
+    type=click.Choice(["claude-desktop", "claude-code", "codex", "cursor", "vscode"]),
+    help="Print the configuration that puts this bridge in front of that client, then exit.",
+)
 @_connect_timeout
 @_max_answer_mib
 @_protocol
@@ -576,6 +582,7 @@ def bridge(
     server: tuple[str, ...],
     accept: str,
     timeout: float,
+    print_config: str | None,
     connect_timeout: float,
     max_answer_mib: float,
     protocol: str,
@@ -589,6 +596,15 @@ def bridge(
     browser), or given in a tool result ("call the tool again when you are done"), as the client in
     front declared. Logs go to stderr; stdout is the protocol."""
     from .bridge import run_bridge
+
+    if print_config is not None:
+        from .bridge._config import WHERE, config
+
+        if len(server) != 1 or not server[0].startswith(("http://", "https://")):
+            raise click.BadParameter("--print-config takes the server's URL", param_hint="SERVER")
+        click.echo(f"# {WHERE[print_config]}", err=True)
+        click.echo(config(print_config, server[0], accept=accept))
+        return
 
     code = anyio.run(
         functools.partial(
