@@ -35,7 +35,7 @@ DATABASE_ENV = "HANDOFF_DATABASE_URL"  # as handoff.store reads it (imported laz
 
 _DEBUG = "handoff.debug"
 """Where `--debug` is noted in the context's `meta` (shared by every command of one run)."""
-_CLIENT_COMMANDS = ("connect", "call", "check")
+_CLIENT_COMMANDS = ("connect", "call", "check", "bridge")
 """The commands that run the SDK's client, whose logs would print tracebacks for ordinary failures."""
 
 
@@ -579,6 +579,77 @@ def call(
         debug=debug,
     )
     sys.exit(_interruptible(run))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("server", nargs=-1, required=True)
+@click.option(
+    "--accept",
+    type=click.Choice(["ok", "warn", "none"]),
+    default="none",
+    show_default=True,
+    help="Open links whose check is at most this verdict in your browser without asking, for runs where "
+    "nobody watches the client; none: ask through the client (a blocked link is never opened).",
+)
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    help="Seconds a browser step may take once its link is opened; then the call ends with a tool error.",
+)
+@click.option(
+    "--print-config",
+    "print_config",
+    type=click.Choice(["claude-desktop", "claude-code", "codex", "cursor", "vscode"]),
+    help="Print the configuration that puts this bridge in front of that client, then exit.",
+)
+@_connect_timeout
+@_max_answer_mib
+@_protocol
+@_no_store
+@_sign_in_timeout
+def bridge(
+    server: tuple[str, ...],
+    accept: str,
+    timeout: float,
+    print_config: str | None,
+    connect_timeout: float,
+    max_answer_mib: float,
+    protocol: str,
+    no_store: bool,
+    sign_in_timeout: float,
+) -> None:
+    """Serve an MCP server's tools on stdio to a client that lacks URL mode (or shows links unchecked).
+
+    SERVER is the MCP server's URL, or a command to run over stdio. Each link the server sends is
+    checked, then passed on in URL mode, asked about in a consent form (the bridge opens your
+    browser), or given in a tool result ("call the tool again when you are done"), as the client in
+    front declared. Logs go to stderr; stdout is the protocol."""
+    from .bridge import run_bridge
+
+    if print_config is not None:
+        from .bridge._config import WHERE, config
+
+        if len(server) != 1 or not server[0].startswith(("http://", "https://")):
+            raise click.BadParameter("--print-config takes the server's URL", param_hint="SERVER")
+        click.echo(f"# {WHERE[print_config]}", err=True)
+        click.echo(config(print_config, server[0], accept=accept))
+        return
+
+    code = anyio.run(
+        functools.partial(
+            run_bridge,
+            list(server),
+            accept=accept,  # type: ignore[arg-type]
+            protocol=protocol,
+            store=not no_store,
+            sign_in_timeout=sign_in_timeout,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            max_answer_bytes=answer_bytes(max_answer_mib),
+        )
+    )
+    sys.exit(code)
 
 
 @main.command()
