@@ -31,6 +31,7 @@ WAIT = float(os.environ.get("PEER_WAIT", "10"))
 MANUAL = os.environ.get("PEER_MANUAL") == "1"
 ANY_LINK = os.environ.get("PEER_ANY_LINK") == "1"
 completed: dict[str, anyio.Event] = {}
+prompting = anyio.Lock()
 
 
 def say(text: str) -> None:
@@ -44,6 +45,11 @@ async def answer(question: str) -> str:
 
 
 async def consent_and_open(server: str, message: str, url: str) -> str:
+    async with prompting:  # the SDK answers a round's requests at once; the person reads one at a time
+        return await _consent_and_open(server, message, url)
+
+
+async def _consent_and_open(server: str, message: str, url: str) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in ("http", "https") and not ANY_LINK:
         say(f"{server} sent a {scheme or 'schemeless'}: link; only web links are opened, so it was declined.")

@@ -337,7 +337,8 @@ def test_links_that_must_not_open_are_accepted_by_the_person(runs):
         outcome, reason = ran.outcome("client.url.blocked-not-opened", era)
         assert outcome == "FAIL" and "after the person accepted it" in reason, (era, reason)
         assert reason.startswith("opened javascript:")
-        assert ran.outcome("client.consent.before-open", era)[0] == "PASS"  # it asked each time
+        outcome, reason = ran.outcome("client.consent.before-open", era)
+        assert outcome == "PASS", (era, reason, ran.output())  # it asked each time
         outcome, reason = ran.outcome("client.url.lookalike-warned", era)  # declined, not opened
         assert outcome == "PASS" and "the person saw and declined 2" in reason, reason
 
