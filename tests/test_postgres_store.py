@@ -258,3 +258,103 @@ async def test_guesses_sent_in_parallel_to_two_replicas_get_the_free_tries_only(
     assert waits.count(0.0) == 5  # the free tries, however the guesses raced
     for db in dbs:
         await db.stop()
+
+
+async def test_a_completion_post_waits_on_postgresql_four_times_and_tells_the_other_replicas_at_commit(
+    database_url, tmp_path
+):
+    """The page's read of the record, BEGIN with the transition, the value, audit line, outbox row and
+    NOTIFY with the COMMIT, then the outbox row taken off: four round trips, however many statements.
+    A second process on the database hears the completion from the commit itself."""
+    from _mcp import user_client
+    from _wire import RoundTripCounter
+    from conftest import Running
+    from mcp import MCPError
+
+    from handoff.demo import ScriptedBrowser
+
+    host_port = database_url.rsplit("@", 1)[1].split("/", 1)[0]
+    port = int(host_port.rsplit(":", 1)[1])
+    with RoundTripCounter(("127.0.0.1", port)) as relay:
+        counted_url = database_url.replace(f":{port}/", f":{relay.port}/")
+        server = Running(tmp_path / "data", database_url=counted_url).start()
+        there_db = PostgresDatabase(database_url)
+        there = SqlLedger(there_db)
+        there_bus = PostgresBus(there_db, there)
+        heard: dict[str, anyio.Event] = {}
+
+        async def hear(record: object) -> None:
+            heard.setdefault(getattr(record, "id", ""), anyio.Event()).set()
+
+        there_bus.listen(hear)
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(there_bus.run)
+                turns: list[int] = []
+                async with ScriptedBrowser(server.origin) as browser:
+                    async with user_client(server.mcp_url, browser, "alice") as (client, notices):
+                        for n in range(3):
+                            await server.demo.handoff.vault.delete("alice", "weather_api_key")
+                            with pytest.raises(MCPError) as asked:
+                                await client.call_tool("forecast", {"city": "Oslo"})
+                            elicitation = asked.value.data["elicitations"][0]
+                            page = await browser.open(elicitation["url"])
+                            form = {"value": f"wk_round_trip_{n}", "action": "save", "csrf": page.csrf or ""}
+                            with relay.counting() as posted:
+                                response = await browser.http.post(elicitation["url"], data=form)
+                            assert response.status_code == 200 and "Saved" in response.text
+                            turns += posted
+                            assert await notices.wait_for(elicitation["elicitationId"], timeout=5)
+                            record_id = elicitation["elicitationId"]
+                            with anyio.fail_after(5):
+                                await heard.setdefault(record_id, anyio.Event()).wait()
+                            assert (await there.get(record_id)).status is Status.COMPLETED
+                            assert (
+                                await server.demo.handoff.vault.get("alice", "weather_api_key")
+                                == form["value"]
+                            )
+                            assert await server.demo.handoff.completion.outbox() == (0, None)
+                # A pooled connection unused for 2 s is pinged before it is lent: one more at most.
+                assert sorted(turns)[1] <= 4, turns
+                tg.cancel_scope.cancel()
+        finally:
+            server.stop()
+            await there_db.stop()
+
+
+async def test_a_pipelined_transaction_keeps_all_or_nothing(database_url):
+    """What `Tx.send` queued fails at the commit, or is undone by an exception raised after it: either
+    way nothing of the transaction is kept, and the connection serves the next one."""
+    import psycopg
+
+    db = PostgresDatabase(database_url, min_size=1, max_size=1)
+    await db.start()
+    await db.run(lambda tx: tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+
+    async def count() -> int:
+        return int((await db.run(lambda tx: tx.execute("SELECT count(*) FROM t"))).rows[0][0])
+
+    async def duplicate(tx: object) -> None:
+        await tx.send("INSERT INTO t VALUES (?)", ("a",))  # type: ignore[attr-defined]
+        await tx.send("INSERT INTO t VALUES (?)", ("a",))  # type: ignore[attr-defined]
+
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        await db.transaction(duplicate)
+    assert await count() == 0
+
+    async def refused_after_sending(tx: object) -> None:
+        await tx.send("INSERT INTO t VALUES (?)", ("b",))  # type: ignore[attr-defined]
+        rows = await tx.execute("SELECT k FROM t")  # type: ignore[attr-defined]
+        assert rows.rows == [("b",)]  # its own write, seen inside the transaction
+        raise LookupError("changed my mind")
+
+    with pytest.raises(LookupError):
+        await db.transaction(refused_after_sending)
+    assert await count() == 0
+
+    async def kept(tx: object) -> str:
+        await tx.send("INSERT INTO t VALUES (?)", ("c",))  # type: ignore[attr-defined]
+        return "done"
+
+    assert await db.transaction(kept) == "done" and await count() == 1
+    await db.stop()

@@ -124,11 +124,11 @@ async def test_a_notice_the_store_could_not_send_stays_queued_and_the_sweep_send
             self.failing = True
             self.published: list[str] = []
 
-        async def publish(self, record: Record) -> None:
+        async def publish(self, record: Record, *, announced: bool = False) -> None:
             if self.failing:
                 raise StorageUnavailable("database cannot be used right now")
             self.published.append(record.id)
-            await super().publish(record)
+            await super().publish(record, announced=announced)
 
     handoff = _embedded(tmp_path)
     handoff.bus = bus = FlakyBus()

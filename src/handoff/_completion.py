@@ -23,9 +23,10 @@ from typing import Protocol
 from ._errors import TransitionRefused
 from ._locks import NamedLocks
 from ._sql import Database, Tx
-from .audit import AuditLog, Entry, Event, SqlAudit, insert_row
+from .audit import AuditLog, Entry, Event, SqlAudit, insert_row, insert_rows, say
+from .bus import Bus
 from .ledger import Ledger, Record, SqlLedger, Status
-from .ledger._sql import finish_row
+from .ledger._sql import expire_rows, finish_row
 from .vault import SqlVault, Vault
 
 CRASH_AT = "HANDOFF_CRASH_AT"
@@ -48,10 +49,17 @@ class Value:
 
 
 class Completion(Protocol):
+    announces: bool
+    """Whether `finish` and `expire_due` tell the other processes themselves (in their transaction)."""
+
     async def finish(
         self, record_id: str, status: Status, *, value: Value | None, remote: str | None
     ) -> Record:
         """Store `value` (if any), move the record to `status`, audit it and queue its notice, as one."""
+        ...
+
+    async def expire_due(self, limit: int) -> list[Record]:
+        """Expire up to `limit` overdue pending records and audit each, as one change; returns them."""
         ...
 
     async def told(self, record_id: str) -> None:
@@ -80,13 +88,18 @@ def _entry(record: Record, remote: str | None) -> Entry:
 
 
 class SqlCompletion:
-    """Record transition, vault row, audit line and outbox row in one transaction."""
+    """Record transition, vault row, audit line, outbox row and the other replicas' notification in
+    one transaction. On PostgreSQL that is two round trips: BEGIN with the transition (whose answer
+    decides), then the writes with the NOTIFY and the COMMIT (`Tx.send`)."""
 
-    def __init__(self, db: Database, ledger: SqlLedger, vault: SqlVault, audit: SqlAudit) -> None:
+    announces = True
+
+    def __init__(self, db: Database, ledger: SqlLedger, vault: SqlVault, audit: SqlAudit, bus: Bus) -> None:
         self.db = db
         self.ledger = ledger
         self.vault = vault
         self.audit = audit
+        self.bus = bus
 
     async def finish(
         self, record_id: str, status: Status, *, value: Value | None, remote: str | None
@@ -101,20 +114,38 @@ class SqlCompletion:
             record = await finish_row(tx, record_id, status)
             if write is not None:
                 await write(tx)
-            await insert_row(tx, _entry(record, remote))
-            await tx.execute(
+            await insert_row(tx, entry := _entry(record, remote))
+            await tx.send(
                 "INSERT INTO outbox (record_id, at) VALUES (?, ?) "
                 "ON CONFLICT (record_id) DO UPDATE SET at = excluded.at",
                 (record_id, time.time()),
             )
+            await self.bus.announce(tx, [record_id])
             crash_point("completion:before-commit")
+            said[:] = [entry]
             return record
 
+        said: list[Entry] = []
         record = await self.db.transaction(change)
         crash_point("completion:after-commit")
+        say(said)
         if value is not None and sealed is not None:
             self.vault.stored(value.principal, value.name, sealed)
         return record
+
+    async def expire_due(self, limit: int) -> list[Record]:
+        async def sweep(tx: Tx) -> list[Record]:
+            expired = await expire_rows(tx, limit)
+            entries[:] = [_entry(record, None) for record in expired]  # (a retried transaction: anew)
+            if expired:
+                await insert_rows(tx, entries)
+                await self.bus.announce(tx, [record.id for record in expired])
+            return expired
+
+        entries: list[Entry] = []
+        expired = await self.db.bulk(sweep)
+        say(entries)
+        return expired
 
     async def told(self, record_id: str) -> None:
         await self.db.run(lambda tx: tx.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)))
@@ -134,6 +165,8 @@ class SqlCompletion:
 
 class StepwiseCompletion:
     """The same change as steps, for stores that share no transaction (memory, or a mix of backends)."""
+
+    announces = False
 
     def __init__(self, ledger: Ledger, vault: Vault, audit: AuditLog) -> None:
         self.ledger = ledger
@@ -159,6 +192,16 @@ class StepwiseCompletion:
             remote=remote,
         )
         return record
+
+    async def expire_due(self, limit: int) -> list[Record]:
+        expired = await self.ledger.expire_due(limit)
+        await self.audit.write_many(
+            [
+                (Event.EXPIRED, {"principal": r.principal, "client_id": r.client_id, "record_id": r.id})
+                for r in expired
+            ]
+        )
+        return expired
 
     async def told(self, record_id: str) -> None:
         return None

@@ -77,6 +77,9 @@ class SQLiteTx:
         rows = cursor.fetchall() if cursor.description else []
         return Rows(rows, cursor.rowcount)
 
+    async def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, params)
+
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 

@@ -103,13 +103,24 @@ def describe_url(url: str) -> str:
 
 
 class _PostgresTx:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    """A connection, in pipeline mode inside a transaction: `execute` sends what `send` queued with
+    its own statement and waits once for all of it."""
+
+    def __init__(
+        self, conn: psycopg.AsyncConnection[Any], pipeline: psycopg.AsyncPipeline | None = None
+    ) -> None:
         self.conn = conn
+        self.pipeline = pipeline
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         cursor = await self.conn.execute(_placeholders(sql), _text(params))
+        if self.pipeline is not None:
+            await self.pipeline.sync()  # this statement's answer, and those queued before it
         rows = await cursor.fetchall() if cursor.description else []
         return Rows(list(rows), cursor.rowcount)
+
+    async def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self.conn.execute(_placeholders(sql), _text(params))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -290,8 +301,8 @@ class PostgresDatabase:
         psycopg, psycopg_pool = _import()
         for attempt in range(_RETRIES + 1):
             try:
-                async with self._connection(pool) as conn, conn.transaction():
-                    return await step(_PostgresTx(conn))
+                async with self._connection(pool) as conn:
+                    return await _in_transaction(conn, step)
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES:
                     raise
@@ -335,6 +346,31 @@ class PostgresDatabase:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+async def _in_transaction(conn: psycopg.AsyncConnection[Any], step: Step[T]) -> T:
+    """Run `step` in one transaction, pipelined where this libpq can (14 and later): BEGIN travels
+    with the first statement that waits for an answer, and what `Tx.send` queued with the COMMIT, so
+    a transaction whose writes need no answer costs two round trips whatever their number."""
+    psycopg, _ = _import()
+    if not psycopg.Pipeline.is_supported():
+        async with conn.transaction():
+            return await step(_PostgresTx(conn))
+    try:
+        async with conn.pipeline() as pipeline:
+            await conn.execute("BEGIN")
+            try:
+                result = await step(_PostgresTx(conn, pipeline))
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("ROLLBACK")  # sent as the pipeline ends
+                raise
+            await conn.execute("COMMIT")
+        return result  # the pipeline's end waited for the COMMIT, or raised what failed before it
+    finally:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with anyio.CancelScope(shield=True), contextlib.suppress(psycopg.Error):
+                await conn.execute("ROLLBACK")  # a statement failed, so the COMMIT never ran
 
 
 def _first_line(exc: BaseException) -> str:

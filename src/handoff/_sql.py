@@ -9,6 +9,8 @@ tables carry a column of that name). Two things differ and are the database's to
 - `Tx.lock(name)` serializes the transactions that take the same name until they end: on
   PostgreSQL an advisory transaction lock, so a count-then-insert (a rate limit) or a sweep
   holds across replicas; on SQLite nothing, since `BEGIN IMMEDIATE` already lets one writer in.
+- `Tx.send` runs a statement whose rows nobody reads: PostgreSQL pipelines it with the next
+  statement that needs an answer (or the commit), so a completion's writes cost one round trip.
 - `Database.lock(name)` is held across awaits (a token refresh over HTTP) by one holder in all
   processes that share the database.
 
@@ -44,6 +46,12 @@ class Tx(Protocol):
     """A connection inside one statement (`Database.run`) or one transaction (`Database.transaction`)."""
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows: ...
+
+    async def send(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement whose rows are not needed. In a PostgreSQL transaction it waits for nothing:
+        it travels with the next statement that needs an answer, or with the commit, in one round trip
+        (a failure then surfaces there, and the transaction rolls back as usual)."""
+        ...
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 

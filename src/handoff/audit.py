@@ -7,7 +7,8 @@ import enum
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 from ._sql import Database, Tx
 
@@ -40,8 +41,21 @@ class Entry:
     remote: str | None = None
     detail: str | None = None
 
+    def as_dict(self) -> dict[str, str | float | None]:
+        return {name: getattr(self, name) for name in _ENTRY_FIELDS}  # not asdict(): no deep copies
+
     def as_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.as_dict(), sort_keys=True)
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+
+
+def say(entries: Sequence[Entry]) -> None:
+    """Log audit lines already kept (a sweep's thousands cost nothing when no one listens)."""
+    if logger.isEnabledFor(logging.INFO):
+        for entry in entries:
+            logger.info("%s", entry.as_json())
 
 
 class AuditLog(abc.ABC):
@@ -59,15 +73,14 @@ class AuditLog(abc.ABC):
     ) -> Entry:
         entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
         await self._keep(entry)
-        logger.info("%s", entry.as_json())
+        say([entry])
         return entry
 
     async def write_many(self, entries: list[tuple[Event, dict[str, str | None]]]) -> None:
         """Several lines at once (a sweep's expiries): one write to the store where it can."""
         kept = [Entry(time.time(), event.value, **fields) for event, fields in entries]
         await self._keep_all(kept)
-        for entry in kept:
-            logger.info("%s", entry.as_json())
+        say(kept)
 
     async def _keep_all(self, entries: list[Entry]) -> None:
         for entry in entries:
@@ -131,7 +144,12 @@ def _values(entry: Entry) -> tuple[object, ...]:
 
 async def insert_row(tx: Tx, entry: Entry) -> None:
     """One audit line, inside the caller's transaction."""
-    await tx.execute(_INSERT, _values(entry))
+    await tx.send(_INSERT, _values(entry))
+
+
+async def insert_rows(tx: Tx, entries: Sequence[Entry]) -> None:
+    """Audit lines, inside the caller's transaction."""
+    await tx.executemany(_INSERT, [_values(e) for e in entries])
 
 
 class SqlAudit(AuditLog):

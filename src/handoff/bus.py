@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -17,6 +17,7 @@ from .ledger import Record
 
 if TYPE_CHECKING:
     from ._postgres import PostgresDatabase
+    from ._sql import Tx
     from .ledger import SqlLedger
 
 Listener = Callable[[Record], Awaitable[None]]
@@ -32,7 +33,15 @@ class Bus(Protocol):
     `wait` blocks until the given record is published (or the timeout passes).
     """
 
-    async def publish(self, record: Record) -> None: ...
+    async def publish(self, record: Record, *, announced: bool = False) -> None:
+        """Deliver `record` to this process's waiters and listeners, and to the other processes'
+        unless `announce` already told them in the transaction that made the change."""
+        ...
+
+    async def announce(self, tx: Tx, record_ids: Sequence[str]) -> None:
+        """Tell the other processes that these records changed, as part of `tx`: they hear it when it
+        commits, and never if it rolls back (in one process there is no one else to tell)."""
+        ...
 
     def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
         """Call `listener` for published records (only those `interest` names, when given: a replica
@@ -62,12 +71,15 @@ class LocalBus:
         self._interests: list[Interest] | None = []
         self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
 
-    async def publish(self, record: Record) -> None:
+    async def publish(self, record: Record, *, announced: bool = False) -> None:
         for event, box in self._waiters.pop(record.id, []):
             box.append(record)
             event.set()
         for listener in list(self._listeners):
             await listener(record)
+
+    async def announce(self, tx: Tx, record_ids: Sequence[str]) -> None:
+        return None
 
     def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
         self._listeners.append(listener)
@@ -149,11 +161,17 @@ class PostgresBus:
         """Whether the LISTEN connection is up (False before `run`, and from a drop to the catch-up)."""
         return self._listening
 
-    async def publish(self, record: Record) -> None:
+    async def publish(self, record: Record, *, announced: bool = False) -> None:
         await self.local.publish(record)
-        await self.db.run(
-            lambda tx: tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{self.replica} {record.id}"))
-        )
+        if not announced:
+            await self.db.run(lambda tx: self.announce(tx, [record.id]))
+
+    async def announce(self, tx: Tx, record_ids: Sequence[str]) -> None:
+        notes = [(CHANNEL, f"{self.replica} {record_id}") for record_id in record_ids]
+        if len(notes) == 1:
+            await tx.send("SELECT pg_notify(?, ?)", notes[0])
+        else:
+            await tx.executemany("SELECT pg_notify(?, ?)", notes)
 
     def listen(self, listener: Listener, *, interest: Interest | None = None) -> None:
         self.local.listen(listener, interest=interest)

@@ -101,7 +101,7 @@ class Store:
             vault,
             audit=audit,
             entries=SqlEntries(db),
-            completion=SqlCompletion(db, ledger, vault, audit),
+            completion=SqlCompletion(db, ledger, vault, audit, bus),
             bus=bus,
             database=db,
         )

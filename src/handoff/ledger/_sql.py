@@ -49,6 +49,30 @@ async def finish_row(tx: Tx, record_id: str, status: Status) -> Record:
     raise TransitionRefused(record_id, _row(row).seen_at(t).status)
 
 
+async def expire_rows(tx: Tx, limit: int) -> list[Record]:
+    """Up to `limit` overdue pending records marked expired, inside the caller's transaction.
+    Replicas sweeping at the same time take turns (`Tx.lock`), so each expiry is returned once."""
+    await tx.lock("records:sweep")
+    t = now()
+    # One statement, returning only the rows it changed: a record another replica finished
+    # meanwhile (its transaction held the row) is re-checked, stays completed, and is not
+    # reported as expired.
+    rows = (
+        await tx.execute(
+            "UPDATE records SET status = 'expired', completed_at = expires_at "
+            "WHERE id IN "
+            "(SELECT id FROM records WHERE status = 'pending' AND expires_at <= ? LIMIT ?) "
+            f"AND status = 'pending' RETURNING {_COLUMNS}",
+            (t, limit),
+        )
+    ).rows
+    await tx.send(
+        "DELETE FROM claimed WHERE id IN (SELECT id FROM claimed WHERE expires_at <= ? LIMIT ?)",
+        (t, limit),
+    )
+    return [_row(r).seen_at(t) for r in rows]
+
+
 class SqlLedger:
     """Records in the `records` table; each transition is one conditional UPDATE."""
 
@@ -129,29 +153,7 @@ class SqlLedger:
         that never hold up the loop or the database for long. Replicas sweeping at the same time take
         turns (`Tx.lock`), so each expiry is returned, audited and announced once.
         """
-
-        async def sweep(tx: Tx) -> list[Record]:
-            await tx.lock("records:sweep")
-            t = now()
-            # One statement, returning only the rows it changed: a record another replica finished
-            # meanwhile (its transaction held the row) is re-checked, stays completed, and is not
-            # reported as expired.
-            rows = (
-                await tx.execute(
-                    "UPDATE records SET status = 'expired', completed_at = expires_at "
-                    "WHERE id IN "
-                    "(SELECT id FROM records WHERE status = 'pending' AND expires_at <= ? LIMIT ?) "
-                    f"AND status = 'pending' RETURNING {_COLUMNS}",
-                    (t, limit),
-                )
-            ).rows
-            await tx.execute(
-                "DELETE FROM claimed WHERE id IN (SELECT id FROM claimed WHERE expires_at <= ? LIMIT ?)",
-                (t, limit),
-            )
-            return [_row(r).seen_at(t) for r in rows]
-
-        return await self.db.bulk(sweep)
+        return await self.db.bulk(lambda tx: expire_rows(tx, limit))
 
     async def finished_since(self, since: float, limit: int = 10_000) -> list[Record]:
         """Records that finished (or expired) at `since` or later: what a replica whose bus was cut off

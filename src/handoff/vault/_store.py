@@ -99,7 +99,7 @@ def _cannot_open(unreadable: list[Unreadable]) -> str:
 
 
 async def write_row(tx: Tx, principal: str, name: str, sealed: Sealed) -> None:
-    await tx.execute(
+    await tx.send(
         "INSERT INTO secrets (principal, name, key_id, nonce, ciphertext, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (principal, name) DO UPDATE SET "
         "key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
