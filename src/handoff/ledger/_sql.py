@@ -113,7 +113,7 @@ class SqlLedger:
                 client_id=draft.client_id,
                 key=draft.key,
             )
-            await tx.execute(
+            await tx.send(
                 f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                 (
                     record.id,
