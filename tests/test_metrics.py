@@ -101,6 +101,20 @@ async def test_a_round_trip_in_each_era_is_counted_on_its_own_listener_and_names
     assert running.origin not in text and "wk_" not in text
 
 
+async def test_a_sweep_counts_what_it_expired_and_audits_each(running):
+    from handoff.ledger import Draft
+
+    handoff = running.demo.handoff
+    for i in range(5):
+        draft = Draft(principal="alice", kind="secret", params={"name": f"k{i}"}, key=f"secret:k{i}")
+        await handoff.ledger.create(draft, ttl=-1.0)  # already overdue
+    assert await handoff.sweep() == 5
+    async with httpx2.AsyncClient(timeout=10) as http:
+        found = samples((await http.get(f"http://{running.options['metrics_address']}/metrics")).text)
+    assert found[secret("expired")] == 5
+    assert [e.event for e in await handoff.audit.read(principal="alice")].count("expired") == 5
+
+
 async def test_the_metrics_listener_stays_on_loopback_unless_a_token_guards_it(tmp_path):
     options = {
         "public_url": "http://127.0.0.1:8377",

@@ -551,8 +551,8 @@ class Handoff:
         swept = 0
         announced = self.completion.announces
         while batch := await self.completion.expire_due(SWEEP_BATCH):
+            self.metrics.expired(batch)
             for record in batch:
-                self.metrics.finished(record)
                 await self.bus.publish(record, announced=announced)
             swept += len(batch)
             if len(batch) < SWEEP_BATCH:

@@ -9,9 +9,10 @@ tries) are read from those parts when scraped, so they cost nothing in between.
 
 from __future__ import annotations
 
+import collections
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
@@ -95,6 +96,11 @@ class Metrics:
             self.link_to_completion.labels(record.kind).observe(
                 max(0.0, record.completed_at - record.created_at)
             )
+
+    def expired(self, records: Sequence[Record]) -> None:
+        """A sweep's batch of expiries, counted once per kind rather than once per record."""
+        for kind, n in collections.Counter(r.kind for r in records).items():
+            self.elicitations.labels(kind, "expired").inc(n)
 
     def since_completion(self, histogram: Histogram, record: Record) -> None:
         if record.completed_at is not None:
