@@ -16,6 +16,8 @@ from handoff.demo import Demo, build_demo
 
 LIMITS = Limits(max_pending=10_000, max_per_minute=1_000_000)
 """Per-user limits past what the benchmarks create (the demo's users are only alice and bob)."""
+SESSIONS_PER_USER = 2_000
+"""2025-11-25 sessions one user may hold on one process, past the replicas benchmark's 1,000."""
 
 
 def bench_demo(public_url: str, data: str, *, retry_wait: float, database_url: str | None = None) -> Demo:
@@ -23,6 +25,8 @@ def bench_demo(public_url: str, data: str, *, retry_wait: float, database_url: s
     `bench_forget` to start each flow afresh."""
     demo = build_demo(public_url, data, retry_wait=retry_wait, database_url=database_url)
     demo.handoff.ledger.limits = LIMITS  # type: ignore[attr-defined]
+    if demo.handoff.sessions is not None:  # the replicas' 1,000 waiting sessions are two users'
+        demo.handoff.sessions.per_principal = SESSIONS_PER_USER
 
     @demo.mcp.tool()
     async def forecast_plain(city: str) -> str:
