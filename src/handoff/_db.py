@@ -87,6 +87,21 @@ class SQLiteTx:
         return None  # BEGIN IMMEDIATE has let one writer in already
 
 
+def _run(conn: sqlite3.Connection, step: Step[T], transaction: bool) -> T:
+    tx = SQLiteTx(conn)
+    if not transaction:
+        return drive(step(tx))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result: T = drive(step(tx))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back on its own (a full disk does)
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 class SQLiteDatabase:
     """A SQLite file opened once, used by one process; statements run inline under a lock."""
 
@@ -146,32 +161,20 @@ class SQLiteDatabase:
         raises `StorageUnavailable`; a broken statement or constraint stays the error it is.
         """
         with self._lock:
-            try:
-                return fn(self._conn)
-            except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
-                if not _unavailable(exc):
-                    raise
-                logger.error("database %s cannot be used right now: %s", self.path, exc)
-                raise StorageUnavailable(f"database {self.path} cannot be used right now: {exc}") from exc
+            return self._guarded(fn)
+
+    def _guarded(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._conn)
+        except (sqlite3.OperationalError, sqlite3.ProgrammingError) as exc:
+            if not _unavailable(exc):
+                raise
+            logger.error("database %s cannot be used right now: %s", self.path, exc)
+            raise StorageUnavailable(f"database {self.path} cannot be used right now: {exc}") from exc
 
     def now(self, step: Step[T], *, transaction: bool = False) -> T:
         """Run `step` synchronously (on SQLite every step can): for start-up checks and the CLI."""
-
-        def run(conn: sqlite3.Connection) -> T:
-            tx = SQLiteTx(conn)
-            if not transaction:
-                return drive(step(tx))
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result: T = drive(step(tx))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may have rolled back on its own (a full disk does)
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return self.call(run)
+        return self.call(lambda conn: _run(conn, step, transaction))
 
     async def run(self, step: Step[T]) -> T:
         return self.now(step)

@@ -77,8 +77,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 AUTH_BODY_LIMIT = 16 * 1024
 LINK_LIFE = 480.0
 """Seconds a link lives by default: eight minutes, what a 2026 client's ten held rounds cover."""
-SWEEP_BATCH = 1000
-"""Records expired per transaction: each batch takes about 10 ms, in a worker thread."""
+SWEEP_BATCH = 250
+"""Records expired per transaction: a few milliseconds each, in a worker thread (a call that needs the
+database meanwhile waits for one batch at most)."""
 SWEEP_PAUSE = 0.005
 """Seconds between batches, when there are more: calls and pages get the database in between."""
 _AUTH_PATHS = ("/register", "/token", "/revoke", "/authorize")
