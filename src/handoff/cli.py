@@ -598,6 +598,14 @@ def call(
     help="Seconds a browser step may take once its link is opened; then the call ends with a tool error.",
 )
 @click.option(
+    "--progress-every",
+    "progress_every",
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress notifications to the client while a call waits for a person "
+    "(to a call that asked for progress), so that its tool-call timeout does not end it.",
+)
+@click.option(
     "--print-config",
     "print_config",
     type=click.Choice(["claude-desktop", "claude-code", "codex", "cursor", "vscode"]),
@@ -612,6 +620,7 @@ def bridge(
     server: tuple[str, ...],
     accept: str,
     timeout: float,
+    progress_every: float,
     print_config: str | None,
     connect_timeout: float,
     max_answer_mib: float,
@@ -646,6 +655,7 @@ def bridge(
             sign_in_timeout=sign_in_timeout,
             connect_timeout=connect_timeout,
             timeout=timeout,
+            progress_every=progress_every,
             max_answer_bytes=answer_bytes(max_answer_mib),
         )
     )

@@ -39,7 +39,7 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from .._errors import expected
+from .._errors import HandoffError, expected
 from .._exact import printable
 from ..client import Decision, Elicitations, HandoffClient, SignIn, system_browser
 from ..client._connect import connect
@@ -47,6 +47,7 @@ from ..client._failures import ServerUnreachable, one_line
 from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
 from ._consent import NOT_NOW, OPEN, BridgeConsent, consent_text, link_text, passed_on
+from ._progress import Progress
 from ._steps import Ask, Step, Steps, current, key_of
 
 logger = logging.getLogger("handoff.bridge")
@@ -58,6 +59,8 @@ client asked to retry; a client without elicitation given the link again): below
 timeout common clients use."""
 LINK = "link"
 """The key of the bridge's one input request in an `InputRequiredResult`."""
+PROGRESS_EVERY = 10.0
+"""Seconds between progress notifications while a call waits for a person."""
 CHOICE: ElicitRequestedSchema = {
     "type": "object",
     "properties": {
@@ -75,11 +78,23 @@ CHOICE: ElicitRequestedSchema = {
 class Bridge:
     """The downstream handlers, for one upstream connection."""
 
-    def __init__(self, client: HandoffClient, tasks: TaskGroup, steps: Steps, accept: Policy) -> None:
+    def __init__(
+        self,
+        client: HandoffClient,
+        tasks: TaskGroup,
+        steps: Steps,
+        accept: Policy,
+        *,
+        timeout: float = 600.0,
+        progress_every: float = PROGRESS_EVERY,
+    ) -> None:
         self.client = client
         self.tasks = tasks
         self.steps = steps
         self.accept = accept
+        self.timeout = timeout
+        """Seconds the client in front has to answer a question about a link."""
+        self.progress_every = progress_every
 
     def server(self) -> Server[Any]:
         info = self.client.server_info
@@ -122,16 +137,45 @@ class Bridge:
                 step = Step(params.name, arguments)
                 self.steps.add(step)
                 self.tasks.start_soon(self._run, step)
-        return await self._follow(ctx, step)
+        follower = Progress(ctx.session)
+        step.followers.append(follower)
+        try:
+            async with anyio.create_task_group() as beating:
+                beating.start_soon(self._beat, step, follower)
+                answer = await self._follow(ctx, step)
+                beating.cancel_scope.cancel()
+            return answer
+        except anyio.get_cancelled_exc_class():
+            if step.followers == [follower] and not step.done.is_set():
+                logger.info("%s: cancelled by the client; the call upstream is cancelled", _named(step))
+                self._stop(step)
+            raise
+        finally:
+            step.followers.remove(follower)
 
     async def _run(self, step: Step) -> None:
         current.set(step)
-        try:
-            result = await self.client.call_tool(step.tool, step.arguments)
-        except Exception as exc:
-            step.finish(error=exc)
-        else:
-            step.finish(result)
+        with step.scope:
+            try:
+                result = await self.client.call_tool(step.tool, step.arguments, progress_callback=step.relay)
+            except Exception as exc:
+                step.finish(error=exc)
+            else:
+                step.finish(result)
+        if step.scope.cancelled_caught:
+            step.finish(error=Stopped(f"{step.tool} was stopped before it ended"))
+
+    def _stop(self, step: Step) -> None:
+        """Nothing of the step stays pending: the upstream call is cancelled, its questions too."""
+        step.stop()
+        self.steps.collected(step)
+
+    async def _beat(self, step: Step, follower: Progress) -> None:
+        """While a person is asked or in the browser, a progress notification every so often."""
+        while True:
+            await anyio.sleep(self.progress_every)
+            if step.waits_on_a_person:
+                await follower.beat(f"waiting for you to finish in your browser ({step.tool})")
 
     async def _follow(
         self, ctx: ServerRequestContext[Any], step: Step
@@ -169,32 +213,51 @@ class Bridge:
         if elicitation is not None and elicitation.url is not None:
             if modern:
                 step.awaiting, step.awaiting_form = ask, False
-                params: Any = ElicitRequestURLParams(message=passed_on(request), url=url)
-                return InputRequiredResult(
-                    input_requests={LINK: ElicitRequest(params=params)}, request_state=step.id
-                )
+                return _input_required(step, ElicitRequestURLParams(message=passed_on(request), url=url))
             elicitation_id = request.elicitation_id or secrets.token_urlsafe(16)
-            said = await ctx.session.elicit_url(passed_on(request), url, elicitation_id, ctx.request_id)
-            ask.decide(Decision(said.action))
-            return None
+            with anyio.move_on_after(self.timeout):
+                said = await ctx.session.elicit_url(passed_on(request), url, elicitation_id, ctx.request_id)
+                ask.decide(Decision(said.action))
+                return None
+            return self._unanswered(step)
         if elicitation is not None and (elicitation.form is not None or elicitation.url is None):
+            form = ElicitRequestFormParams(message=consent_text(request), requested_schema=CHOICE)
             if modern:
                 step.awaiting, step.awaiting_form = ask, True
-                form = ElicitRequestFormParams(message=consent_text(request), requested_schema=CHOICE)
-                return InputRequiredResult(
-                    input_requests={LINK: ElicitRequest(params=form)}, request_state=step.id
-                )
-            said = await ctx.session.elicit_form(consent_text(request), CHOICE, ctx.request_id)
-            _decide_form(ask, said.action, said.content)
-            return None
+                return _input_required(step, form)
+            with anyio.move_on_after(self.timeout):
+                answer = await ctx.session.elicit_form(form.message, CHOICE, ctx.request_id)
+                _decide_form(ask, answer.action, answer.content)
+                return None
+            return self._unanswered(step)
         ask.decide(Decision.ACCEPT)  # the person opens it from the tool result; the step waits
         step.shown = ask
         return _tool_error(link_text(request))
+
+    def _unanswered(self, step: Step) -> CallToolResult:
+        """The client in front did not answer the question about a link in time: the call ends."""
+        logger.info(
+            "%s: no answer about the link within %g s; the call is stopped", _named(step), self.timeout
+        )
+        self._stop(step)
+        return _tool_error(
+            f"No answer about the link within {self.timeout:g} s, so {step.tool} was stopped; "
+            "call the tool again to be asked again."
+        )
+
+
+class Stopped(HandoffError):
+    """The step was given up before its call upstream ended."""
+
+
+def _named(step: Step) -> str:
+    return printable(step.tool, lines=False)
 
 
 def _input_required(
     step: Step, params: ElicitRequestURLParams | ElicitRequestFormParams
 ) -> InputRequiredResult:
+    """The bridge's one question to a 2026-07-28 client, to be answered in its retry."""
     return InputRequiredResult(input_requests={LINK: ElicitRequest(params=params)}, request_state=step.id)
 
 
@@ -280,6 +343,7 @@ async def run_bridge(
     sign_in_timeout: float = 300.0,
     connect_timeout: float = 10.0,
     timeout: float = 600.0,
+    progress_every: float = PROGRESS_EVERY,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> int:
     """Serve MCP on stdio, in front of `server` (a URL, or a command to run), until stdin closes."""
@@ -309,7 +373,9 @@ async def run_bridge(
                 if info and info.name:
                     elicitations.server = f"{info.name} ({where})"
                 async with anyio.create_task_group() as tasks:
-                    bridge = Bridge(client, tasks, steps, accept)
+                    bridge = Bridge(
+                        client, tasks, steps, accept, timeout=timeout, progress_every=progress_every
+                    )
                     downstream = bridge.server()
                     serving = True
                     await downstream.run(read, write, downstream.create_initialization_options())

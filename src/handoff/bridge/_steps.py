@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from ..client import ConsentRequest, Decision
+from ._progress import Progress
 
 KEEP_FINISHED = 600.0
 """Seconds a result nobody has collected yet (its caller was told to call again) is kept."""
@@ -54,12 +55,37 @@ class Step:
         """Whether that question is the consent form (else the link itself, in URL mode)."""
         self.shown: Ask | None = None
         """The link given to a client without elicitation, in a tool result."""
+        self.scope = anyio.CancelScope()
+        """Around the upstream call: cancelled when the client in front gives up on it."""
+        self.followers: list[Progress] = []
+        """The downstream requests waiting on this step, each with its own progress token (or none)."""
+        self.answers: dict[str, Decision] = {}
+        """What was decided for each link already asked about (by elicitation id, else address)."""
+        self.asked: list[Ask] = []
         self._asks: deque[Ask] = deque()
         self._wake = anyio.Event()
 
     def push(self, ask: Ask) -> None:
+        self.asked.append(ask)
         self._asks.append(ask)
         self._notify()
+
+    @property
+    def waits_on_a_person(self) -> bool:
+        """A link was sent during this call and the call has not ended: someone is in the browser,
+        or being asked."""
+        return bool(self.asked) and not self.done.is_set()
+
+    def stop(self) -> None:
+        """Give up on the step: the upstream call is cancelled, and every question still open with it."""
+        self.scope.cancel()
+        for ask in self.asked:
+            ask.decide(Decision.CANCEL)
+
+    async def relay(self, progress: float, total: float | None, message: str | None) -> None:
+        """Upstream progress for this call, to each downstream request that waits on it."""
+        for follower in list(self.followers):
+            await follower.send(progress, total, message)
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error = result, error
