@@ -1,13 +1,14 @@
 """An MCP server on stdio for what `handoff demo` does not do, to stand upstream of `handoff bridge`.
 
 `work` reports progress; `hang` waits until it is cancelled; `link_then_hang` sends a link and never
-finishes; `flood` sends many links at once, each twice. What happens to the tools is appended to
-the file named by the first argument, one line each (a stdio server does not get its client's
-environment).
+finishes; `withdraw` sends a link, then withdraws it; `flood` sends many links at once, each twice.
+What happens to the tools is appended to the file named by the first argument, one line each (a
+stdio server does not get its client's environment).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import anyio
@@ -50,6 +51,19 @@ async def link_then_hang(ctx: Context) -> str:
     log(f"link_then_hang: {said.action}")
     await anyio.sleep_forever()
     return "never"
+
+
+@server.tool()
+async def withdraw(asked: str, ctx: Context) -> str:
+    """Ask to open a link, and withdraw the request once the file `asked` exists (the person was
+    asked)."""
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(ctx.elicit_url, "Finish the step", f"{LINK}withdrawn", "withdrawn")
+        while not os.path.exists(asked):  # noqa: ASYNC110 (a file another process writes)
+            await anyio.sleep(0.02)
+        tasks.cancel_scope.cancel()  # the SDK tells the client: notifications/cancelled
+    log("withdraw: withdrawn")
+    return "withdrawn"
 
 
 @server.tool()

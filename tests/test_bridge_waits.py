@@ -133,6 +133,27 @@ async def test_a_client_that_cancels_its_call_cancels_it_upstream_and_nothing_st
     )
 
 
+async def test_a_link_the_server_withdraws_is_withdrawn_from_the_client_too(tmp_path: Path):
+    withdrawn: list[str] = []
+
+    async def consent(context: Any, params: Any) -> ElicitResult:
+        (tmp_path / "asked").touch()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            withdrawn.append(params.message)  # the bridge cancelled its question
+        raise AssertionError("unreachable")
+
+    command = upstream(tmp_path)
+    async with bridged(FormOnlyClient(command, mode="legacy", elicitation_callback=consent)) as client:
+        result = await client.call_tool("withdraw", {"asked": str(tmp_path / "asked")})
+
+    assert text_of(result) == "withdrawn"
+    assert len(withdrawn) == 1 and "Link: https://example.com/step/withdrawn" in withdrawn[0]
+    assert read(tmp_path / "opened.log") == []
+    assert "handoff bridge: withdraw: the server withdrew its link" in (tmp_path / "stderr.log").read_text()
+
+
 @pytest.mark.parametrize("era", ERAS)
 async def test_a_flood_of_links_asks_the_person_once_per_link_at_most(tmp_path: Path, era: str):
     asked: list[str] = []

@@ -94,8 +94,13 @@ class BridgeConsent:
             return step.answers[same]
         ask = Ask(request)
         step.push(ask)
-        with anyio.move_on_after(self.timeout):
-            await ask.decided.wait()
+        try:
+            with anyio.move_on_after(self.timeout):
+                await ask.decided.wait()
+        except anyio.get_cancelled_exc_class():
+            logger.info("%s: the server withdrew its link", printable(step.tool, lines=False))
+            ask.decide(Decision.CANCEL)  # the question goes away in the client too
+            raise
         step.answers[same] = ask.decision
         logger.info(
             "%s: link to %s (%s): %s%s",

@@ -13,7 +13,7 @@ import logging
 import math
 import secrets
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
@@ -32,6 +32,7 @@ from mcp_types import (
     ElicitRequestedSchema,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
+    ElicitResult,
     InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
@@ -192,6 +193,8 @@ class Bridge:
                 if step.shown is not None:
                     return _tool_error(link_text(step.shown.request))
                 return InputRequiredResult(request_state=step.id)
+            if ask.decided.is_set():
+                continue  # withdrawn by the server before the client was asked
             answer = await self._decide(ctx, step, ask, modern)
             if answer is not None:
                 return answer
@@ -215,24 +218,40 @@ class Bridge:
                 step.awaiting, step.awaiting_form = ask, False
                 return _input_required(step, ElicitRequestURLParams(message=passed_on(request), url=url))
             elicitation_id = request.elicitation_id or secrets.token_urlsafe(16)
-            with anyio.move_on_after(self.timeout):
-                said = await ctx.session.elicit_url(passed_on(request), url, elicitation_id, ctx.request_id)
+            said = await self._asking(
+                ask, ctx.session.elicit_url(passed_on(request), url, elicitation_id, ctx.request_id)
+            )
+            if said is not None:
                 ask.decide(Decision(said.action))
-                return None
-            return self._unanswered(step)
+            return None if ask.decided.is_set() else self._unanswered(step)
         if elicitation is not None and (elicitation.form is not None or elicitation.url is None):
             form = ElicitRequestFormParams(message=consent_text(request), requested_schema=CHOICE)
             if modern:
                 step.awaiting, step.awaiting_form = ask, True
                 return _input_required(step, form)
-            with anyio.move_on_after(self.timeout):
-                answer = await ctx.session.elicit_form(form.message, CHOICE, ctx.request_id)
+            answer = await self._asking(ask, ctx.session.elicit_form(form.message, CHOICE, ctx.request_id))
+            if answer is not None:
                 _decide_form(ask, answer.action, answer.content)
-                return None
-            return self._unanswered(step)
+            return None if ask.decided.is_set() else self._unanswered(step)
         ask.decide(Decision.ACCEPT)  # the person opens it from the tool result; the step waits
         step.shown = ask
         return _tool_error(link_text(request))
+
+    async def _asking(self, ask: Ask, question: Awaitable[ElicitResult]) -> ElicitResult | None:
+        """The client's answer to `question`; None when the server withdrew the link first (the
+        question is then cancelled in the client too) or after `timeout` seconds."""
+        answer: list[ElicitResult] = []
+        with anyio.move_on_after(self.timeout):
+            async with anyio.create_task_group() as asking:
+
+                async def withdrawn() -> None:
+                    await ask.decided.wait()
+                    asking.cancel_scope.cancel()
+
+                asking.start_soon(withdrawn)
+                answer.append(await question)
+                asking.cancel_scope.cancel()
+        return answer[0] if answer else None
 
     def _unanswered(self, step: Step) -> CallToolResult:
         """The client in front did not answer the question about a link in time: the call ends."""
