@@ -35,15 +35,10 @@ class FormOnlyClient(Client):
         return session
 
 
-def bridge_command(
-    tmp_path: Path, *server: str, extra: tuple[str, ...] = (), more_env: dict[str, str] | None = None
-) -> StdioServerParameters:
-    """The bridge, its stdout recorded in tmp_path/stdout.log on its way to the client, its stderr
-    in tmp_path/stderr.log; `more_env` adds to (or replaces) what it runs with."""
-    bridge = shlex.join([sys.executable, "-m", "handoff.cli", "bridge", *extra, *server])
-    bridge += f" 2>{shlex.quote(str(tmp_path / 'stderr.log'))}"
-    record = shlex.quote(str(tmp_path / "stdout.log"))
-    env = {
+def bridge_env(tmp_path: Path, more_env: dict[str, str] | None = None) -> dict[str, str]:
+    """What the bridge runs with: the browser stand-in (logging to tmp_path/browser.log), a token file
+    in tmp_path, this tree's handoff; `more_env` adds to (or replaces) that."""
+    return {
         **os.environ,
         "BROWSER": f"{shlex.quote(sys.executable)} {HERE / 'fake_browser.py'} %s",
         "FAKE_SECRET": SECRET,
@@ -52,6 +47,17 @@ def bridge_command(
         "PYTHONPATH": python_path(HERE),
         **(more_env or {}),
     }
+
+
+def bridge_command(
+    tmp_path: Path, *server: str, extra: tuple[str, ...] = (), more_env: dict[str, str] | None = None
+) -> StdioServerParameters:
+    """The bridge, its stdout recorded in tmp_path/stdout.log on its way to the client, its stderr
+    in tmp_path/stderr.log (its environment: `bridge_env`)."""
+    bridge = shlex.join([sys.executable, "-m", "handoff.cli", "bridge", *extra, *server])
+    bridge += f" 2>{shlex.quote(str(tmp_path / 'stderr.log'))}"
+    record = shlex.quote(str(tmp_path / "stdout.log"))
+    env = bridge_env(tmp_path, more_env)
     return StdioServerParameters(command="sh", args=["-c", f"{bridge} | tee {record}"], env=env)
 
 

@@ -598,6 +598,12 @@ def call(
     help="Seconds a browser step may take once its link is opened; then the call ends with a tool error.",
 )
 @click.option(
+    "--listen",
+    metavar="127.0.0.1:PORT",
+    help="Serve over Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio, for clients that "
+    "only reach servers at a URL (loopback addresses only).",
+)
+@click.option(
     "--progress-every",
     "progress_every",
     default=10.0,
@@ -620,6 +626,7 @@ def bridge(
     server: tuple[str, ...],
     accept: str,
     timeout: float,
+    listen: str | None,
     progress_every: float,
     print_config: str | None,
     connect_timeout: float,
@@ -645,10 +652,19 @@ def bridge(
         click.echo(config(print_config, server[0], accept=accept))
         return
 
+    address = None
+    if listen is not None:
+        from .bridge._front import CannotListen, loopback
+
+        try:
+            address = loopback(listen)
+        except CannotListen as exc:
+            raise click.ClickException(str(exc)) from None
     code = anyio.run(
         functools.partial(
             run_bridge,
             list(server),
+            listen=address,
             accept=accept,  # type: ignore[arg-type]
             protocol=protocol,
             store=not no_store,

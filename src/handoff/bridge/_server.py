@@ -1,4 +1,5 @@
-"""`handoff bridge`: a stdio MCP server in front of a handoff client connected to the real server.
+"""`handoff bridge`: an MCP server (stdio, or HTTP on loopback) in front of a handoff client connected to
+the real server.
 
 The SDK's low-level `Server` is the downstream side: the bridge serves the upstream's tools exactly
 as listed (names, descriptions, schemas, annotations), which a decorator-based `MCPServer` would
@@ -21,7 +22,6 @@ from anyio.abc import TaskGroup
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INTERNAL_ERROR,
@@ -48,6 +48,7 @@ from ..client._failures import ServerUnreachable, one_line
 from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
 from ._consent import NOT_NOW, OPEN, BridgeConsent, consent_text, link_text, passed_on
+from ._front import CannotListen, http_front, stdio_front
 from ._progress import Progress
 from ._steps import Ask, Step, Steps, current, key_of
 
@@ -356,6 +357,7 @@ def _say(line: str) -> None:
 async def run_bridge(
     server: Sequence[str],
     *,
+    listen: tuple[str, int] | None = None,
     accept: Policy = "none",
     protocol: str = "auto",
     store: bool = True,
@@ -365,7 +367,8 @@ async def run_bridge(
     progress_every: float = PROGRESS_EVERY,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> int:
-    """Serve MCP on stdio, in front of `server` (a URL, or a command to run), until stdin closes."""
+    """Serve MCP in front of `server` (a URL, or a command to run): on stdio until stdin closes, or
+    over Streamable HTTP at `listen` (a loopback host and port) until stopped."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("handoff bridge: %(message)s"))
     logger.addHandler(handler)
@@ -376,36 +379,38 @@ async def run_bridge(
     consent = BridgeConsent(steps, timeout=timeout, browser=system_browser)
     elicitations = Elicitations(consent, server=where, opener=consent.open)
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), timeout=sign_in_timeout)
-    async with stdio_server() as (read, write):  # from here on, stray output goes to stderr
-        serving = False
-        try:
-            async with connect(
-                server,
-                elicitations,
-                mode=protocol,
-                sign_in=sign_in,
-                wait_timeout=timeout,
-                connect_timeout=connect_timeout,
-                max_answer_bytes=max_answer_bytes,
-            ) as client:
-                info = client.server_info
-                if info and info.name:
-                    elicitations.server = f"{info.name} ({where})"
-                async with anyio.create_task_group() as tasks:
-                    bridge = Bridge(
-                        client, tasks, steps, accept, timeout=timeout, progress_every=progress_every
-                    )
-                    downstream = bridge.server()
-                    serving = True
-                    await downstream.run(read, write, downstream.create_initialization_options())
-                    tasks.cancel_scope.cancel()
-        except Exception as exc:
-            if expected(exc) is None:
-                raise
-            _say(one_line(exc, where))
-            if serving:
+    try:
+        front = stdio_front() if listen is None else http_front(*listen, say=_say)
+        async with front as serve:
+            serving = False
+            try:
+                async with connect(
+                    server,
+                    elicitations,
+                    mode=protocol,
+                    sign_in=sign_in,
+                    wait_timeout=timeout,
+                    connect_timeout=connect_timeout,
+                    max_answer_bytes=max_answer_bytes,
+                ) as client:
+                    info = client.server_info
+                    if info and info.name:
+                        elicitations.server = f"{info.name} ({where})"
+                    async with anyio.create_task_group() as tasks:
+                        bridge = Bridge(
+                            client, tasks, steps, accept, timeout=timeout, progress_every=progress_every
+                        )
+                        serving = True
+                        await serve(bridge.server())
+                        tasks.cancel_scope.cancel()
+            except Exception as exc:
+                if expected(exc) is None:
+                    raise
+                _say(one_line(exc, where))
+                if not serving:
+                    await serve(_down(one_line(exc, where)))
                 return 1
-            down = _down(one_line(exc, where))
-            await down.run(read, write, down.create_initialization_options())
-            return 1
+    except CannotListen as exc:
+        _say(str(exc))
+        return 1
     return 0
