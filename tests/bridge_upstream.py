@@ -2,8 +2,10 @@
 
 `work` reports progress; `hang` waits until it is cancelled; `link_then_hang` sends a link and never
 finishes; `withdraw` sends a link, then withdraws it; `flood` sends many links at once, each twice.
-What happens to the tools is appended to the file named by the first argument, one line each (a
-stdio server does not get its client's environment).
+For mirroring: a resource and a resource template, a prompt, completions, `chatty` (a log message),
+`ask_name` (a form elicitation), `summarize` (sampling), `roots` (the client's roots) and `grow` (a
+new tool, announced with `list_changed`). What happens to the tools is appended to the file named by
+the first argument, one line each (a stdio server does not get its client's environment).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import Completion, CompletionArgument, CompletionContext, SamplingMessage, TextContent
+from pydantic import BaseModel
 
 LINK = "https://example.com/step/"
 """Where the links go: a name the link check finds nothing suspicious in."""
@@ -80,6 +84,74 @@ async def flood(links: int, ctx: Context) -> str:
             tasks.start_soon(ask, number)
     log(f"flood: {sorted(answers)}")
     return f"{answers.count('accept')} accepted of {len(answers)}"
+
+
+@server.resource("memo://greeting", name="greeting", description="A greeting", mime_type="text/plain")
+def greeting() -> str:
+    return "hello from upstream"
+
+
+@server.resource("memo://notes/{name}", name="note", description="A note by name")
+def note(name: str) -> str:
+    return f"note {name}"
+
+
+@server.prompt(name="review", description="Review a piece of code")
+def review(code: str) -> str:
+    return f"Please review: {code}"
+
+
+@server.completion()
+async def complete(
+    ref: object, argument: CompletionArgument, context: CompletionContext | None
+) -> Completion:
+    names = ["alpha", "alpine", "beta"]
+    return Completion(values=[n for n in names if n.startswith(argument.value)])
+
+
+@server.tool()
+async def chatty(ctx: Context) -> str:
+    """Log a message to the client, then answer."""
+    await ctx.info("upstream says hello")
+    return "chatted"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+async def ask_name(ctx: Context) -> str:
+    """Ask the person for a name in a form."""
+    said = await ctx.elicit("What is your name?", Name)
+    return f"{said.action}: {said.data.name if said.action == 'accept' else ''}"
+
+
+@server.tool()
+async def summarize(text: str, ctx: Context) -> str:
+    """Ask the client's model for a summary."""
+    message = SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarize: {text}"))
+    answer = await ctx.session.create_message([message], max_tokens=50)
+    return f"summary: {getattr(answer.content, 'text', '')}"
+
+
+@server.tool()
+async def roots(ctx: Context) -> str:
+    """The client's roots."""
+    listed = await ctx.session.list_roots()
+    return " ".join(str(root.uri) for root in listed.roots)
+
+
+@server.tool()
+async def grow(ctx: Context) -> str:
+    """Add a tool, and say the list changed."""
+
+    def grown() -> str:
+        return "grown"
+
+    server.add_tool(grown, name="grown")
+    await ctx.session.send_tool_list_changed()
+    return "grew"
 
 
 if __name__ == "__main__":

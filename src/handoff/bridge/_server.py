@@ -10,19 +10,22 @@ with the link), or decided by `--accept`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import secrets
 import sys
+import warnings
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.message import ServerMessageMetadata
 from mcp_types import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -32,13 +35,14 @@ from mcp_types import (
     ElicitRequestedSchema,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
-    ElicitResult,
+    ErrorData,
     InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
     TextContent,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from .._errors import HandoffError, expected
 from .._exact import printable
@@ -49,8 +53,10 @@ from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
 from ._consent import NOT_NOW, OPEN, BridgeConsent, consent_text, link_text, passed_on
 from ._front import CannotListen, http_front, stdio_front
+from ._mirror import Mirror
+from ._passthrough import Downstreams, Passthrough, undeclared
 from ._progress import Progress
-from ._steps import Ask, Step, Steps, current, key_of
+from ._steps import Ask, Item, Pass, Step, Steps, current, key_of
 
 logger = logging.getLogger("handoff.bridge")
 
@@ -60,7 +66,10 @@ HOLD = 50.0
 client asked to retry; a client without elicitation given the link again): below the 60 s tool-call
 timeout common clients use."""
 LINK = "link"
-"""The key of the bridge's one input request in an `InputRequiredResult`."""
+"""The key of the bridge's one input request in an `InputRequiredResult`, about a link."""
+PASSED = "request"
+"""The key of an upstream's request passed on inside an `InputRequiredResult`."""
+T = TypeVar("T")
 PROGRESS_EVERY = 10.0
 """Seconds between progress notifications while a call waits for a person."""
 CHOICE: ElicitRequestedSchema = {
@@ -87,10 +96,12 @@ class Bridge:
         steps: Steps,
         accept: Policy,
         *,
+        mirror: Mirror,
         timeout: float = 600.0,
         progress_every: float = PROGRESS_EVERY,
     ) -> None:
         self.client = client
+        self.mirror = mirror
         self.tasks = tasks
         self.steps = steps
         self.accept = accept
@@ -100,17 +111,33 @@ class Bridge:
 
     def server(self) -> Server[Any]:
         info = self.client.server_info
-        server: Server[Any] = Server(
-            info.name if info else "handoff bridge",
-            version=info.version if info else "",
-            instructions=self.client.instructions,
-            on_list_tools=self.list_tools,
-            on_call_tool=self.call_tool,
-        )
+        with warnings.catch_warnings():  # logging is deprecated in 2026-07-28, and 2025 clients use it
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            server: Server[Any] = Server(
+                info.name if info else "handoff bridge",
+                version=info.version if info else "",
+                instructions=self.client.instructions,
+                on_list_tools=self.list_tools,
+                on_call_tool=self.call_tool,
+                **self.mirror.handlers(self.client),
+            )
         # A retry's requestState names a step here: sealed, and bound to the tool and arguments.
         boundary = RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="handoff bridge")
-        server.middleware.append(boundary)
+        server.middleware.extend([self._seen, boundary])
+        upstream = self.client.server_capabilities
+        changes = NotificationOptions(
+            tools_changed=bool(upstream.tools and upstream.tools.list_changed),
+            resources_changed=bool(upstream.resources and upstream.resources.list_changed),
+            prompts_changed=bool(upstream.prompts and upstream.prompts.list_changed),
+        )
+        plain = server.create_initialization_options
+        server.create_initialization_options = functools.partial(plain, changes)  # type: ignore[method-assign]
         return server
+
+    async def _seen(self, ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+        """Every request: who the client in front is, for what the upstream sends outside a call."""
+        self.mirror.downstreams.seen(ctx.session)
+        return await call_next(ctx)
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -141,18 +168,17 @@ class Bridge:
                 self.tasks.start_soon(self._run, step)
         follower = Progress(ctx.session)
         step.followers.append(follower)
+        beating = anyio.CancelScope()
+        self.tasks.start_soon(self._beat, step, follower, beating)
         try:
-            async with anyio.create_task_group() as beating:
-                beating.start_soon(self._beat, step, follower)
-                answer = await self._follow(ctx, step)
-                beating.cancel_scope.cancel()
-            return answer
+            return await self._follow(ctx, step)
         except anyio.get_cancelled_exc_class():
             if step.followers == [follower] and not step.done.is_set():
                 logger.info("%s: cancelled by the client; the call upstream is cancelled", _named(step))
                 self._stop(step)
             raise
         finally:
+            beating.cancel()
             step.followers.remove(follower)
 
     async def _run(self, step: Step) -> None:
@@ -172,12 +198,14 @@ class Bridge:
         step.stop()
         self.steps.collected(step)
 
-    async def _beat(self, step: Step, follower: Progress) -> None:
-        """While a person is asked or in the browser, a progress notification every so often."""
-        while True:
-            await anyio.sleep(self.progress_every)
-            if step.waits_on_a_person:
-                await follower.beat(f"waiting for you to finish in your browser ({step.tool})")
+    async def _beat(self, step: Step, follower: Progress, scope: anyio.CancelScope) -> None:
+        """While a person is asked or in the browser, a progress notification every so often (until
+        `scope` is cancelled: the request was answered)."""
+        with scope:
+            while True:
+                await anyio.sleep(self.progress_every)
+                if step.waits_on_a_person:
+                    await follower.beat(f"waiting for you to finish in your browser ({step.tool})")
 
     async def _follow(
         self, ctx: ServerRequestContext[Any], step: Step
@@ -196,7 +224,10 @@ class Bridge:
                 return InputRequiredResult(request_state=step.id)
             if ask.decided.is_set():
                 continue  # withdrawn by the server before the client was asked
-            answer = await self._decide(ctx, step, ask, modern)
+            if isinstance(ask, Pass):
+                answer = await self._pass(ctx, step, ask, modern)
+            else:
+                answer = await self._decide(ctx, step, ask, modern)
             if answer is not None:
                 return answer
 
@@ -238,10 +269,33 @@ class Bridge:
         step.shown = ask
         return _tool_error(link_text(request))
 
-    async def _asking(self, ask: Ask, question: Awaitable[ElicitResult]) -> ElicitResult | None:
-        """The client's answer to `question`; None when the server withdrew the link first (the
+    async def _pass(
+        self, ctx: ServerRequestContext[Any], step: Step, item: Pass, modern: bool
+    ) -> CallToolResult | InputRequiredResult | None:
+        """The upstream's request to the client in front, as it is, if the client declared it."""
+        missing = undeclared(ctx.session.client_capabilities, item.request)
+        if missing is not None:
+            item.answer(missing)
+            return None
+        if modern:
+            step.passing = item
+            return InputRequiredResult(input_requests={PASSED: item.request}, request_state=step.id)
+        related = ServerMessageMetadata(related_request_id=ctx.request_id)
+        try:
+            result = await self._asking(
+                item, ctx.session.send_request(item.request, item.result_type, metadata=related)
+            )
+        except MCPError as exc:
+            item.answer(exc.error)
+            return None
+        if result is not None:
+            item.answer(result)
+        return None if item.answered.is_set() else self._unanswered(step)
+
+    async def _asking(self, ask: Item, question: Awaitable[T]) -> T | None:
+        """The client's answer to `question`; None when the server withdrew its request first (the
         question is then cancelled in the client too) or after `timeout` seconds."""
-        answer: list[ElicitResult] = []
+        answer: list[T] = []
         with anyio.move_on_after(self.timeout):
             async with anyio.create_task_group() as asking:
 
@@ -283,6 +337,14 @@ def _input_required(
 
 def _answer(step: Step, responses: Any) -> None:
     """A 2026-07-28 retry's answer to the question the bridge asked in its `InputRequiredResult`."""
+    passing, step.passing = step.passing, None
+    if passing is not None:
+        answer = responses.get(PASSED) if isinstance(responses, Mapping) else None
+        try:
+            passing.answer(passing.result_type.model_validate(answer))
+        except ValidationError:
+            passing.answer(ErrorData(code=INVALID_PARAMS, message="the client's answer was not valid"))
+        return
     ask, step.awaiting = step.awaiting, None
     if ask is None:
         return
@@ -377,7 +439,10 @@ async def run_bridge(
     where = server[0] if len(server) == 1 else " ".join(server)
     steps = Steps()
     consent = BridgeConsent(steps, timeout=timeout, browser=system_browser)
-    elicitations = Elicitations(consent, server=where, opener=consent.open)
+    downstreams = Downstreams()
+    passthrough = Passthrough(steps, downstreams, timeout=timeout)
+    mirror = Mirror(downstreams)
+    elicitations = Elicitations(consent, server=where, opener=consent.open, forms=passthrough.form)
     sign_in = SignIn(FileTokens() if store else MemoryTokens(), timeout=sign_in_timeout)
     try:
         front = stdio_front() if listen is None else http_front(*listen, say=_say)
@@ -392,13 +457,23 @@ async def run_bridge(
                     wait_timeout=timeout,
                     connect_timeout=connect_timeout,
                     max_answer_bytes=max_answer_bytes,
+                    sampling_callback=passthrough.sampling,
+                    list_roots_callback=passthrough.roots,
+                    logging_callback=mirror.log,
+                    message_handler=mirror.notice,
                 ) as client:
                     info = client.server_info
                     if info and info.name:
                         elicitations.server = f"{info.name} ({where})"
                     async with anyio.create_task_group() as tasks:
                         bridge = Bridge(
-                            client, tasks, steps, accept, timeout=timeout, progress_every=progress_every
+                            client,
+                            tasks,
+                            steps,
+                            accept,
+                            mirror=mirror,
+                            timeout=timeout,
+                            progress_every=progress_every,
                         )
                         serving = True
                         await serve(bridge.server())

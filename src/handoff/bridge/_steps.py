@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from mcp_types import INTERNAL_ERROR, ErrorData, InputRequest
+from pydantic import BaseModel
 
 from ..client import ConsentRequest, Decision
 from ._progress import Progress
@@ -37,6 +39,31 @@ class Ask:
         self.decided.set()
 
 
+@dataclass
+class Pass:
+    """A request from the upstream server that goes to the client in front as it is (a form
+    elicitation, sampling, roots), waiting for the client's answer."""
+
+    request: InputRequest
+    result_type: type[BaseModel]
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    result: BaseModel | ErrorData | None = None
+
+    def answer(self, result: BaseModel | ErrorData) -> None:
+        if self.answered.is_set():
+            return
+        self.result = result
+        self.answered.set()
+
+    @property
+    def decided(self) -> anyio.Event:
+        return self.answered
+
+
+Item = Ask | Pass
+"""What a step's call waits on from the client in front."""
+
+
 class Step:
     """One upstream `tools/call`: the links it asks about, then its result or its error."""
 
@@ -53,6 +80,8 @@ class Step:
         """The ask whose question went to the client inside an `InputRequiredResult`."""
         self.awaiting_form = False
         """Whether that question is the consent form (else the link itself, in URL mode)."""
+        self.passing: Pass | None = None
+        """The upstream's request passed on to the client inside an `InputRequiredResult`."""
         self.shown: Ask | None = None
         """The link given to a client without elicitation, in a tool result."""
         self.scope = anyio.CancelScope()
@@ -62,12 +91,16 @@ class Step:
         self.answers: dict[str, Decision] = {}
         """What was decided for each link already asked about (by elicitation id, else address)."""
         self.asked: list[Ask] = []
-        self._asks: deque[Ask] = deque()
+        self.passed: list[Pass] = []
+        self._asks: deque[Item] = deque()
         self._wake = anyio.Event()
 
-    def push(self, ask: Ask) -> None:
-        self.asked.append(ask)
-        self._asks.append(ask)
+    def push(self, item: Item) -> None:
+        if isinstance(item, Ask):
+            self.asked.append(item)
+        else:
+            self.passed.append(item)
+        self._asks.append(item)
         self._notify()
 
     @property
@@ -81,6 +114,8 @@ class Step:
         self.scope.cancel()
         for ask in self.asked:
             ask.decide(Decision.CANCEL)
+        for passed in self.passed:
+            passed.answer(ErrorData(code=INTERNAL_ERROR, message="the call was stopped"))
 
     async def relay(self, progress: float, total: float | None, message: str | None) -> None:
         """Upstream progress for this call, to each downstream request that waits on it."""
@@ -97,8 +132,9 @@ class Step:
         wake, self._wake = self._wake, anyio.Event()
         wake.set()
 
-    async def next_ask(self, timeout: float) -> Ask | None:
-        """The next link waiting for a decision; None once the call finished, or after `timeout`."""
+    async def next_ask(self, timeout: float) -> Item | None:
+        """The next link waiting for a decision (or request to pass on); None once the call
+        finished, or after `timeout`."""
         with anyio.move_on_after(timeout):
             while True:
                 if self._asks:
