@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from _server import python_path
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientSession
@@ -74,3 +75,12 @@ def browser_log(tmp_path: Path) -> str:
 
 def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Until `condition()` holds (something another process does), at most 60 s."""
+    for _ in range(3000):
+        if condition():
+            return
+        await anyio.sleep(0.02)
+    raise AssertionError(f"{what} did not happen within 60 s")

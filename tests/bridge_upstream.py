@@ -51,6 +51,7 @@ async def hang() -> str:
 @server.tool()
 async def link_then_hang(ctx: Context) -> str:
     """Ask to open a link, then wait for ever: the step is never finished."""
+    log(f"pid {os.getpid()}")
     said = await ctx.elicit_url("Finish the step", f"{LINK}never", "never")
     log(f"link_then_hang: {said.action}")
     await anyio.sleep_forever()
