@@ -169,7 +169,8 @@ class Bridge:
         follower = Progress(ctx.session)
         step.followers.append(follower)
         beating = anyio.CancelScope()
-        self.tasks.start_soon(self._beat, step, follower, beating)
+        if ctx.meta is not None and ctx.meta.get("progress_token") is not None:  # else no one to tell
+            self.tasks.start_soon(self._beat, step, follower, beating)
         try:
             return await self._follow(ctx, step)
         except anyio.get_cancelled_exc_class():
