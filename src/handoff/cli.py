@@ -606,6 +606,7 @@ def call(
 @click.option(
     "--progress-every",
     "progress_every",
+    type=click.FloatRange(min=0.1),
     default=10.0,
     show_default=True,
     help="Seconds between progress notifications to the client while a call waits for a person "
