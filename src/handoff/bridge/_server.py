@@ -47,7 +47,6 @@ from pydantic import ValidationError
 from .._errors import HandoffError, expected
 from .._exact import printable
 from ..client import Decision, Elicitations, HandoffClient, SignIn, system_browser
-from ..client._connect import connect
 from ..client._failures import ServerUnreachable, one_line
 from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
@@ -57,6 +56,7 @@ from ._mirror import Mirror
 from ._passthrough import Downstreams, Passthrough, undeclared
 from ._progress import Progress
 from ._steps import Ask, Item, Pass, Step, Steps, current, key_of
+from ._upstream import ConnectionLost, Upstream
 
 logger = logging.getLogger("handoff.bridge")
 
@@ -91,7 +91,7 @@ class Bridge:
 
     def __init__(
         self,
-        client: HandoffClient,
+        upstream: Upstream,
         tasks: TaskGroup,
         steps: Steps,
         accept: Policy,
@@ -100,7 +100,7 @@ class Bridge:
         timeout: float = 600.0,
         progress_every: float = PROGRESS_EVERY,
     ) -> None:
-        self.client = client
+        self.upstream = upstream
         self.mirror = mirror
         self.tasks = tasks
         self.steps = steps
@@ -108,6 +108,17 @@ class Bridge:
         self.timeout = timeout
         """Seconds the client in front has to answer a question about a link."""
         self.progress_every = progress_every
+
+    @property
+    def client(self) -> HandoffClient:
+        """The connection to the server as it is now (made again after a restart)."""
+        return self.upstream.client
+
+    def lost(self, error: ConnectionLost) -> None:
+        """The connection dropped: every call under way on it ends, saying so."""
+        for step in self.steps.running():
+            logger.info("%s: %s", _named(step), error)
+            self._stop(step, error)
 
     def server(self) -> Server[Any]:
         info = self.client.server_info
@@ -192,11 +203,12 @@ class Bridge:
             else:
                 step.finish(result)
         if step.scope.cancelled_caught:
-            step.finish(error=Stopped(f"{step.tool} was stopped before it ended"))
+            step.finish(error=step.stopped_by or Stopped(f"{step.tool} was stopped before it ended"))
 
-    def _stop(self, step: Step) -> None:
-        """Nothing of the step stays pending: the upstream call is cancelled, its questions too."""
-        step.stop()
+    def _stop(self, step: Step, because: HandoffError | None = None) -> None:
+        """Nothing of the step stays pending: the upstream call is cancelled, its questions too
+        (the caller still waiting is told `because`)."""
+        step.stop(because)
         self.steps.collected(step)
 
     async def _beat(self, step: Step, follower: Progress, scope: anyio.CancelScope) -> None:
@@ -382,8 +394,8 @@ def _outcome(step: Step, client: HandoffClient) -> CallToolResult:
         result: CallToolResult = step.result
         return result
     found = expected(error)
-    if isinstance(found, ServerUnreachable):
-        raise _unreachable(error, client) from None
+    if isinstance(found, ServerUnreachable):  # the call was under way: the client's model reads this
+        logger.error("%s: %s", printable(step.tool, lines=False), one_line(error, _where(client)))
     if found is not None:
         return _tool_error(printable(one_line(error, _where(client))))
     if isinstance(error, MCPError):
@@ -448,43 +460,54 @@ async def run_bridge(
     try:
         front = stdio_front() if listen is None else http_front(*listen, say=_say)
         async with front as serve:
-            serving = False
+            bridge: Bridge | None = None
+
+            def connected(client: HandoffClient) -> None:
+                mirror.client = client
+                info = client.server_info
+                if info and info.name:
+                    elicitations.server = f"{info.name} ({where})"
+
+            def lost(error: ConnectionLost) -> None:
+                if bridge is not None:
+                    bridge.lost(error)
+
+            upstream = Upstream(
+                server,
+                elicitations,
+                lost=lost,
+                connected=connected,
+                mode=protocol,
+                sign_in=sign_in,
+                wait_timeout=timeout,
+                connect_timeout=connect_timeout,
+                max_answer_bytes=max_answer_bytes,
+                sampling_callback=passthrough.sampling,
+                list_roots_callback=passthrough.roots,
+                logging_callback=mirror.log,
+                message_handler=mirror.notice,
+            )
             try:
-                async with connect(
-                    server,
-                    elicitations,
-                    mode=protocol,
-                    sign_in=sign_in,
-                    wait_timeout=timeout,
-                    connect_timeout=connect_timeout,
-                    max_answer_bytes=max_answer_bytes,
-                    sampling_callback=passthrough.sampling,
-                    list_roots_callback=passthrough.roots,
-                    logging_callback=mirror.log,
-                    message_handler=mirror.notice,
-                ) as client:
-                    info = client.server_info
-                    if info and info.name:
-                        elicitations.server = f"{info.name} ({where})"
-                    async with anyio.create_task_group() as tasks:
-                        bridge = Bridge(
-                            client,
-                            tasks,
-                            steps,
-                            accept,
-                            mirror=mirror,
-                            timeout=timeout,
-                            progress_every=progress_every,
-                        )
-                        serving = True
-                        await serve(bridge.server())
-                        tasks.cancel_scope.cancel()
+                async with anyio.create_task_group() as tasks:
+                    await tasks.start(upstream.run)
+                    bridge = Bridge(
+                        upstream,
+                        tasks,
+                        steps,
+                        accept,
+                        mirror=mirror,
+                        timeout=timeout,
+                        progress_every=progress_every,
+                    )
+                    await serve(bridge.server())
+                    tasks.cancel_scope.cancel()
             except Exception as exc:
-                if expected(exc) is None:
+                found = expected(exc)
+                if found is None:
                     raise
-                _say(one_line(exc, where))
-                if not serving:
-                    await serve(_down(one_line(exc, where)))
+                _say(one_line(found, where))
+                if bridge is None:
+                    await serve(_down(one_line(found, where)))
                 return 1
     except CannotListen as exc:
         _say(str(exc))

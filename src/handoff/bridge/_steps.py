@@ -86,6 +86,7 @@ class Step:
         """The link given to a client without elicitation, in a tool result."""
         self.scope = anyio.CancelScope()
         """Around the upstream call: cancelled when the client in front gives up on it."""
+        self.stopped_by: BaseException | None = None
         self.followers: list[Progress] = []
         """The downstream requests waiting on this step, each with its own progress token (or none)."""
         self.answers: dict[str, Decision] = {}
@@ -109,8 +110,10 @@ class Step:
         or being asked."""
         return bool(self.asked) and not self.done.is_set()
 
-    def stop(self) -> None:
-        """Give up on the step: the upstream call is cancelled, and every question still open with it."""
+    def stop(self, because: BaseException | None = None) -> None:
+        """Give up on the step: the upstream call is cancelled, and every question still open with it
+        (`because` is what the caller still waiting is told)."""
+        self.stopped_by = because
         self.scope.cancel()
         for ask in self.asked:
             ask.decide(Decision.CANCEL)
@@ -179,13 +182,17 @@ class Steps:
             del self._by_key[step.key]
         self._by_id.pop(step.id, None)
 
+    def running(self) -> list[Step]:
+        """The steps whose upstream call is under way."""
+        return [step for step in self._by_key.values() if not step.done.is_set()]
+
     def owner(self) -> Step | None:
         """The step a link belongs to: the one whose call asks (or the only one in flight, for a
         request the server sent outside any call's task)."""
         step = current.get()
         if step is not None:
             return step
-        running = [s for s in self._by_key.values() if not s.done.is_set()]
+        running = self.running()
         return running[0] if len(running) == 1 else None
 
     def _prune(self) -> None:
