@@ -87,7 +87,7 @@ CHOICE: ElicitRequestedSchema = {
 
 
 class Bridge:
-    """The downstream handlers, for one upstream connection."""
+    """The downstream handlers, in front of the upstream (connected again after a drop)."""
 
     def __init__(
         self,
