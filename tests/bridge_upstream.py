@@ -4,8 +4,9 @@
 finishes; `withdraw` sends a link, then withdraws it; `flood` sends many links at once, each twice.
 For mirroring: a resource and a resource template, a prompt, completions, `chatty` (a log message),
 `ask_name` (a form elicitation), `summarize` (sampling), `roots` (the client's roots) and `grow` (a
-new tool, announced with `list_changed`). What happens to the tools is appended to the file named by
-the first argument, one line each (a stdio server does not get its client's environment).
+new tool, resource and prompt, announced with `list_changed`). What happens to the tools is appended
+to the file named by the first argument, one line each (a stdio server does not get its client's
+environment).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt
+from mcp.server.mcpserver.resources.types import TextResource
 from mcp_types import Completion, CompletionArgument, CompletionContext, SamplingMessage, TextContent
 from pydantic import BaseModel
 
@@ -145,13 +148,17 @@ async def roots(ctx: Context) -> str:
 
 @server.tool()
 async def grow(ctx: Context) -> str:
-    """Add a tool, and say the list changed."""
+    """Add a tool, a resource and a prompt, and say each list changed."""
 
     def grown() -> str:
         return "grown"
 
     server.add_tool(grown, name="grown")
+    server.add_resource(TextResource(uri="memo://grown", name="grown", text="grown"))
+    server.add_prompt(Prompt.from_function(grown, name="grown"))
     await ctx.session.send_tool_list_changed()
+    await ctx.session.send_resource_list_changed()
+    await ctx.session.send_prompt_list_changed()
     return "grew"
 
 

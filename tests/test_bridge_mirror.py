@@ -18,7 +18,9 @@ from mcp_types import (
     CreateMessageResult,
     ElicitResult,
     ListRootsResult,
+    PromptListChangedNotification,
     PromptReference,
+    ResourceListChangedNotification,
     ResourceTemplateReference,
     Root,
     TextContent,
@@ -72,14 +74,18 @@ async def test_resources_prompts_and_completions_are_the_upstreams_own(tmp_path:
 
 async def test_log_messages_and_list_changed_notices_reach_the_client(tmp_path: Path):
     logged: list[Any] = []
-    changed = anyio.Event()
+    changed: set[type] = set()
+    all_changed = anyio.Event()
+    kinds = {ToolListChangedNotification, ResourceListChangedNotification, PromptListChangedNotification}
 
     async def log(params: Any) -> None:
         logged.append(params)
 
     async def notice(message: Any) -> None:
-        if isinstance(message, ToolListChangedNotification):
-            changed.set()
+        if type(message) in kinds:
+            changed.add(type(message))
+        if changed == kinds:
+            all_changed.set()
 
     client = Client(upstream(tmp_path), mode="legacy", logging_callback=log, message_handler=notice)
     async with bridged(client):
@@ -91,11 +97,14 @@ async def test_log_messages_and_list_changed_notices_reach_the_client(tmp_path: 
         before = [t.name for t in (await client.list_tools()).tools]
         assert text_of(await client.call_tool("grow", {})) == "grew"
         with anyio.fail_after(30):
-            await changed.wait()
+            await all_changed.wait()  # tools, resources and prompts: each notice came through
         after = [t.name for t in (await client.list_tools(cache_mode="refresh")).tools]
+        resources = [r.name for r in (await client.list_resources(cache_mode="refresh")).resources]
+        prompts = [p.name for p in (await client.list_prompts(cache_mode="refresh")).prompts]
 
     assert [(p.level, p.data) for p in logged] == [("info", "upstream says hello")]
     assert "grown" not in before and "grown" in after
+    assert "grown" in resources and "grown" in prompts
 
 
 @pytest.mark.parametrize("era", ERAS)
