@@ -2,7 +2,7 @@
 
     python bench/run.py            # all of them
     python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds,
-                                   # replicas
+                                   # replicas, bridge
     python bench/run.py replicas   # about 1 minute; needs PostgreSQL and haproxy (bench/replicas.py)
 
 Figures (targets from the design notes):
@@ -16,6 +16,9 @@ Figures (targets from the design notes):
   (at least 5 times sooner, ≤ 10 ms)
 - holds: 1,200 held 2026-07-28 retries arriving over 3 s at a server limited to 1,024 descriptors: how
   many are held, how many answered busy at once, and opening a page meanwhile against idle
+- bridge: a plain tool call through `handoff bridge` ÷ direct (≤ 1.10), and completion → the result
+  at the client in front, against the same completion straight to a client (p99 ≤ direct + 20 ms),
+  in both eras (bench/bridge.py)
 - replicas: three replicas on one PostgreSQL behind haproxy, against one process on SQLite: the 2025
   notice and the held 2026 retry with the browser on another replica (p99 ≤ 15 ms, notice ≤ 1.5x one
   process), the ledger on PostgreSQL (≥ 1,000/s), 1,000 waiting sessions all notified (0 lost)
@@ -571,7 +574,7 @@ async def main(which: list[str]) -> None:
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as other:
         servers: list[Server] = []
         try:
-            if {"gate", "notice", "retry", "signin"} & set(which):
+            if {"gate", "notice", "retry", "signin", "bridge"} & set(which):
                 servers.append(Server(data))
             if "gate" in which:
                 results["gate"] = await bench_gate(servers[0])
@@ -585,6 +588,11 @@ async def main(which: list[str]) -> None:
             if "retry" in which:
                 servers.append(Server(other, retry_wait=0.0))
                 results["retry"] = await bench_retry(servers[0], servers[1])
+                print()
+            if "bridge" in which:
+                from bridge import bench_bridge
+
+                results["bridge"] = await bench_bridge(servers[0])
                 print()
             if "holds" in which:
                 with tempfile.TemporaryDirectory() as third:
@@ -620,5 +628,5 @@ if __name__ == "__main__":
     anyio.run(
         main,
         sys.argv[1:]
-        or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens", "holds", "replicas"],
+        or ["gate", "notice", "retry", "signin", "bridge", "ledger", "sweep", "tokens", "holds", "replicas"],
     )

@@ -13,37 +13,18 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _server import python_path
+from _bridge import HERE, SECRET, FormOnlyClient, bridge_command, bridged, browser_log, text_of
 from conftest import Running
 from mcp import Client, StdioServerParameters
-from mcp.client.session import ClientSession
-from mcp_types import ClientCapabilities, ElicitationCapability, ElicitResult, FormElicitationCapability
+from mcp_types import ElicitResult
 
-HERE = Path(__file__).parent
-SECRET = "wk_demo_bridge_9f3c2a71"
 ERAS = ["legacy", "2026-07-28"]
 pytestmark = pytest.mark.anyio
-
-
-class FormOnlyClient(Client):
-    """The SDK's client, declaring form mode elicitation only (as clients without URL mode do)."""
-
-    async def _build_session(self, exit_stack: AsyncExitStack) -> ClientSession:
-        session = await super()._build_session(exit_stack)
-        base = session._build_capabilities
-
-        def declared(version: str) -> ClientCapabilities:
-            form_only = ElicitationCapability(form=FormElicitationCapability())
-            return base(version).model_copy(update={"elicitation": form_only})
-
-        session._build_capabilities = declared  # type: ignore[method-assign]
-        return session
 
 
 @pytest.fixture
@@ -51,38 +32,6 @@ def demo(tmp_path: Path) -> Iterator[Running]:
     server = Running(tmp_path / "data").start()
     yield server
     server.stop()
-
-
-def bridge_command(tmp_path: Path, *server: str, extra: tuple[str, ...] = ()) -> StdioServerParameters:
-    """The bridge, its stdout recorded in tmp_path/stdout.log on its way to the client, its stderr
-    in tmp_path/stderr.log."""
-    bridge = shlex.join([sys.executable, "-m", "handoff.cli", "bridge", *extra, *server])
-    bridge += f" 2>{shlex.quote(str(tmp_path / 'stderr.log'))}"
-    record = shlex.quote(str(tmp_path / "stdout.log"))
-    env = {
-        **os.environ,
-        "BROWSER": f"{shlex.quote(sys.executable)} {HERE / 'fake_browser.py'} %s",
-        "FAKE_SECRET": SECRET,
-        "FAKE_LOG": str(tmp_path / "browser.log"),
-        "HANDOFF_TOKENS": str(tmp_path / "tokens.json"),
-        "PYTHONPATH": python_path(HERE),
-    }
-    return StdioServerParameters(command="sh", args=["-c", f"{bridge} | tee {record}"], env=env)
-
-
-@asynccontextmanager
-async def bridged(client: Client) -> AsyncIterator[Client]:
-    async with client:
-        yield client
-
-
-def browser_log(tmp_path: Path) -> str:
-    log = tmp_path / "browser.log"
-    return log.read_text() if log.exists() else ""
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 @pytest.mark.parametrize("era", ERAS)

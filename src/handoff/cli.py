@@ -598,6 +598,21 @@ def call(
     help="Seconds a browser step may take once its link is opened; then the call ends with a tool error.",
 )
 @click.option(
+    "--listen",
+    metavar="127.0.0.1:PORT",
+    help="Serve over Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio, for clients that "
+    "only reach servers at a URL (loopback addresses only).",
+)
+@click.option(
+    "--progress-every",
+    "progress_every",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress notifications to the client while a call waits for a person "
+    "(to a call that asked for progress), so that its tool-call timeout does not end it.",
+)
+@click.option(
     "--print-config",
     "print_config",
     type=click.Choice(["claude-desktop", "claude-code", "codex", "cursor", "vscode"]),
@@ -612,6 +627,8 @@ def bridge(
     server: tuple[str, ...],
     accept: str,
     timeout: float,
+    listen: str | None,
+    progress_every: float,
     print_config: str | None,
     connect_timeout: float,
     max_answer_mib: float,
@@ -636,16 +653,26 @@ def bridge(
         click.echo(config(print_config, server[0], accept=accept))
         return
 
+    address = None
+    if listen is not None:
+        from .bridge._front import CannotListen, loopback
+
+        try:
+            address = loopback(listen)
+        except CannotListen as exc:
+            raise click.ClickException(str(exc)) from None
     code = anyio.run(
         functools.partial(
             run_bridge,
             list(server),
+            listen=address,
             accept=accept,  # type: ignore[arg-type]
             protocol=protocol,
             store=not no_store,
             sign_in_timeout=sign_in_timeout,
             connect_timeout=connect_timeout,
             timeout=timeout,
+            progress_every=progress_every,
             max_answer_bytes=answer_bytes(max_answer_mib),
         )
     )

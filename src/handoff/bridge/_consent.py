@@ -71,7 +71,9 @@ class BridgeConsent:
     """Puts each link on the step whose call it belongs to, and waits for the decision made there.
 
     A link that belongs to no step (the server asked outside any call the bridge knows) is
-    declined. The decision waits at most `timeout` seconds (then it is cancelled)."""
+    declined. The decision waits at most `timeout` seconds (then it is cancelled). A link asked
+    about again during the same call (the same elicitation id, else the same address) gets the
+    first answer without a second question, and is not opened again."""
 
     def __init__(self, steps: Steps, *, timeout: float = 600.0, browser: Opener = system_browser) -> None:
         self.steps = steps
@@ -84,10 +86,22 @@ class BridgeConsent:
         if step is None:
             logger.warning("declined a link from %s that belongs to no call", printable(request.server))
             return Decision.DECLINE
+        same = request.elicitation_id or request.report.href or request.url
+        if same in step.answers:  # asked again for the same step: the person was asked once already
+            logger.info(
+                "%s: the same link again: %s", printable(step.tool, lines=False), step.answers[same].value
+            )
+            return step.answers[same]
         ask = Ask(request)
         step.push(ask)
-        with anyio.move_on_after(self.timeout):
-            await ask.decided.wait()
+        try:
+            with anyio.move_on_after(self.timeout):
+                await ask.decided.wait()
+        except anyio.get_cancelled_exc_class():
+            logger.info("%s: the server withdrew its link", printable(step.tool, lines=False))
+            ask.decide(Decision.CANCEL)  # the question goes away in the client too
+            raise
+        step.answers[same] = ask.decision
         logger.info(
             "%s: link to %s (%s): %s%s",
             printable(step.tool, lines=False),

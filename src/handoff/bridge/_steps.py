@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from mcp_types import INTERNAL_ERROR, ErrorData, InputRequest
+from pydantic import BaseModel
 
 from ..client import ConsentRequest, Decision
+from ._progress import Progress
 
 KEEP_FINISHED = 600.0
 """Seconds a result nobody has collected yet (its caller was told to call again) is kept."""
@@ -36,6 +39,31 @@ class Ask:
         self.decided.set()
 
 
+@dataclass
+class Pass:
+    """A request from the upstream server that goes to the client in front as it is (a form
+    elicitation, sampling, roots), waiting for the client's answer."""
+
+    request: InputRequest
+    result_type: type[BaseModel]
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    result: BaseModel | ErrorData | None = None
+
+    def answer(self, result: BaseModel | ErrorData) -> None:
+        if self.answered.is_set():
+            return
+        self.result = result
+        self.answered.set()
+
+    @property
+    def decided(self) -> anyio.Event:
+        return self.answered
+
+
+Item = Ask | Pass
+"""What a step's call waits on from the client in front."""
+
+
 class Step:
     """One upstream `tools/call`: the links it asks about, then its result or its error."""
 
@@ -52,14 +80,50 @@ class Step:
         """The ask whose question went to the client inside an `InputRequiredResult`."""
         self.awaiting_form = False
         """Whether that question is the consent form (else the link itself, in URL mode)."""
+        self.passing: Pass | None = None
+        """The upstream's request passed on to the client inside an `InputRequiredResult`."""
         self.shown: Ask | None = None
         """The link given to a client without elicitation, in a tool result."""
-        self._asks: deque[Ask] = deque()
+        self.scope = anyio.CancelScope()
+        """Around the upstream call: cancelled when the client in front gives up on it."""
+        self.stopped_by: BaseException | None = None
+        self.followers: list[Progress] = []
+        """The downstream requests waiting on this step, each with its own progress token (or none)."""
+        self.answers: dict[str, Decision] = {}
+        """What was decided for each link already asked about (by elicitation id, else address)."""
+        self.asked: list[Ask] = []
+        self.passed: list[Pass] = []
+        self._asks: deque[Item] = deque()
         self._wake = anyio.Event()
 
-    def push(self, ask: Ask) -> None:
-        self._asks.append(ask)
+    def push(self, item: Item) -> None:
+        if isinstance(item, Ask):
+            self.asked.append(item)
+        else:
+            self.passed.append(item)
+        self._asks.append(item)
         self._notify()
+
+    @property
+    def waits_on_a_person(self) -> bool:
+        """A link was sent during this call and the call has not ended: someone is in the browser,
+        or being asked."""
+        return bool(self.asked) and not self.done.is_set()
+
+    def stop(self, because: BaseException | None = None) -> None:
+        """Give up on the step: the upstream call is cancelled, and every question still open with it
+        (`because` is what the caller still waiting is told)."""
+        self.stopped_by = because
+        self.scope.cancel()
+        for ask in self.asked:
+            ask.decide(Decision.CANCEL)
+        for passed in self.passed:
+            passed.answer(ErrorData(code=INTERNAL_ERROR, message="the call was stopped"))
+
+    async def relay(self, progress: float, total: float | None, message: str | None) -> None:
+        """Upstream progress for this call, to each downstream request that waits on it."""
+        for follower in list(self.followers):
+            await follower.send(progress, total, message)
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error = result, error
@@ -71,8 +135,9 @@ class Step:
         wake, self._wake = self._wake, anyio.Event()
         wake.set()
 
-    async def next_ask(self, timeout: float) -> Ask | None:
-        """The next link waiting for a decision; None once the call finished, or after `timeout`."""
+    async def next_ask(self, timeout: float) -> Item | None:
+        """The next link waiting for a decision (or request to pass on); None once the call
+        finished, or after `timeout`."""
         with anyio.move_on_after(timeout):
             while True:
                 if self._asks:
@@ -117,13 +182,17 @@ class Steps:
             del self._by_key[step.key]
         self._by_id.pop(step.id, None)
 
+    def running(self) -> list[Step]:
+        """The steps whose upstream call is under way."""
+        return [step for step in self._by_key.values() if not step.done.is_set()]
+
     def owner(self) -> Step | None:
         """The step a link belongs to: the one whose call asks (or the only one in flight, for a
         request the server sent outside any call's task)."""
         step = current.get()
         if step is not None:
             return step
-        running = [s for s in self._by_key.values() if not s.done.is_set()]
+        running = self.running()
         return running[0] if len(running) == 1 else None
 
     def _prune(self) -> None:

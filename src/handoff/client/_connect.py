@@ -29,9 +29,12 @@ async def connect(
     wait_timeout: float = 600.0,
     connect_timeout: float = 10.0,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
+    **more: Any,
 ) -> AsyncIterator[HandoffClient]:
-    """A connected `HandoffClient` for a URL (signing in through `sign_in`) or a stdio command."""
+    """A connected `HandoffClient` for a URL (signing in through `sign_in`) or a stdio command;
+    `more` goes to `HandoffClient` as it is (callbacks, a message handler)."""
     options: dict[str, Any] = {
+        **more,
         "mode": mode,
         "elicitations": elicitations,
         "waiter": waiter,

@@ -15,6 +15,7 @@ from mcp_types import (
     INVALID_PARAMS,
     ElicitationCapability,
     ElicitCompleteNotification,
+    ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
     ErrorData,
@@ -36,6 +37,8 @@ Outcome = Literal["completed", "done", "cancelled", "timeout"]
 Waiter = Callable[[], Awaitable[Literal["done", "cancel"]]]
 """Resolves when the person says they are done in the browser, or cancels."""
 Because = Literal["consent", "blocked", "limit"]
+FormHandler = Callable[[ElicitRequestFormParams], Awaitable[ElicitResult | ErrorData]]
+"""Answers a form mode elicitation (a proxy passes it on to its own client)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,11 @@ class Elicitations:
         allow_http_loopback: bool = True,
         on_link: Callable[[Considered], None] | None = None,
         server_url: str | None = None,
+        forms: FormHandler | None = None,
     ) -> None:
         self.consent = consent
+        self.forms = forms
+        """Where form mode requests go (handoff itself never fills a form): declared only when set."""
         self.server = server
         self.opener = opener
         self.modes = frozenset(modes)
@@ -111,7 +117,7 @@ class Elicitations:
     def capability(self) -> ElicitationCapability:
         """Exactly the modes this client supports, as declared to the server."""
         return ElicitationCapability(
-            form=FormElicitationCapability() if "form" in self.modes else None,
+            form=FormElicitationCapability() if "form" in self.modes or self.forms else None,
             url=UrlElicitationCapability() if "url" in self.modes else None,
         )
 
@@ -120,6 +126,8 @@ class Elicitations:
     async def handle_request(self, context: Any, params: Any) -> ElicitResult | ErrorData:
         """`elicitation/create`, in a request (2025) or inside an InputRequiredResult (2026)."""
         mode = getattr(params, "mode", None) or "form"
+        if self.forms is not None and isinstance(params, ElicitRequestFormParams):
+            return await self.forms(params)
         if mode not in self.modes or not isinstance(params, ElicitRequestURLParams):
             return ErrorData(
                 code=INVALID_PARAMS, message=f"this client does not support {mode} mode elicitation"
