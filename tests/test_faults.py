@@ -3,17 +3,15 @@ and a completion that was committed is announced."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
+from _demo import DemoProcess
 from _mcp import text_of, user_client
-from _server import free_port, wait_until_serving
+from _server import free_port
 from mcp import MCPError
 
 from handoff._db import Database
@@ -22,29 +20,6 @@ from handoff.demo import ScriptedBrowser
 pytestmark = pytest.mark.anyio
 
 KEY = "wk_fault_injection_123"
-
-
-class DemoProcess:
-    """`handoff demo` in its own process, as an operator runs it."""
-
-    def __init__(self, data: Path, port: int, crash_at: str | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "HANDOFF_CRASH_AT"}
-        if crash_at:
-            env["HANDOFF_CRASH_AT"] = crash_at
-        handoff = Path(sys.executable).parent / "handoff"
-        self.process = subprocess.Popen(
-            [str(handoff), "demo", "--port", str(port), "--data-dir", str(data)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.origin = f"http://127.0.0.1:{port}"
-        wait_until_serving(f"{self.origin}/handoff/login", self.process, "handoff demo")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def _rows(data: Path, sql: str, *params: str) -> list[tuple]:

@@ -49,7 +49,7 @@ from ._sql import Database
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
 from .audit import AuditLog, Event
 from .bus import Bus
-from .eras import Call, StateSealer
+from .eras import Call, StateSealer, SteppedClockCodec
 from .frameworks import Refusal, framework_of, request_of
 from .identity import (
     BrowserIdentity,
@@ -681,9 +681,10 @@ class Handoff:
     def request_state_security(self) -> RequestStateSecurity:
         """The SDK's own sealing of 2026-07-28 request states, under a key derived from `secret_key`:
         pass it as `MCPServer(..., request_state_security=...)`. Without it the SDK seals under a key
-        of this process only, and a retry that crosses a restart (or reaches another replica) fails."""
+        of this process only, and a retry that crosses a restart (or reaches another replica) fails.
+        A state sealed before the clock stepped back is still accepted (see `_clock.CLOCK_STEP`)."""
         key = hmac.new(self._secret_key, b"handoff/sdk-request-state", "sha256").digest()
-        return RequestStateSecurity(keys=[key], ttl=self.ledger.ttl)
+        return RequestStateSecurity(codec=SteppedClockCodec([key]), ttl=self.ledger.ttl)
 
     def _redirect_slashes(self, app: Starlette) -> None:
         """`/handoff` → `/handoff/` and `/mcp/` → `/mcp`, built from the public URL: Starlette's own

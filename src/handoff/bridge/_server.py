@@ -46,6 +46,7 @@ from ..client._connect import connect
 from ..client._failures import ServerUnreachable, one_line
 from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
+from ..eras import SteppedClockCodec
 from ._consent import NOT_NOW, OPEN, BridgeConsent, consent_text, link_text, passed_on
 from ._steps import Ask, Step, Steps, current, key_of
 
@@ -91,7 +92,8 @@ class Bridge:
             on_call_tool=self.call_tool,
         )
         # A retry's requestState names a step here: sealed, and bound to the tool and arguments.
-        boundary = RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="handoff bridge")
+        security = RequestStateSecurity(codec=SteppedClockCodec([secrets.token_bytes(32)]))
+        boundary = RequestStateBoundary(security, default_audience="handoff bridge")
         server.middleware.append(boundary)
         return server
 
