@@ -62,7 +62,9 @@ async def test_a_crash_during_completion_leaves_all_or_nothing(tmp_path, crash_a
 
     server = DemoProcess(data, port)  # restart, no crash this time
     try:
-        if committed:
+        if committed:  # the person opens the link again: the value was kept, and the page says so
+            again = await browser.open(f"{server.origin}/handoff/e/{record_id}")
+            assert again.title == "Saved" and again.action is None  # no form to fill in again
             deadline = time.monotonic() + 15
             while _rows(data, "SELECT COUNT(*) FROM outbox") != [(0,)]:  # announced after the restart
                 assert time.monotonic() < deadline, "the committed completion was never announced"
@@ -74,6 +76,28 @@ async def test_a_crash_during_completion_leaves_all_or_nothing(tmp_path, crash_a
         async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, _):
             result = await client.call_tool("forecast", {"city": "Oslo"})
             assert not result.is_error and "Forecast for Oslo" in text_of(result)
+    finally:
+        server.stop()
+        await browser.http.aclose()
+
+
+async def test_the_notice_is_on_the_wire_before_its_outbox_row_goes(tmp_path):
+    """kill -9 the moment the outbox row is deleted: the client already holds the notice."""
+    data, port = tmp_path / "demo", free_port()
+    server = DemoProcess(data, port, "completion:told")
+    browser = ScriptedBrowser(server.origin)
+    try:
+        async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, notices):
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("forecast", {"city": "Oslo"})
+            elicitation = caught.value.data["elicitations"][0]
+            page = await browser.open(elicitation["url"])
+            try:
+                await browser.submit(page, {"value": KEY, "action": "save"})
+            except httpx2.TransportError:
+                pass  # the page may be cut: the process dies right after the row is deleted
+            assert server.process.wait(timeout=10) == -9
+            assert await notices.wait_for(elicitation["elicitationId"], timeout=3)
     finally:
         server.stop()
         await browser.http.aclose()

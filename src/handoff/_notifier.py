@@ -6,6 +6,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -17,13 +19,28 @@ _NOTIFY = (Status.COMPLETED, Status.DECLINED, Status.EXPIRED)
 """An expiry is told too: the client stops waiting, and its retry gets a fresh link or a clear error."""
 
 
+FLUSH_WAIT = 0.2
+"""Seconds at most to wait for a notice handed to the SDK to be written out to its connection."""
+
+
+async def written_out() -> None:
+    """Until the notices just handed to the SDK are written to their connections (at most
+    `FLUSH_WAIT`): the SDK passes a notice through a few tasks of its transport before it reaches
+    the socket, and returns before they ran. Once every other task of the process waits, they have.
+    Whoever takes a notice off the outbox after this knows it is on the wire, not in a buffer
+    that a crash would lose."""
+    with anyio.move_on_after(FLUSH_WAIT):
+        await anyio.wait_all_tasks_blocked()
+
+
 class Notifier:
     """Remembers which sessions wait on which record; sends each of them the notice on a finish event.
 
     One person's sessions can share a pending record (the same need, asked from two
     connections): every session that was handed its id is told, and no other. Entries
     live until the record finishes or its expiry passes; a session that vanished in
-    between is harmless (sending is best effort, the client can retry).
+    between is harmless (sending is best effort, the client can retry). `on_record` returns
+    once the notices are written out, so that the outbox row goes only after its notice.
     """
 
     MAX_SESSIONS = 32
@@ -63,6 +80,7 @@ class Notifier:
                     self.metrics.since_completion(self.metrics.completion_to_notice, record)
             except Exception:  # the client may be gone; it can still retry on its own
                 logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        await written_out()
 
     def _prune(self) -> None:
         now = time.time()
