@@ -39,8 +39,7 @@ class Notifier:
     One person's sessions can share a pending record (the same need, asked from two
     connections): every session that was handed its id is told, and no other. Entries
     live until the record finishes or its expiry passes; a session that vanished in
-    between is harmless (sending is best effort, the client can retry). `on_record` returns
-    once the notices are written out, so that the outbox row goes only after its notice.
+    between is harmless (sending is best effort, the client can retry).
     """
 
     MAX_SESSIONS = 32
@@ -80,7 +79,6 @@ class Notifier:
                     self.metrics.since_completion(self.metrics.completion_to_notice, record)
             except Exception:  # the client may be gone; it can still retry on its own
                 logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
-        await written_out()
 
     def _prune(self) -> None:
         now = time.time()
