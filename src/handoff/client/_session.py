@@ -311,7 +311,7 @@ class HandoffClient(Client):
             kwargs.setdefault("read_timeout_seconds", max(self.answer_timeout, self.wait_timeout + 60.0))
 
         sent = Round()
-        current_round.set(sent)
+        noting = current_round.set(sent)
         again = RECONNECTS
         rejoined = False
 
@@ -383,6 +383,8 @@ class HandoffClient(Client):
             if failure is None or failure is exc:
                 raise
             raise failure from None
+        finally:
+            current_round.reset(noting)
 
     @property
     def _session_gone(self) -> bool:
