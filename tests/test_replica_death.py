@@ -73,29 +73,39 @@ class Links:
     ],
     ids=["2026", "2025"],
 )
-async def test_the_call_outlives_the_replica_that_held_it(pair, mode, said):
+@pytest.mark.parametrize("finished", ["before", "after"], ids=["finished-before", "finished-after"])
+async def test_the_call_outlives_the_replica_that_held_it(pair, mode, said, finished):
+    """The person finishes in the browser before the client noticed the death, or after it went on."""
     pair.kill("replica2")  # the call starts on replica1, the only one serving
-    links, lines = Links(), []
+    links, lines, went_on = Links(), [], anyio.Event()
+
+    def note(line: str) -> None:
+        lines.append(line)
+        went_on.set()
+
     client = HandoffClient(
         pair.mcp_url,
         mode=mode,
         auth=SignIn(MemoryTokens(), opener=Person(pair.origin).open, notify=lambda _line: None),
         elicitations=Elicitations(PolicyConsent("ok"), opener=links.open),
-        notify=lines.append,
+        notify=note,
         wait_timeout=60,
     )
     results: list[object] = []
     async with client, ScriptedBrowser(pair.origin, ("alice", DEMO_USERS["alice"])) as browser:
         with anyio.fail_after(90):  # a call that never ends fails here, not the whole run
-            await _die_while_waiting(pair, client, links, browser, results)
+            await _die_while_waiting(
+                pair, client, links, browser, results, went_on if finished == "after" else None
+            )
     (result,) = results
     assert "Forecast for Oslo" in text_of(result)
     assert lines == [said.format(url=pair.mcp_url)]
     assert len(links.opened) == 1  # the person was not asked again
 
 
-async def _die_while_waiting(pair, client, links, browser, results) -> None:
-    """Start the call on replica1, kill -9 replica1 while the call waits, finish on replica2."""
+async def _die_while_waiting(pair, client, links, browser, results, went_on=None) -> None:
+    """Start the call on replica1, kill -9 replica1 while the call waits, finish on replica2 (once
+    the client said it went on, given what it says)."""
     async with anyio.create_task_group() as tg:
 
         async def call() -> None:
@@ -106,6 +116,8 @@ async def _die_while_waiting(pair, client, links, browser, results) -> None:
         await anyio.sleep(1)
         pair.revive("replica2")
         pair.kill("replica1")  # kill -9 of the replica holding the retry, or the session
+        if went_on is not None:
+            await went_on.wait()  # the call went on, through replica2, and waits there
         page = await browser.open(url)  # the person finishes on replica2
         done = await browser.submit(page, {"value": KEY, "action": "save"})
         assert not isinstance(done, str) and done.title == "Saved"

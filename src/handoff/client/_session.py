@@ -393,16 +393,18 @@ class HandoffClient(Client):
     def _waiter_or_gone(self) -> Waiter | None:
         """The person's waiter, that also ends the wait (as "done") once the server no longer knows
         this 2025-11-25 session: its completion notice cannot come, the call is made again instead."""
-        gone = self._gone
-        if gone is None or self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        if self._gone is None or self.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return self.waiter
         person = self.waiter
 
         async def wait() -> Literal["done", "cancel"]:
             said: list[Literal["done", "cancel"]] = []
+            gone = self._gone  # the session of now: a new one once the old one was gone
             async with anyio.create_task_group() as tg:
 
                 async def ended() -> None:
+                    if gone is None:
+                        await anyio.sleep_forever()
                     await gone.wait()
                     said.append("done")
                     tg.cancel_scope.cancel()
