@@ -405,7 +405,8 @@ class HandoffClient(Client):
                 async def ended() -> None:
                     if gone is None:
                         await anyio.sleep_forever()
-                    await gone.wait()
+                    else:
+                        await gone.wait()
                     said.append("done")
                     tg.cancel_scope.cancel()
 
