@@ -77,7 +77,7 @@ def test_debug_shows_the_traceback_then_the_same_line(demo: tuple[Path, int]):
     quiet = handoff("demo", "--port", str(free_port()), "--data-dir", str(data))
     loud = handoff("--debug", "demo", "--port", str(free_port()), "--data-dir", str(data))
     assert loud.returncode == 1
-    assert "Traceback" in loud.stderr and "ConfigError" in loud.stderr
+    assert "Traceback" in loud.stderr and "ServedElsewhere" in loud.stderr  # a ConfigError
     assert loud.stderr.strip().splitlines()[-1] == said_in_one_line(quiet)
     by_env = handoff(
         "demo", "--port", str(free_port()), "--data-dir", str(data), env={**os.environ, "HANDOFF_DEBUG": "1"}

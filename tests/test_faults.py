@@ -3,17 +3,15 @@ and a completion that was committed is announced."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
+from _demo import DemoProcess
 from _mcp import text_of, user_client
-from _server import free_port, wait_until_serving
+from _server import free_port
 from mcp import MCPError
 
 from handoff._db import Database
@@ -22,29 +20,6 @@ from handoff.demo import ScriptedBrowser
 pytestmark = pytest.mark.anyio
 
 KEY = "wk_fault_injection_123"
-
-
-class DemoProcess:
-    """`handoff demo` in its own process, as an operator runs it."""
-
-    def __init__(self, data: Path, port: int, crash_at: str | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "HANDOFF_CRASH_AT"}
-        if crash_at:
-            env["HANDOFF_CRASH_AT"] = crash_at
-        handoff = Path(sys.executable).parent / "handoff"
-        self.process = subprocess.Popen(
-            [str(handoff), "demo", "--port", str(port), "--data-dir", str(data)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.origin = f"http://127.0.0.1:{port}"
-        wait_until_serving(f"{self.origin}/handoff/login", self.process, "handoff demo")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def _rows(data: Path, sql: str, *params: str) -> list[tuple]:
@@ -87,7 +62,9 @@ async def test_a_crash_during_completion_leaves_all_or_nothing(tmp_path, crash_a
 
     server = DemoProcess(data, port)  # restart, no crash this time
     try:
-        if committed:
+        if committed:  # the person opens the link again: the value was kept, and the page says so
+            again = await browser.open(f"{server.origin}/handoff/e/{record_id}")
+            assert again.title == "Saved" and again.action is None  # no form to fill in again
             deadline = time.monotonic() + 15
             while _rows(data, "SELECT COUNT(*) FROM outbox") != [(0,)]:  # announced after the restart
                 assert time.monotonic() < deadline, "the committed completion was never announced"
@@ -99,6 +76,28 @@ async def test_a_crash_during_completion_leaves_all_or_nothing(tmp_path, crash_a
         async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, _):
             result = await client.call_tool("forecast", {"city": "Oslo"})
             assert not result.is_error and "Forecast for Oslo" in text_of(result)
+    finally:
+        server.stop()
+        await browser.http.aclose()
+
+
+async def test_the_notice_is_on_the_wire_before_its_outbox_row_goes(tmp_path):
+    """kill -9 the moment the outbox row is deleted: the client already holds the notice."""
+    data, port = tmp_path / "demo", free_port()
+    server = DemoProcess(data, port, "completion:told")
+    browser = ScriptedBrowser(server.origin)
+    try:
+        async with user_client(f"{server.origin}/mcp", browser, "alice") as (client, notices):
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("forecast", {"city": "Oslo"})
+            elicitation = caught.value.data["elicitations"][0]
+            page = await browser.open(elicitation["url"])
+            try:
+                await browser.submit(page, {"value": KEY, "action": "save"})
+            except httpx2.TransportError:
+                pass  # the page may be cut: the process dies right after the row is deleted
+            assert server.process.wait(timeout=10) == -9
+            assert await notices.wait_for(elicitation["elicitationId"], timeout=3)
     finally:
         server.stop()
         await browser.http.aclose()

@@ -173,7 +173,8 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     assert ("Gespeichert" if german else "Saved") in await tour.check(alice, "done")
     await alice.goto(to.secret)
     await _sign_in(alice, "alice")
-    assert ("Bereits erledigt" if german else "Already done") in await tour.check(alice, "completed")
+    # A later visit of the link says what the save said (its first answer may have been cut off).
+    assert ("Gespeichert" if german else "Saved") in await tour.check(alice, "done")
 
     await alice.goto(to.approval)
     await _sign_in(alice, "alice")
@@ -216,7 +217,7 @@ async def test_every_page_kind_is_named_accessible_and_fits(servers, chromium: B
     await _sign_in(brief_alice, "alice")
     assert ("abgelaufen" if german else "expired") in await tour.check(brief_alice, "expired")
 
-    assert len(set(tour.kinds)) == 15
+    assert len(set(tour.kinds)) == 14  # an ended page ("completed") looks as "declined" and "expired" do
 
 
 async def _look(page: Page) -> dict[str, str]:

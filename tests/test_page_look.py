@@ -255,7 +255,7 @@ async def test_no_text_on_any_page_is_outside_the_catalog(pseudo: Running):
     ]  # fmt: skip
     kinds = {
         "sign-in": "login", "secret": "secret", "secret, refused value": "secret", "error": "error",
-        "done": "done", "used": "completed", "approval": "approval", "denied": "done", "declined": "declined",
+        "done": "done", "used": "done", "approval": "approval", "denied": "done", "declined": "declined",
         "connect": "connect", "consent": "consent", "unknown": "unknown", "index": "index",
         "refused": "refused", "unknown app": "unknown-app", "invalid sign-in": "invalid-sign-in",
     }  # fmt: skip

@@ -260,12 +260,13 @@ async def test_guesses_sent_in_parallel_to_two_replicas_get_the_free_tries_only(
         await db.stop()
 
 
-async def test_a_completion_post_waits_on_postgresql_four_times_and_tells_the_other_replicas_at_commit(
+async def test_a_completion_post_waits_on_postgresql_three_times_and_tells_the_other_replicas_at_commit(
     database_url, tmp_path
 ):
-    """The page's read of the record, BEGIN with the transition, the value, audit line, outbox row and
-    NOTIFY with the COMMIT, then the outbox row taken off: four round trips, however many statements.
-    A second process on the database hears the completion from the commit itself."""
+    """The page's read of the record, BEGIN with the transition, then the value, audit line, outbox row
+    and NOTIFY with the COMMIT: three round trips, however many statements (the outbox row is taken
+    off after the page answered, once the notice is out). A second process on the database hears the
+    completion from the commit itself."""
     from _mcp import user_client
     from _wire import RoundTripCounter
     from conftest import Running
@@ -313,9 +314,13 @@ async def test_a_completion_post_waits_on_postgresql_four_times_and_tells_the_ot
                                 await server.demo.handoff.vault.get("alice", "weather_api_key")
                                 == form["value"]
                             )
+                            for _ in range(100):  # taken off in the background, once the notice is out
+                                if await server.demo.handoff.completion.outbox() == (0, None):
+                                    break
+                                await anyio.sleep(0.05)
                             assert await server.demo.handoff.completion.outbox() == (0, None)
                 # A pooled connection unused for 2 s is pinged before it is lent: one more at most.
-                assert sorted(turns)[1] <= 4, turns
+                assert sorted(turns)[1] <= 3, turns
                 tg.cancel_scope.cancel()
         finally:
             server.stop()

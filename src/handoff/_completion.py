@@ -149,6 +149,7 @@ class SqlCompletion:
 
     async def told(self, record_id: str) -> None:
         await self.db.run(lambda tx: tx.execute("DELETE FROM outbox WHERE record_id = ?", (record_id,)))
+        crash_point("completion:told")
 
     async def untold(self, older_than: float) -> list[str]:
         rows = await self.db.run(

@@ -204,10 +204,11 @@ class SQLiteDatabase:
         except OSError:
             other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise ConfigError(
+            raise ServedElsewhere(
                 f"another handoff server (pid {other}) is serving from {self.path}; several processes "
                 "cannot share a SQLite file (each would miss completions made in the others). Run one "
-                "process, or run every replica on PostgreSQL: set HANDOFF_DATABASE_URL=postgresql://…"
+                "process, or run every replica on PostgreSQL: set HANDOFF_DATABASE_URL=postgresql://…",
+                holder=int(other) if other.isdigit() else None,
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -225,6 +226,14 @@ class SQLiteDatabase:
         if self._serving is not None:
             os.close(self._serving)
             self._serving = None
+
+
+class ServedElsewhere(ConfigError):
+    """Another process serves from this SQLite file (`holder`: its pid, when it wrote it)."""
+
+    def __init__(self, message: str, *, holder: int | None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 Database = SQLiteDatabase

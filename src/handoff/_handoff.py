@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.lowlevel
 import uvicorn
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from mcp.server.request_state import RequestStateSecurity
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,13 +43,13 @@ from ._need import (
     SecretNeed,
     Validator,
 )
-from ._notifier import Notifier
+from ._notifier import Notifier, written_out
 from ._sessions import DEFAULT_SESSIONS_PER_PRINCIPAL, SessionBounds, Sessions, principal_from
 from ._sql import Database
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
 from .audit import AuditLog, Event
 from .bus import Bus
-from .eras import Call, StateSealer
+from .eras import Call, StateSealer, SteppedClockCodec
 from .frameworks import Refusal, framework_of, request_of
 from .identity import (
     BrowserIdentity,
@@ -263,6 +263,8 @@ class Handoff:
         self.metrics_token = metrics_token
         self.metrics.read(self._read_metrics)
         self.notifier = Notifier(self.metrics)
+        self._background: TaskGroup | None = None
+        """While serving: where an outbox row is taken off once its notice is written out."""
         self.bus.listen(self.notifier.on_record, interest=self.notifier.watching)
         self.wait_timeout = wait_timeout
         self.retry_wait = retry_wait
@@ -496,15 +498,34 @@ class Handoff:
         return await self.finish(record.id, Status.COMPLETED, remote=remote, value=given)
 
     async def _tell(self, record: Record, *, announced: bool = False) -> None:
-        """Wake whoever waits on `record`, here and on other replicas; then take its notice off the
-        outbox. When the store fails in between, the change is kept all the same (the person's page
-        says so) and the notice stays queued: a sweep, on this replica or another, sends it."""
+        """Wake whoever waits on `record`, here and on other replicas (unless the completion's own
+        transaction `announced` it to them); then, once the notices are written out, take it off the
+        outbox (in the background while serving: the person's page does not wait for that). When the
+        store fails in between, the change is kept all the same (the person's page says so) and the
+        notice stays queued: a sweep, here or on another replica, sends it."""
         try:
             await self.bus.publish(record, announced=announced)
+        except StorageUnavailable:
+            self._untold(record)
+            return
+        if self._background is None:  # not serving: no connection to write a notice to
+            await self._told(record, flushed=True)
+        else:
+            self._background.start_soon(self._told, record)
+
+    async def _told(self, record: Record, *, flushed: bool = False) -> None:
+        if not flushed:
+            await written_out()  # a crash before this point leaves the row, and the sweep tells again
+        try:
             await self.completion.told(record.id)
         except StorageUnavailable:
-            self.metrics.store_errors.inc()
-            logger.warning("record %s… finished; its notice waits in the outbox for the sweep", record.id[:8])
+            self._untold(record)
+        except Exception:  # in the background: a fault here must not stop the server
+            logger.exception("record %s… finished; its notice stays in the outbox", record.id[:8])
+
+    def _untold(self, record: Record) -> None:
+        self.metrics.store_errors.inc()
+        logger.warning("record %s… finished; its notice waits in the outbox for the sweep", record.id[:8])
 
     async def tell_untold(self) -> int:
         """Announce completions whose notice a crash cut off (queued more than a few seconds ago)."""
@@ -677,9 +698,10 @@ class Handoff:
     def request_state_security(self) -> RequestStateSecurity:
         """The SDK's own sealing of 2026-07-28 request states, under a key derived from `secret_key`:
         pass it as `MCPServer(..., request_state_security=...)`. Without it the SDK seals under a key
-        of this process only, and a retry that crosses a restart (or reaches another replica) fails."""
+        of this process only, and a retry that crosses a restart (or reaches another replica) fails.
+        A state sealed before the clock stepped back is still accepted (see `_clock.CLOCK_STEP`)."""
         key = hmac.new(self._secret_key, b"handoff/sdk-request-state", "sha256").digest()
-        return RequestStateSecurity(keys=[key], ttl=self.ledger.ttl)
+        return RequestStateSecurity(codec=SteppedClockCodec([key]), ttl=self.ledger.ttl)
 
     def _redirect_slashes(self, app: Starlette) -> None:
         """`/handoff` → `/handoff/` and `/mcp/` → `/mcp`, built from the public URL: Starlette's own
@@ -726,11 +748,13 @@ class Handoff:
             async with anyio.create_task_group() as tg:
                 await tg.start(self.bus.run)
                 tg.start_soon(self._sweep_forever)
+                self._background = tg
                 if self.metrics_listen is not None:
                     await tg.start(self._serve_metrics, _bound(*self.metrics_listen, what="the metrics"))
                 try:
                     yield
                 finally:
+                    self._background = None
                     tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):

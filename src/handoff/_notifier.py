@@ -6,6 +6,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -15,6 +17,18 @@ logger = logging.getLogger("handoff.notifier")
 
 _NOTIFY = (Status.COMPLETED, Status.DECLINED, Status.EXPIRED)
 """An expiry is told too: the client stops waiting, and its retry gets a fresh link or a clear error."""
+
+
+FLUSH_WAIT = 0.2
+"""Seconds a notice handed to the SDK is given to reach its connection before the outbox forgets it."""
+
+
+async def written_out() -> None:
+    """Give the notices just handed to the SDK time to be written to their connections: the SDK
+    passes a notice through a few tasks of its transport before it reaches the socket, and returns
+    before they ran. A crash in that time leaves the outbox row, and the sweep tells again. (A timer,
+    not a scan of every task: a busy server finishes many records at once.)"""
+    await anyio.sleep(FLUSH_WAIT)
 
 
 class Notifier:

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ._completion import Completion, SqlCompletion, StepwiseCompletion
-from ._db import SQLiteDatabase, drive
+from ._db import ServedElsewhere, SQLiteDatabase, drive
 from ._entries import Entries, MemoryEntries, SqlEntries
 from ._errors import ConfigError
 from ._locks import NamedLocks
 from ._sql import Database
+from ._standby import beside_a_sibling, stand_by
 from .audit import AuditLog, MemoryAudit, SqlAudit
 from .bus import Bus, LocalBus, PostgresBus
 from .ledger import Ledger, Limits, MemoryLedger, SqlLedger
@@ -162,7 +163,12 @@ class Store:
         if self.database is None:
             return
         await self.database.start()
-        self.database.serve()
+        try:
+            self.database.serve()
+        except ServedElsewhere as refused:
+            if not isinstance(self.database, SQLiteDatabase) or not beside_a_sibling(refused):
+                raise
+            await stand_by(self.database.serve, refused, self.database.path)
         if isinstance(self.vault, SqlVault):
             if self.database.shared:
                 await self.vault.check_keys()

@@ -50,6 +50,7 @@ from ..client import Decision, Elicitations, HandoffClient, SignIn, system_brows
 from ..client._failures import ServerUnreachable, one_line
 from ..client._timeouts import MAX_ANSWER_BYTES
 from ..client._tokens import FileTokens, MemoryTokens
+from ..eras import SteppedClockCodec
 from ._consent import NOT_NOW, OPEN, BridgeConsent, consent_text, link_text, passed_on
 from ._front import CannotListen, http_front, stdio_front
 from ._mirror import Mirror
@@ -133,7 +134,8 @@ class Bridge:
                 **self.mirror.handlers(self.client),
             )
         # A retry's requestState names a step here: sealed, and bound to the tool and arguments.
-        boundary = RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience="handoff bridge")
+        security = RequestStateSecurity(codec=SteppedClockCodec([secrets.token_bytes(32)]))
+        boundary = RequestStateBoundary(security, default_audience="handoff bridge")
         server.middleware.extend([self._seen, boundary])
         upstream = self.client.server_capabilities
         changes = NotificationOptions(

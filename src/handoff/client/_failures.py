@@ -19,6 +19,7 @@ from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, PARSE
 from pydantic import ValidationError
 
 from .._errors import HandoffError, leaves
+from ._reconnect import LOST
 from ._timeouts import AnswerTimeout, AnswerTooLarge, HandshakeTimeout, mib
 
 
@@ -117,7 +118,7 @@ _EVENT_TOO_LARGE = re.compile(r"Server-sent event exceeded the (\d+) byte limit"
 def connection_closed(error: MCPError) -> bool:
     """An error the SDK makes up when the connection ends, not one a server sent."""
     return error.code == CONNECTION_CLOSED and (
-        error.message == "Connection closed" or error.message.startswith("SSE stream")
+        error.message == "Connection closed" or error.message.startswith(("SSE stream", LOST))
     )
 
 

@@ -26,6 +26,7 @@ async def retry_after_elicitation(
     waiter: Waiter | None = None,
     timeout: float = 600.0,
     max_rounds: int = 3,
+    rejoined: Callable[[], bool] | None = None,
 ) -> T:
     """Run `call`; on -32042, get consent for each URL, wait for completion, and run it again.
 
@@ -33,7 +34,9 @@ async def retry_after_elicitation(
     links that arrive any other way; the first one not accepted (declined, blocked, over the limit,
     cancelled) stops the call, so no further link is shown for a call that cannot go on. The loop
     guard stops when the server asks again for an elicitation it already asked for in this call;
-    `max_rounds` bounds the retries.
+    `max_rounds` bounds the retries. `rejoined` says (once) that the call was just made on a new
+    session: the server names the same steps to it again, already consented to, so they are
+    waited for again, not shown again.
     """
     seen: set[str] = set()
     for round_number in range(max_rounds + 1):
@@ -43,6 +46,9 @@ async def retry_after_elicitation(
             if error.code != URL_ELICITATION_REQUIRED:
                 raise
             items = _elicitations_of(error)
+        consented = seen if rejoined is not None and rejoined() else set()
+        if consented:
+            seen = set()
         if round_number == max_rounds:
             raise ElicitationFailed(
                 f"the server still asked for browser steps after {max_rounds} rounds; stopped"
@@ -54,6 +60,9 @@ async def retry_after_elicitation(
                 f"({again[0][:12]}…): it is probably not finished yet. Finish it, then call the tool again"
             )
         for index, item in enumerate(items):
+            if item.elicitation_id in consented:
+                seen.add(item.elicitation_id)
+                continue
             considered = await elicitations.consider(item.url, item.message, item.elicitation_id)
             if considered.decision is not Decision.ACCEPT:
                 raise ElicitationFailed(_not_run(considered, elicitations, len(items), index))

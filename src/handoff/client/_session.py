@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
+from anyio.abc import TaskGroup, TaskStatus
 from mcp import Client, StdioServerParameters
 from mcp.client._transport import TransportStreams
 from mcp.client.auth import OAuthFlowError
@@ -19,15 +20,17 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT, ClientCapabilities
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .._command_line import displayed
 from .._errors import HandoffError, leaves
 from ._elicitations import Elicitations, Waiter
 from ._failures import HttpRefusal, ServerUnreachable, connection_closed, telling_leaf, unreachable
+from ._reconnect import LOST, RECONNECTS, DroppedAnswers, Round, current_round, recording
 from ._retry import ElicitationFailed, retry_after_elicitation
 from ._server_process import ServerProcess
 from ._server_stderr import relayed_stderr
-from ._signin import SignIn, SignInFailed
+from ._signin import SignIn, SignInFailed, _to_stderr
 from ._timeouts import ANSWER_TIMEOUT, MAX_ANSWER_BYTES, AnswerDeadline, http_timeouts
 
 _GRACE = 1.0
@@ -53,6 +56,12 @@ class HandoffClient(Client):
     reached, stops answering, closes the connection, answers HTTP errors instead of MCP or sends an
     answer larger than `max_answer_bytes` (read no further), entering it or calling a tool raises
     `ServerUnreachable`, one line.
+
+    A connection to a URL that drops while a tool call waits (a replica that died behind a load
+    balancer) is ridden out once per call, and said in one line through `notify`: on 2026-07-28
+    the call's latest retry is sent again as it was (the same requestState and input responses);
+    on 2025-11-25, once the server no longer knows the session, a new session is made and the
+    call is made again on it (which, for a gated tool, names the same browser step).
     """
 
     auth: SignIn | None = field(default=None, kw_only=True)
@@ -80,6 +89,14 @@ class HandoffClient(Client):
     _deadline: AnswerDeadline | None = field(init=False, default=None, repr=False, compare=False)
     _server_process: ServerProcess | None = field(init=False, default=None, repr=False, compare=False)
     """A stdio server's process, to say how it ended."""
+    notify: Callable[[str], None] = field(default=_to_stderr, kw_only=True)
+    """Says, in one line, that a call was sent again after its connection dropped."""
+    _gone: anyio.Event | None = field(init=False, default=None, repr=False, compare=False)
+    """Set when the server answers 404 to this connection's session: it no longer knows it."""
+    _links: TaskGroup | None = field(init=False, default=None, repr=False, compare=False)
+    """Where the sessions made anew live (a task of their own, so that any caller can make one)."""
+    _links_stack: AsyncExitStack | None = field(init=False, default=None, repr=False, compare=False)
+    _stops: list[anyio.Event] = field(init=False, default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.elicitations is not None:
@@ -111,12 +128,18 @@ class HandoffClient(Client):
     async def _http_transport(self, url: str) -> AsyncIterator[TransportStreams]:
         timeout = http_timeouts(self.connect_timeout, self.answer_timeout, self.wait_timeout)
         transport = self._deadline = AnswerDeadline(
-            self.connect_timeout, handshake=self.connect_timeout, max_bytes=self.max_answer_bytes
+            self.connect_timeout,
+            DroppedAnswers(),
+            handshake=self.connect_timeout,
+            max_bytes=self.max_answer_bytes,
         )
+        gone = self._gone = anyio.Event()
 
         async def watch(response: httpx2.Response) -> None:
             if response.request.url != url:
                 return
+            if response.status_code == 404 and "mcp-session-id" in response.request.headers:
+                gone.set()
             self._refused = response.status_code == 401
             if response.request.method == "POST":
                 plain_error = response.status_code >= 400 and not response.headers.get(
@@ -155,26 +178,59 @@ class HandoffClient(Client):
                 server.closing()
 
     async def __aenter__(self) -> HandoffClient:
+        links = AsyncExitStack()
+        self._links = await links.enter_async_context(anyio.create_task_group())
         try:
             await super().__aenter__()
         except BaseException as exc:
+            await links.aclose()  # outside the task group: the failure is raised as it is
+            self._links = None
             failure = self._failure(exc, handshake=True)
             if failure is None:
                 raise
             raise failure from None
+        self._links_stack = links
+        self._handshake_done()
+        return self
+
+    def _handshake_done(self) -> None:
         if self._deadline is not None:
             self._deadline.seconds = self.answer_timeout
             self._deadline.handshake = None
-        return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         try:
-            await super().__aexit__(*exc_info)
+            try:
+                await super().__aexit__(*exc_info)
+            finally:
+                for stop in self._stops:
+                    stop.set()
+                if self._links_stack is not None:
+                    await self._links_stack.__aexit__(None, None, None)
+                self._links = self._links_stack = None
         except BaseException as exc:
             failure = self._failure(exc)
             if failure is None:
                 raise
             raise failure from None
+
+    async def _new_session(self) -> None:
+        """Make a new 2025-11-25 session with the server (the old one is gone), in a task of its own
+        that keeps it until the client closes."""
+        assert self._links is not None and isinstance(self.server, str)
+        stop = anyio.Event()
+        self._stops.append(stop)
+        self._connect = _connect_transport(self._http_transport(self.server))
+
+        async def hold(*, task_status: TaskStatus[ClientSession] = anyio.TASK_STATUS_IGNORED) -> None:
+            async with AsyncExitStack() as stack:
+                session = await stack.enter_async_context(await self._build_session(stack))
+                await session.initialize()
+                task_status.started(session)
+                await stop.wait()
+
+        self._session = await self._links.start(hold)
+        self._handshake_done()
 
     @property
     def _where(self) -> str:
@@ -244,6 +300,7 @@ class HandoffClient(Client):
                 return base(version).model_copy(update={"elicitation": elicitations.capability})
 
             session._build_capabilities = declared  # type: ignore[method-assign]
+        session.call_tool = recording(session.call_tool)  # type: ignore[method-assign,assignment]
         return session
 
     async def call_tool(
@@ -253,8 +310,45 @@ class HandoffClient(Client):
         if isinstance(self.server, StdioServerParameters) and not args:
             kwargs.setdefault("read_timeout_seconds", max(self.answer_timeout, self.wait_timeout + 60.0))
 
+        sent = Round()
+        noting = current_round.set(sent)
+        again = RECONNECTS
+        rejoined = False
+
         async def call() -> Any:
-            return await Client.call_tool(self, name, arguments, *args, **kwargs)
+            nonlocal again, rejoined
+            while True:
+                legacy = self.protocol_version not in MODERN_PROTOCOL_VERSIONS
+                if legacy and self._session_gone and again > 0:
+                    again -= 1
+                    await self._new_session()
+                    rejoined = True
+                    self.notify(
+                        f"the session with {self._where} ended (its server is gone); "
+                        f"made a new session and called {name} again"
+                    )
+                try:
+                    resent = {"input_responses": sent.input_responses, "request_state": sent.request_state}
+                    if again < RECONNECTS and not legacy and sent.request_state is not None:
+                        return await Client.call_tool(self, name, arguments, *args, **{**kwargs, **resent})
+                    return await Client.call_tool(self, name, arguments, *args, **kwargs)
+                except MCPError as error:
+                    dropped = error.message.startswith(LOST) or (legacy and self._session_gone)
+                    if not dropped or again <= 0 or not isinstance(self.server, str):
+                        raise
+                    if legacy and self._gone is not None:
+                        self._gone.set()  # a session whose connection dropped is made anew
+                        continue
+                    again -= 1
+                    self.notify(
+                        f"lost the connection to {self._where} while {name} was waiting; "
+                        "sent its retry again (the same request state)"
+                    )
+
+        def made_anew() -> bool:
+            nonlocal rejoined
+            was, rejoined = rejoined, False
+            return was
 
         try:
             if self.elicitations is None:
@@ -272,9 +366,10 @@ class HandoffClient(Client):
                 return await retry_after_elicitation(
                     call,
                     self.elicitations,
-                    waiter=self.waiter,
+                    waiter=self._waiter_or_gone(),
                     timeout=self.wait_timeout,
                     max_rounds=self.max_rounds,
+                    rejoined=made_anew,
                 )
             raise ElicitationFailed(
                 f"the browser step was not finished within {self.wait_timeout:.0f} s (the server was still "
@@ -288,3 +383,41 @@ class HandoffClient(Client):
             if failure is None or failure is exc:
                 raise
             raise failure from None
+        finally:
+            current_round.reset(noting)
+
+    @property
+    def _session_gone(self) -> bool:
+        return self._gone is not None and self._gone.is_set()
+
+    def _waiter_or_gone(self) -> Waiter | None:
+        """The person's waiter, that also ends the wait (as "done") once the server no longer knows
+        this 2025-11-25 session: its completion notice cannot come, the call is made again instead."""
+        if self._gone is None or self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return self.waiter
+        person = self.waiter
+
+        async def wait() -> Literal["done", "cancel"]:
+            said: list[Literal["done", "cancel"]] = []
+            gone = self._gone  # the session of now: a new one once the old one was gone
+            async with anyio.create_task_group() as tg:
+
+                async def ended() -> None:
+                    if gone is None:
+                        await anyio.sleep_forever()
+                    else:
+                        await gone.wait()
+                    said.append("done")
+                    tg.cancel_scope.cancel()
+
+                async def asked() -> None:
+                    assert person is not None
+                    said.append(await person())
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(ended)
+                if person is not None:
+                    tg.start_soon(asked)
+            return said[0]
+
+        return wait

@@ -15,7 +15,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from ._call import Call
 from ._legacy import LegacyEra
 from ._modern import ModernEra
-from ._state import StateRejected, StateSealer, call_digest
+from ._state import StateRejected, StateSealer, SteppedClockCodec, call_digest
 
 if TYPE_CHECKING:
     from .._need import Need
@@ -34,4 +34,14 @@ def era_for(call: Call) -> Era:
     return LegacyEra()
 
 
-__all__ = ["Call", "Era", "LegacyEra", "ModernEra", "StateRejected", "StateSealer", "call_digest", "era_for"]
+__all__ = [
+    "Call",
+    "Era",
+    "LegacyEra",
+    "ModernEra",
+    "StateRejected",
+    "StateSealer",
+    "SteppedClockCodec",
+    "call_digest",
+    "era_for",
+]

@@ -21,6 +21,8 @@ from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestStat
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
+from .._clock import issued_in_time
+
 
 class StateRejected(MCPError):
     """A retry's `requestState` failed a check. The wire message is fixed; the reason goes to the log."""
@@ -98,3 +100,30 @@ class StateSealer:
         if state.digest != digest:
             raise StateRejected("other method or arguments")
         return state
+
+
+class SteppedClockCodec:
+    """The SDK's AES-256-GCM request-state codec, tolerating a clock stepped back by `CLOCK_STEP`.
+
+    The SDK refuses a state whose "issued at" is more than a minute ahead of now. Once a state is
+    authenticated, an "issued at" within `CLOCK_STEP` ahead is presented to the SDK as now; anything
+    further ahead is left as it was, and the SDK refuses it. Expiry is left untouched.
+    """
+
+    def __init__(self, keys: list[bytes]) -> None:
+        self._codec = AESGCMRequestStateCodec(keys)
+
+    def seal(self, payload: bytes) -> str:
+        return self._codec.seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        plaintext = self._codec.unseal(token)
+        try:
+            claims = json.loads(plaintext)
+        except ValueError:
+            raise InvalidRequestState("malformed") from None
+        now = time.time()
+        if isinstance(claims, dict) and issued_in_time(claims.get("iat"), now) and claims["iat"] > now:
+            claims["iat"] = now
+            return json.dumps(claims, separators=(",", ":")).encode()
+        return plaintext

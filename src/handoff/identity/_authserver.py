@@ -55,6 +55,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._clock import issued_in_time
 from .._entries import FOREVER, Entries
 from .._errors import ConfigError
 from .._exact import show
@@ -75,8 +76,6 @@ from ._throttle import Throttle
 
 logger = logging.getLogger("handoff.auth")
 
-CLOCK_LEEWAY = 300
-"""Seconds of clock difference an access token's times tolerate (a clock stepped back, a drifting host)."""
 REQUEST_LIFE = 600.0
 CODE_LIFE = 300.0
 CONSENT_LIFE = 180 * 86400.0
@@ -467,10 +466,11 @@ class AuthServer(PasswordLogin):
                 algorithms=["HS256"],
                 issuer=self._issuer,
                 audience=self.resource,
-                leeway=CLOCK_LEEWAY,
-                options={"require": ["exp", "sub", "iss", "aud", "grant"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "grant"], "verify_iat": False},
             )
         except jwt.InvalidTokenError:
+            return None
+        if not issued_in_time(claims["iat"]):  # expiry is strict; "issued at" tolerates a clock step
             return None
         if await self.store.get(_GRANT, str(claims["grant"])) is None:
             return None  # revoked, or its refresh token was replayed

@@ -21,9 +21,10 @@ from .._i18n import gettext as _
 from .._web import BodyLimit, SameOriginForms, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
 from ..identity._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
-from ..ledger import Record
+from ..ledger import Record, Status
 from ._connect import callback as connect_callback
 from ._flow import ended
+from ._secret import saved
 
 if TYPE_CHECKING:
     from .._handoff import Handoff
@@ -160,6 +161,8 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
             )
             csrf = _csrf(request, "logout")[0]
             return render(request, "refused.html", 403, user=user, here=here, csrf=csrf)
+        if record.status is Status.COMPLETED and record.kind == "secret":
+            return saved(request, record)  # a visit after the save says what the save said
         if not record.pending:
             return ended(request, record.status.value)
         return None

@@ -48,16 +48,22 @@ class SecretFlow:
             await handoff.complete_with_secret(record, value, remote=remote)
         except TransitionRefused as refused:
             return ended(request, refused.status)
-        return render(
-            request,
-            "done.html",
-            title=_("Saved"),
-            text=_(
-                "Your %(label)s is stored, encrypted. You can close this tab and go back to your MCP client.",
-                label=label,
-            ),
-            declined=False,
-        )
+        return saved(request, record)
+
+
+def saved(request: Request, record: Record) -> Response:
+    """The page that says the value is kept: after the submit, and on any later visit of the link
+    (whose first answer a crash may have cut off after the value was stored)."""
+    return render(
+        request,
+        "done.html",
+        title=_("Saved"),
+        text=_(
+            "Your %(label)s is stored, encrypted. You can close this tab and go back to your MCP client.",
+            label=authored(record.params["label"]),
+        ),
+        declined=False,
+    )
 
 
 async def _form(
