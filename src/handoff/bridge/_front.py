@@ -12,9 +12,9 @@ from typing import Any
 
 import uvicorn
 from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
 
 from .._errors import HandoffError
+from ._pipes import stdio_streams
 
 Serve = Callable[[Server[Any]], Awaitable[None]]
 """Serves one downstream `Server` until the client goes away (stdio) or the bridge is stopped (HTTP)."""
@@ -51,7 +51,7 @@ def url_of(host: str, port: int) -> str:
 @contextlib.asynccontextmanager
 async def stdio_front() -> AsyncIterator[Serve]:
     """Serving on stdin and stdout; from here on, stray output goes to stderr."""
-    async with stdio_server() as (read, write):
+    async with stdio_streams() as (read, write):
 
         async def serve(server: Server[Any]) -> None:
             await server.run(read, write, server.create_initialization_options())
