@@ -32,7 +32,7 @@ from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._health import health_routes
-from ._metrics import Metric, Metrics, counter, gauge
+from ._metrics import Metric, Metrics, counter, counters, gauge
 from ._need import (
     APPROVAL_LIFE,
     ApprovalNeed,
@@ -776,7 +776,4 @@ class Handoff:
         )
         throttle = getattr(self.browser, "throttle", None)
         if isinstance(throttle, Throttle):
-            for result, count in throttle.tally.items():
-                yield counter(
-                    "handoff_signin_tries", "Password sign-ins, by result.", count, {"result": result}
-                )
+            yield counters("handoff_signin_tries", "Password sign-ins, by result.", "result", throttle.tally)
