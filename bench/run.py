@@ -205,7 +205,7 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
         db = Database(Path(data) / "handoff.db", durable=False)
         # Not due while the server starts and the idle baseline is taken.
         rows = pending_rows(records, expires_at=time.time() + 3600)
-        db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
+        db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,'')", rows))
         server = Server(data)
 
         def count(status: str) -> int:
@@ -505,7 +505,7 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
         empty = await _ledger_rate(SqlLedger(Database(Path(tmp) / "a.db"), limits=unlimited), n)
         full_db = Database(Path(tmp) / "b.db")
         rows = pending_rows(pending, expires_at=time.time() + 3600)
-        full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
+        full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,'')", rows))
         full = await _ledger_rate(SqlLedger(full_db, limits=unlimited), n)
     print(f"ledger create+complete ({n} pairs, one at a time):")
     print(f"  in-memory ledger (baseline)        {memory:10,.0f} /s")
