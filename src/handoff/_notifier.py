@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._tracing import Attributes, joined
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -56,13 +57,15 @@ class Notifier:
         entry = self._watching.pop(record.id, None)
         if entry is None or record.status not in _NOTIFY:
             return
-        for session in entry[0]:
-            try:
-                await session.send_elicit_complete(record.id)
-                if self.metrics is not None:
-                    self.metrics.since_completion(self.metrics.completion_to_notice, record)
-            except Exception:  # the client may be gone; it can still retry on its own
-                logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        attributes: Attributes = {"handoff.record_id": record.id, "handoff.sessions": len(entry[0])}
+        with joined("handoff.notice", record.trace, attributes):
+            for session in entry[0]:
+                try:
+                    await session.send_elicit_complete(record.id)
+                    if self.metrics is not None:
+                        self.metrics.since_completion(self.metrics.completion_to_notice, record)
+                except Exception:  # the client may be gone; it can still retry on its own
+                    logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
 
     def _prune(self) -> None:
         now = time.time()
