@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ._errors import TransitionRefused
 from ._locks import NamedLocks
+from ._logs import lifecycle
 from ._sql import Database, Tx
 from .audit import AuditLog, Entry, Event, SqlAudit, insert_row
 from .ledger import Ledger, Record, SqlLedger, Status
@@ -95,13 +96,16 @@ class SqlCompletion:
         if value is not None:
             sealed, write = self.vault.sealed_write(value.principal, value.name, value.plaintext)
 
+        lines: list[Entry] = []
+
         async def change(tx: Tx) -> Record:
             # The transition first: a second submit waits here for the first to commit, then finds the
             # record finished and stores nothing.
             record = await finish_row(tx, record_id, status)
             if write is not None:
                 await write(tx)
-            await insert_row(tx, _entry(record, remote))
+            lines[:] = [_entry(record, remote)]
+            await insert_row(tx, lines[0])
             await tx.execute(
                 "INSERT INTO outbox (record_id, at) VALUES (?, ?) "
                 "ON CONFLICT (record_id) DO UPDATE SET at = excluded.at",
@@ -114,6 +118,7 @@ class SqlCompletion:
         crash_point("completion:after-commit")
         if value is not None and sealed is not None:
             self.vault.stored(value.principal, value.name, sealed)
+        lifecycle(lines[0])  # the audit line, logged once it is kept
         return record
 
     async def told(self, record_id: str) -> None:

@@ -32,6 +32,8 @@ from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._health import health_routes
+from ._logs import WOKEN, lifecycle
+from ._logs import configure as configure_logs
 from ._metrics import Metric, Metrics, counter, counters, gauge
 from ._need import (
     APPROVAL_LIFE,
@@ -48,7 +50,7 @@ from ._sessions import DEFAULT_SESSIONS_PER_PRINCIPAL, SessionBounds, Sessions, 
 from ._sql import Database
 from ._tracing import joined, step, traceparent
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
-from .audit import AuditLog, Event
+from .audit import AuditLog, Entry, Event
 from .bus import Bus
 from .eras import Call, StateSealer
 from .frameworks import Refusal, framework_of, request_of
@@ -550,6 +552,7 @@ class Handoff:
                 span.set_attribute("handoff.woken", woken is not None)
         if woken is not None:
             self.metrics.since_completion(self.metrics.completion_to_wake, woken)
+            lifecycle(Entry(time.time(), WOKEN, woken.principal, woken.client_id, woken.id))
         record = await self.ledger.get(record_id)
         return None if record.pending else record
 
@@ -742,9 +745,11 @@ class Handoff:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Serving: the file descriptor limit raised for held waits, the store connected (and, on SQLite,
-        claimed for this process), the bus listening, then the expiry sweeper."""
+        """Serving: the file descriptor limit raised for held waits, the log's format as
+        HANDOFF_LOG_FORMAT says, the store connected (and, on SQLite, claimed for this process), the
+        bus listening, then the expiry sweeper."""
         raise_descriptor_limit()
+        configure_logs()  # HANDOFF_LOG_FORMAT, when set
         await self.store.start()
         try:
             async with anyio.create_task_group() as tg:

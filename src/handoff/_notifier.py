@@ -6,7 +6,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._logs import NOTIFIED, lifecycle
 from ._tracing import Attributes, joined
+from .audit import Entry
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class Notifier:
                         self.metrics.since_completion(self.metrics.completion_to_notice, record)
                 except Exception:  # the client may be gone; it can still retry on its own
                     logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        told = f"{len(entry[0])} session{'s' if len(entry[0]) > 1 else ''}"
+        lifecycle(Entry(time.time(), NOTIFIED, record.principal, record.client_id, record.id, detail=told))
 
     def _prune(self) -> None:
         now = time.time()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import abc
 import enum
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass
 
+from ._logs import lifecycle
 from ._sql import Database, Tx
-
-logger = logging.getLogger("handoff.audit")
 
 
 class Event(enum.StrEnum):
@@ -30,7 +28,8 @@ class Event(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Entry:
-    """One audit line. `detail` is a short reason code or a validation message, never a value."""
+    """One audit line (and one log line, see `handoff._logs`). `detail` is a short reason code or a
+    validation message, never a value."""
 
     at: float
     event: str
@@ -59,7 +58,7 @@ class AuditLog(abc.ABC):
     ) -> Entry:
         entry = Entry(time.time(), event.value, principal, client_id, record_id, remote, detail)
         await self._keep(entry)
-        logger.info("%s", entry.as_json())
+        lifecycle(entry)
         return entry
 
     async def write_many(self, entries: list[tuple[Event, dict[str, str | None]]]) -> None:
@@ -67,7 +66,7 @@ class AuditLog(abc.ABC):
         kept = [Entry(time.time(), event.value, **fields) for event, fields in entries]
         await self._keep_all(kept)
         for entry in kept:
-            logger.info("%s", entry.as_json())
+            lifecycle(entry)
 
     async def _keep_all(self, entries: list[Entry]) -> None:
         for entry in entries:
