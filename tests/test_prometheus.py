@@ -4,6 +4,7 @@ exposition as it is served."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from test_elicitation_e2e import _ask, _enter
 from handoff.demo import DEMO_USERS
 
 pytestmark = pytest.mark.anyio
+DOCS = Path(__file__).parent.parent / "docs"
 
 
 @pytest.fixture
@@ -91,6 +93,13 @@ async def test_prometheus_scrapes_a_completed_elicitation_and_promtool_accepts_t
     assert "handoff_elicitations_total" in labels
     for private in ("alice", "bob", legacy["elicitationId"], "/handoff/e/"):
         assert private not in labels
+
+    # Every query "Running it" offers for alerts and dashboards is one Prometheus runs on these series.
+    queries = re.findall(r"```promql\n(.+?)\n```", (DOCS / "running.md").read_text(), re.S)
+    assert len(queries) >= 15
+    for query in queries:
+        await prometheus.query(query)  # fails on a query Prometheus cannot parse or run
+    assert await scalar(prometheus, "sum(increase(handoff_store_errors_total[5m])) > 0") is None  # no alert
 
     async with httpx2.AsyncClient(timeout=10) as http:
         exposition = (await http.get(f"http://{running.options['metrics_address']}/metrics")).text
