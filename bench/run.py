@@ -2,7 +2,7 @@
 
     python bench/run.py            # all of them
     python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds,
-                                   # replicas
+                                   # replicas, observed
     python bench/run.py replicas   # about 1 minute; needs PostgreSQL and haproxy (bench/replicas.py)
 
 Figures (targets from the design notes):
@@ -16,6 +16,9 @@ Figures (targets from the design notes):
   (at least 5 times sooner, ≤ 10 ms)
 - holds: 1,200 held 2026-07-28 retries arriving over 3 s at a server limited to 1,024 descriptors: how
   many are held, how many answered busy at once, and opening a page meanwhile against idle
+- observed: the gated call and completion → notice on a server whose metrics are served and scraped
+  and whose every span the OpenTelemetry SDK records, against one without (≤ 1.05 and ≤ 1.10;
+  bench/observed.py)
 - replicas: three replicas on one PostgreSQL behind haproxy, against one process on SQLite: the 2025
   notice and the held 2026 retry with the browser on another replica (p99 ≤ 15 ms, notice ≤ 1.5x one
   process), the ledger on PostgreSQL (≥ 1,000/s), 1,000 waiting sessions all notified (0 lost)
@@ -93,17 +96,29 @@ def pending_rows(n: int, *, expires_at: float) -> list[tuple[object, ...]]:
 class Server:
     """The demo server in its own process, like a real deployment (no shared GIL with the client)."""
 
-    def __init__(self, data: str, retry_wait: float = 25.0, descriptors: int | None = None) -> None:
+    def __init__(
+        self, data: str, retry_wait: float = 25.0, descriptors: int | None = None, *, observed: bool = False
+    ) -> None:
         self.port = free_port()
         self.data = data
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port() if observed else None
+        """Where an observed server (metrics served, every span recorded) serves its metrics."""
+        observing = [] if self.metrics_port is None else [str(self.metrics_port)]
 
         def limit() -> None:  # soft and hard: the server cannot raise it, as in a small container
             if descriptors is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
 
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "server.py"), str(self.port), data, str(retry_wait)],
+            [
+                sys.executable,
+                str(Path(__file__).parent / "server.py"),
+                str(self.port),
+                data,
+                str(retry_wait),
+                *observing,
+            ],
             preexec_fn=limit,
         )
         deadline = time.monotonic() + 30
@@ -586,6 +601,13 @@ async def main(which: list[str]) -> None:
                 servers.append(Server(other, retry_wait=0.0))
                 results["retry"] = await bench_retry(servers[0], servers[1])
                 print()
+            if "observed" in which:
+                from observed import bench_observed
+
+                pair = [Server(f"{data}/off"), Server(f"{other}/on", observed=True)]
+                servers.extend(pair)
+                results["observed"] = await bench_observed(*pair)
+                print()
             if "holds" in which:
                 with tempfile.TemporaryDirectory() as third:
                     limited = Server(third, retry_wait=120.0, descriptors=1024)
@@ -620,5 +642,16 @@ if __name__ == "__main__":
     anyio.run(
         main,
         sys.argv[1:]
-        or ["gate", "notice", "retry", "signin", "ledger", "sweep", "tokens", "holds", "replicas"],
+        or [
+            "gate",
+            "notice",
+            "retry",
+            "signin",
+            "ledger",
+            "sweep",
+            "tokens",
+            "holds",
+            "observed",
+            "replicas",
+        ],
     )
