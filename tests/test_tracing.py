@@ -1,6 +1,7 @@
 """Traces: one tool call that needs a key, the person finishing in Chromium, and the retry, recorded by
 the OpenTelemetry SDK's in-memory exporter. Every handoff span is in the tool call's trace or linked
-to it, in both eras, and no attribute carries the typed value, a user or a link."""
+to it, in both eras, on SQLite and PostgreSQL (where the notice comes through the database's bus),
+beside the spans of the SDK and of FastMCP; no attribute carries the typed value, a user or a link."""
 
 from __future__ import annotations
 
