@@ -29,6 +29,20 @@ KEY = "wk_Tr4cesNeverCarryThisVa1ue"
 _exporter = InMemorySpanExporter()
 
 
+class _WhileTesting(SimpleSpanProcessor):
+    """Exports to memory only while a test here runs: the provider stays set for the process, and the
+    tests after these should not fill the exporter."""
+
+    on = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.on:
+            super().on_end(span)
+
+
+_processor = _WhileTesting(_exporter)
+
+
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """The spans this test makes, from the process's tracer provider (set once: OpenTelemetry keeps the
@@ -36,12 +50,16 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_exporter))
+        provider.add_span_processor(_processor)
         trace.set_tracer_provider(provider)
     assert trace.get_tracer_provider() is provider
     _exporter.clear()
-    yield _exporter
-    _exporter.clear()
+    _processor.on = True
+    try:
+        yield _exporter
+    finally:
+        _processor.on = False
+        _exporter.clear()
 
 
 def named(spans: Sequence[ReadableSpan], name: str) -> list[ReadableSpan]:
