@@ -604,9 +604,9 @@ async def main(which: list[str]) -> None:
             if "observed" in which:
                 from observed import bench_observed
 
-                pair = [Server(f"{data}/off"), Server(f"{other}/on", observed=True)]
-                servers.extend(pair)
-                results["observed"] = await bench_observed(*pair)
+                three = [Server(f"{data}/off"), Server(f"{other}/twin"), Server(f"{other}/on", observed=True)]
+                servers.extend(three)
+                results["observed"] = await bench_observed(*three)
                 print()
             if "holds" in which:
                 with tempfile.TemporaryDirectory() as third:
