@@ -191,3 +191,14 @@ print("no-op")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "no-op", done.stderr
+
+
+def test_a_step_that_fails_says_so_by_the_exceptions_type_not_its_message(spans: InMemorySpanExporter):
+    from handoff._tracing import step
+
+    with pytest.raises(ValueError), step("handoff.complete", {"handoff.record_id": "r1"}):
+        raise ValueError(f"rejected {KEY}")
+    (span,) = spans.get_finished_spans()
+    assert span.status.status_code is trace.StatusCode.ERROR
+    assert span.attributes and span.attributes["error.type"] == "ValueError"
+    assert KEY not in everything_said([span]) and not span.events

@@ -7,7 +7,8 @@ happen later in other requests (the browser's, perhaps on another replica) and t
 join that call's trace: a child of the tool call when the request has no trace of its own, else a
 child of the request's span with a link to the tool call.
 
-Attributes name the step, the kind of record and its id; never a value, a user or a URL.
+Attributes name the step, the kind of record and its id; never a value, a user or a URL. A step
+that fails says so by the exception's type (`error.type`), not its message, which may quote input.
 """
 
 from __future__ import annotations
@@ -15,16 +16,30 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 __all__ = ["Attributes", "joined", "step", "traceparent"]
 
-tracer = trace.get_tracer("handoff")
 _W3C = TraceContextTextMapPropagator()
 Attributes = Mapping[str, AttributeValue]
+_tracer: tuple[object, Tracer] | None = None
+
+
+def _recording() -> Tracer | None:
+    """handoff's tracer when an SDK is installed, else None: without one every span would be
+    opentelemetry-api's no-op, so handoff skips even making it."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer("handoff"))
+    return _tracer[1]
 
 
 def traceparent() -> str:
@@ -36,12 +51,6 @@ def traceparent() -> str:
     return carrier.get("traceparent", "")
 
 
-def _recording() -> bool:
-    """Whether an SDK is installed: without one every span is opentelemetry-api's no-op, so handoff
-    skips even making it (a few microseconds a step)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
-
-
 def _origin(parent: str) -> SpanContext | None:
     """The span context a stored `traceparent` names (None for "" or anything malformed)."""
     if not parent:
@@ -51,31 +60,58 @@ def _origin(parent: str) -> SpanContext | None:
 
 
 @contextmanager
-def step(name: str, attributes: Attributes | None = None) -> Iterator[Span]:
-    """A span of a step that runs in the current request, under whatever span is current."""
-    if not _recording():
+def _span(
+    tracer: Tracer,
+    name: str,
+    attributes: Attributes | None,
+    *,
+    context: Context | None = None,
+    links: list[Link] | None = None,
+    current: bool,
+) -> Iterator[Span]:
+    span = tracer.start_span(name, context=context, attributes=attributes, links=links)
+    token = otel_context.attach(trace.set_span_in_context(span)) if current else None
+    try:
+        yield span
+    except Exception as exc:
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(StatusCode.ERROR)
+        raise
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+        span.end()
+
+
+@contextmanager
+def step(name: str, attributes: Attributes | None = None, *, current: bool = True) -> Iterator[Span]:
+    """A span of a step that runs in the current request, under whatever span is current (and the
+    current span itself while it runs, unless `current` is False: a step that calls nothing traced)."""
+    tracer = _recording()
+    if tracer is None:
         yield trace.INVALID_SPAN
         return
-    with tracer.start_as_current_span(name, attributes=attributes) as span:
+    with _span(tracer, name, attributes, current=current) as span:
         yield span
 
 
 @contextmanager
-def joined(name: str, parent: str, attributes: Attributes | None = None) -> Iterator[Span]:
+def joined(
+    name: str, parent: str, attributes: Attributes | None = None, *, current: bool = True
+) -> Iterator[Span]:
     """A span of a later step of the record whose tool call's `traceparent` is `parent`: in that trace
     when this request is in no trace (or already in it), else in this request's trace, linked to it."""
-    if not _recording():
+    tracer = _recording()
+    if tracer is None:
         yield trace.INVALID_SPAN
         return
     origin = _origin(parent)
-    current = trace.get_current_span().get_span_context()
-    if origin is None or (current.is_valid and current.trace_id == origin.trace_id):
-        with tracer.start_as_current_span(name, attributes=attributes) as span:
-            yield span
-    elif current.is_valid:
-        with tracer.start_as_current_span(name, attributes=attributes, links=[Link(origin)]) as span:
-            yield span
-    else:
-        context = trace.set_span_in_context(NonRecordingSpan(origin))
-        with tracer.start_as_current_span(name, context=context, attributes=attributes) as span:
-            yield span
+    here = trace.get_current_span().get_span_context()
+    context, links = None, None
+    if origin is not None and not (here.is_valid and here.trace_id == origin.trace_id):
+        if here.is_valid:
+            links = [Link(origin)]
+        else:
+            context = trace.set_span_in_context(NonRecordingSpan(origin))
+    with _span(tracer, name, attributes, context=context, links=links, current=current) as span:
+        yield span

@@ -240,7 +240,7 @@ def _about(record: Record, action: str) -> Attributes:
 
 def _same_person(record: Record, user: str | None) -> bool:
     """Whether the browser's `user` is the one the record was made for (the span says which, not who)."""
-    with step("handoff.identity", {"handoff.record_id": record.id}) as span:
+    with step("handoff.identity", {"handoff.record_id": record.id}, current=False) as span:
         same = user == record.principal
         span.set_attribute("handoff.identity.same", same)
         return same
