@@ -13,6 +13,7 @@ that fails says so by the exception's type (`error.type`), not its message, whic
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -51,8 +52,10 @@ def traceparent() -> str:
     return carrier.get("traceparent", "")
 
 
+@functools.lru_cache(maxsize=1024)
 def _origin(parent: str) -> SpanContext | None:
-    """The span context a stored `traceparent` names (None for "" or anything malformed)."""
+    """The span context a stored `traceparent` names (None for "" or anything malformed); a record's
+    steps ask for the same one several times."""
     if not parent:
         return None
     found = trace.get_current_span(_W3C.extract({"traceparent": parent})).get_span_context()
