@@ -64,7 +64,7 @@ NAMES = {"off": "not observed", "twin": "its twin", "on": "observed"}
 
 
 async def bench_observed(
-    off: Server, twin: Server, on: Server, rounds: int = 1500, flows: int = 250
+    off: Server, twin: Server, on: Server, rounds: int = 1500, flows: int = 600
 ) -> dict[str, object]:
     assert on.metrics_port is not None and off.metrics_port is None and twin.metrics_port is None
     servers = {"off": off, "twin": twin, "on": on}
