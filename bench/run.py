@@ -2,7 +2,7 @@
 
     python bench/run.py            # all of them
     python bench/run.py ledger     # any of: gate, notice, retry, signin, ledger, sweep, tokens, holds,
-                                   # replicas, bridge
+                                   # replicas, bridge, observed
     python bench/run.py replicas   # about 1 minute; needs PostgreSQL and haproxy (bench/replicas.py)
 
 Figures (targets from the design notes):
@@ -19,6 +19,9 @@ Figures (targets from the design notes):
 - bridge: a plain tool call through `handoff bridge` ÷ direct (≤ 1.10), and completion → the result
   at the client in front, against the same completion straight to a client (p99 ≤ direct + 20 ms),
   in both eras (bench/bridge.py)
+- observed: the gated call and completion → notice on a server whose metrics are served and scraped
+  and whose every span the OpenTelemetry SDK records, against one without (≤ 1.05 and ≤ 1.10;
+  bench/observed.py)
 - replicas: three replicas on one PostgreSQL behind haproxy, against one process on SQLite: the 2025
   notice and the held 2026 retry with the browser on another replica (p99 ≤ 15 ms, notice ≤ 1.5x one
   process), the ledger on PostgreSQL (≥ 1,000/s), 1,000 waiting sessions all notified (0 lost)
@@ -96,17 +99,29 @@ def pending_rows(n: int, *, expires_at: float) -> list[tuple[object, ...]]:
 class Server:
     """The demo server in its own process, like a real deployment (no shared GIL with the client)."""
 
-    def __init__(self, data: str, retry_wait: float = 25.0, descriptors: int | None = None) -> None:
+    def __init__(
+        self, data: str, retry_wait: float = 25.0, descriptors: int | None = None, *, observed: bool = False
+    ) -> None:
         self.port = free_port()
         self.data = data
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port() if observed else None
+        """Where an observed server (metrics served, every span recorded) serves its metrics."""
+        observing = [] if self.metrics_port is None else [str(self.metrics_port)]
 
         def limit() -> None:  # soft and hard: the server cannot raise it, as in a small container
             if descriptors is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
 
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "server.py"), str(self.port), data, str(retry_wait)],
+            [
+                sys.executable,
+                str(Path(__file__).parent / "server.py"),
+                str(self.port),
+                data,
+                str(retry_wait),
+                *observing,
+            ],
             preexec_fn=limit,
         )
         deadline = time.monotonic() + 30
@@ -208,7 +223,7 @@ async def bench_sweep(records: int = 300_000, rounds: int = 300) -> dict[str, ob
         db = Database(Path(data) / "handoff.db", durable=False)
         # Not due while the server starts and the idle baseline is taken.
         rows = pending_rows(records, expires_at=time.time() + 3600)
-        db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
+        db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,'')", rows))
         server = Server(data)
 
         def count(status: str) -> int:
@@ -508,7 +523,7 @@ async def bench_ledger(n: int = 5000, pending: int = 100_000) -> dict[str, objec
         empty = await _ledger_rate(SqlLedger(Database(Path(tmp) / "a.db"), limits=unlimited), n)
         full_db = Database(Path(tmp) / "b.db")
         rows = pending_rows(pending, expires_at=time.time() + 3600)
-        full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows))
+        full_db.call(lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,'')", rows))
         full = await _ledger_rate(SqlLedger(full_db, limits=unlimited), n)
     print(f"ledger create+complete ({n} pairs, one at a time):")
     print(f"  in-memory ledger (baseline)        {memory:10,.0f} /s")
@@ -594,6 +609,13 @@ async def main(which: list[str]) -> None:
 
                 results["bridge"] = await bench_bridge(servers[0])
                 print()
+            if "observed" in which:
+                from observed import bench_observed
+
+                three = [Server(f"{data}/off"), Server(f"{other}/twin"), Server(f"{other}/on", observed=True)]
+                servers.extend(three)
+                results["observed"] = await bench_observed(*three)
+                print()
             if "holds" in which:
                 with tempfile.TemporaryDirectory() as third:
                     limited = Server(third, retry_wait=120.0, descriptors=1024)
@@ -628,5 +650,17 @@ if __name__ == "__main__":
     anyio.run(
         main,
         sys.argv[1:]
-        or ["gate", "notice", "retry", "signin", "bridge", "ledger", "sweep", "tokens", "holds", "replicas"],
+        or [
+            "gate",
+            "notice",
+            "retry",
+            "signin",
+            "bridge",
+            "ledger",
+            "sweep",
+            "tokens",
+            "holds",
+            "observed",
+            "replicas",
+        ],
     )

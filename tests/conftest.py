@@ -38,6 +38,7 @@ BOTH_STORES = {
     "test_connections",
     "test_signin",
     "test_authserver_floods",
+    "test_tracing",
 }
 
 
@@ -49,6 +50,7 @@ BOTH_FRAMEWORKS = {
     "test_modern_era",
     "test_approvals",
     "test_connections",
+    "test_tracing",
 }
 
 

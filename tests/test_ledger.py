@@ -47,6 +47,53 @@ async def test_record_fields_and_unguessable_ids(make_ledger):
     assert await ledger.get(record.id) == record
 
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def test_a_record_keeps_the_trace_context_of_the_call_that_made_it(make_ledger):
+    ledger = make_ledger()
+    traced = await ledger.create(Draft(principal="alice", kind="secret", key="secret:k", trace=TRACEPARENT))
+    untraced = await ledger.create(draft("bob"))
+    assert (await ledger.get(traced.id)).trace == TRACEPARENT
+    assert (await ledger.finish(traced.id, Status.COMPLETED)).trace == TRACEPARENT
+    assert (await ledger.get(untraced.id)).trace == ""
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_a_database_of_the_previous_schema_migrates_and_keeps_its_records(
+    request, tmp_path: Path, monkeypatch, dialect
+):
+    from handoff._postgres import PostgresDatabase
+    from handoff._sql import MIGRATIONS, schema_version
+
+    def open_db():
+        if dialect == "sqlite":
+            return Database(tmp_path / "ledger.db")
+        return PostgresDatabase(request.getfixturevalue("database_url"))
+
+    steps = MIGRATIONS[dialect]
+    with monkeypatch.context() as patch:
+        patch.setitem(MIGRATIONS, dialect, steps[:2])  # the schema before records kept a trace
+        old = open_db()
+        await old.start()
+        await old.run(
+            lambda tx: tx.execute(
+                "INSERT INTO records (id, principal, kind, params, status, created_at, expires_at) "
+                "VALUES ('r1', 'alice', 'secret', '{}', 'pending', ?, ?)",
+                (time.time(), time.time() + 600),
+            )
+        )
+        await old.stop()
+    db = open_db()
+    await db.start()
+    try:
+        assert await db.run(lambda tx: schema_version(tx, dialect)) == len(steps) == 3
+        record = await SqlLedger(db).get("r1")
+        assert (record.principal, record.status, record.trace) == ("alice", Status.PENDING, "")
+    finally:
+        await db.stop()
+
+
 async def test_a_record_finishes_exactly_once(make_ledger):
     ledger = make_ledger()
     record = await ledger.create(draft())
@@ -158,7 +205,7 @@ async def test_a_large_sweep_goes_in_bounded_batches_and_audits_every_record(tmp
         for i in range(n)
     ]
     handoff.ledger.db.call(
-        lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        lambda c: c.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,'')", rows)
     )
     assert len(await handoff.ledger.expire_due(SWEEP_BATCH)) == SWEEP_BATCH  # one batch at most
     assert await handoff.sweep() == n - SWEEP_BATCH

@@ -32,7 +32,9 @@ from ._entries import Entries
 from ._errors import Busy, ConfigError, RateLimited, StorageUnavailable, VaultError
 from ._gate import Secrets, gate
 from ._health import health_routes
-from ._metrics import Metric, Metrics, counter, gauge
+from ._logs import WOKEN, lifecycle
+from ._logs import configure as configure_logs
+from ._metrics import Metric, Metrics, counter, counters, gauge
 from ._need import (
     APPROVAL_LIFE,
     ApprovalNeed,
@@ -46,8 +48,9 @@ from ._need import (
 from ._notifier import Notifier, written_out
 from ._sessions import DEFAULT_SESSIONS_PER_PRINCIPAL, SessionBounds, Sessions, principal_from
 from ._sql import Database
+from ._tracing import joined, step, traceparent
 from ._web import BodyLimit, BrowserCookie, SecurityHeaders, Web, remote_address
-from .audit import AuditLog, Event
+from .audit import AuditLog, Entry, Event
 from .bus import Bus
 from .eras import Call, StateSealer, SteppedClockCodec
 from .frameworks import Refusal, framework_of, request_of
@@ -443,6 +446,13 @@ class Handoff:
 
     async def open(self, call: Call, need: Need) -> tuple[Record, str]:
         """The pending record for this need of this call (reused while one is pending), and its URL."""
+        parent = traceparent()  # the tool call's: later steps, in other requests, join its trace
+        with step("handoff.link", {"handoff.kind": need.kind}) as span:
+            record = await self._pending_record(call, need, parent)
+            span.set_attribute("handoff.record_id", record.id)
+        return record, self.url_for(record.id)
+
+    async def _pending_record(self, call: Call, need: Need, trace: str) -> Record:
         principal, client_id, tool, remote = call.principal, call.client_id, call.tool, call.remote
         key = need.key(call.invocation)
         record = await self.ledger.latest(principal, key)
@@ -455,6 +465,7 @@ class Handoff:
                         params=need.params(call.invocation),
                         client_id=client_id,
                         key=key,
+                        trace=trace,
                     )
                 )
             except RateLimited as limited:
@@ -476,26 +487,35 @@ class Handoff:
                 detail=key,
             )
             self.metrics.created(record.kind)
-        return record, self.url_for(record.id)
+        return record
 
     async def finish(
-        self, record_id: str, status: Status, *, remote: str | None, value: Value | None = None
+        self,
+        record_id: str,
+        status: Status,
+        *,
+        remote: str | None,
+        value: Value | None = None,
+        trace: str = "",
     ) -> Record:
         """Move a record to its final status, with the value the person gave (if any) and its audit
-        line, as one change (see `Completion`); then tell whoever waits.
+        line, as one change (see `Completion`); then tell whoever waits. `trace` is the record's
+        (its tool call's traceparent), which this step joins.
 
         Of two concurrent submits exactly one stores its value and completes; the other gets
         `TransitionRefused`, and nothing of it is kept.
         """
-        record = await self.completion.finish(record_id, status, value=value, remote=remote)
-        self.metrics.finished(record)
-        await self._tell(record, announced=self.completion.announces)
+        attributes = {"handoff.record_id": record_id, "handoff.status": status.value}
+        with joined("handoff.complete", trace, attributes):
+            record = await self.completion.finish(record_id, status, value=value, remote=remote)
+            self.metrics.finished(record)
+            await self._tell(record, announced=self.completion.announces)
         return record
 
     async def complete_with_secret(self, record: Record, value: str, *, remote: str | None) -> Record:
         """Store the value and complete the record, once: a second submit finds it completed."""
         given = Value(record.principal, record.params["name"], value)
-        return await self.finish(record.id, Status.COMPLETED, remote=remote, value=given)
+        return await self.finish(record.id, Status.COMPLETED, remote=remote, value=given, trace=record.trace)
 
     async def _tell(self, record: Record, *, announced: bool = False) -> None:
         """Wake whoever waits on `record`, here and on other replicas (unless the completion's own
@@ -549,9 +569,12 @@ class Handoff:
             return record
         async with self.holds.hold():
             self.metrics.held.inc()
-            woken = await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+            with joined("handoff.wake", record.trace, {"handoff.record_id": record_id}) as span:
+                woken = await self.bus.wait(record_id, self.wait_timeout if timeout is None else timeout)
+                span.set_attribute("handoff.woken", woken is not None)
         if woken is not None:
             self.metrics.since_completion(self.metrics.completion_to_wake, woken)
+            lifecycle(Entry(time.time(), WOKEN, woken.principal, woken.client_id, woken.id))
         record = await self.ledger.get(record_id)
         return None if record.pending else record
 
@@ -740,9 +763,11 @@ class Handoff:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Serving: the file descriptor limit raised for held waits, the store connected (and, on SQLite,
-        claimed for this process), the bus listening, then the expiry sweeper."""
+        """Serving: the file descriptor limit raised for held waits, the log's format as
+        HANDOFF_LOG_FORMAT says, the store connected (and, on SQLite, claimed for this process), the
+        bus listening, then the expiry sweeper."""
         raise_descriptor_limit()
+        configure_logs()  # HANDOFF_LOG_FORMAT, when set
         await self.store.start()
         try:
             async with anyio.create_task_group() as tg:
@@ -796,7 +821,4 @@ class Handoff:
         )
         throttle = getattr(self.browser, "throttle", None)
         if isinstance(throttle, Throttle):
-            for result, count in throttle.tally.items():
-                yield counter(
-                    "handoff_signin_tries", "Password sign-ins, by result.", count, {"result": result}
-                )
+            yield counters("handoff_signin_tries", "Password sign-ins, by result.", "result", throttle.tally)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import hmac
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .ledger import Record
 
-__all__ = ["Metric", "Metrics", "counter", "gauge"]
+__all__ = ["Metric", "Metrics", "counter", "counters", "gauge"]
 
 QUICK = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Buckets of a step that takes milliseconds (completion → notice, → the held retry waking)."""
@@ -131,6 +131,14 @@ class _Reader(Collector):
 def counter(name: str, documentation: str, value: float, labels: dict[str, str] | None = None) -> Metric:
     family = CounterMetricFamily(name, documentation, labels=list(labels or {}))
     family.add_metric(list((labels or {}).values()), value)
+    return family
+
+
+def counters(name: str, documentation: str, label: str, values: Mapping[str, float]) -> Metric:
+    """One counter family with a sample per value of `label` (a family is named once in an exposition)."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in values.items():
+        family.add_metric([value], count)
     return family
 
 

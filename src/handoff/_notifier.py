@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._logs import NOTIFIED, lifecycle
+from ._tracing import Attributes, joined
+from .audit import Entry
 from .ledger import Record, Status
 
 if TYPE_CHECKING:
@@ -70,13 +73,17 @@ class Notifier:
         entry = self._watching.pop(record.id, None)
         if entry is None or record.status not in _NOTIFY:
             return
-        for session in entry[0]:
-            try:
-                await session.send_elicit_complete(record.id)
-                if self.metrics is not None:
-                    self.metrics.since_completion(self.metrics.completion_to_notice, record)
-            except Exception:  # the client may be gone; it can still retry on its own
-                logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        attributes: Attributes = {"handoff.record_id": record.id, "handoff.sessions": len(entry[0])}
+        with joined("handoff.notice", record.trace, attributes):
+            for session in entry[0]:
+                try:
+                    await session.send_elicit_complete(record.id)
+                    if self.metrics is not None:
+                        self.metrics.since_completion(self.metrics.completion_to_notice, record)
+                except Exception:  # the client may be gone; it can still retry on its own
+                    logger.debug("completion notice for %s… not delivered", record.id[:8], exc_info=True)
+        told = f"{len(entry[0])} session{'s' if len(entry[0]) > 1 else ''}"
+        lifecycle(Entry(time.time(), NOTIFIED, record.principal, record.client_id, record.id, detail=told))
 
     def _prune(self) -> None:
         now = time.time()

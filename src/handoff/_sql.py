@@ -225,9 +225,15 @@ CREATE INDEX IF NOT EXISTS records_by_completion ON records (completed_at);
 """
 """Version 2: what finished since a moment, read by a replica catching up after its bus reconnects."""
 
+_V3 = """
+ALTER TABLE records ADD COLUMN trace TEXT NOT NULL DEFAULT ''
+"""
+"""Version 3: the W3C traceparent of the tool call that made the link, so that the browser's steps and
+the retry they wake join its trace ("" when nothing traced the call)."""
+
 MIGRATIONS: dict[str, list[str]] = {
-    "sqlite": [_SQLITE_V1, _V2],
-    "postgresql": [_POSTGRESQL_V1, _V2],
+    "sqlite": [_SQLITE_V1, _V2, _V3],
+    "postgresql": [_POSTGRESQL_V1, _V2, _V3],
 }
 """Schema steps by dialect; version N is the first N steps. Never edit a step that shipped: add one."""
 

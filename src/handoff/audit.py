@@ -5,14 +5,12 @@ from __future__ import annotations
 import abc
 import enum
 import json
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+from ._logs import lifecycle
 from ._sql import Database, Tx
-
-logger = logging.getLogger("handoff.audit")
 
 
 class Event(enum.StrEnum):
@@ -31,7 +29,8 @@ class Event(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Entry:
-    """One audit line. `detail` is a short reason code or a validation message, never a value."""
+    """One audit line (and one log line, see `handoff._logs`). `detail` is a short reason code or a
+    validation message, never a value."""
 
     at: float
     event: str
@@ -52,10 +51,9 @@ _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
 def say(entries: Sequence[Entry]) -> None:
-    """Log audit lines already kept (a sweep's thousands cost nothing when no one listens)."""
-    if logger.isEnabledFor(logging.INFO):
-        for entry in entries:
-            logger.info("%s", entry.as_json())
+    """Log audit lines already kept, one lifecycle line each (nothing when no one listens)."""
+    for entry in entries:
+        lifecycle(entry)
 
 
 class AuditLog(abc.ABC):

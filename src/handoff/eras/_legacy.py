@@ -47,7 +47,7 @@ class LegacyEra:
                 # The client said no: it knows, so no completion notice tells it of a step never begun.
                 handoff.notifier.unwatch(record.id, call.request.session)
                 status = Status.DECLINED if answer.action == "decline" else Status.CANCELLED
-                record = await handoff.finish(record.id, status, remote=None)
+                record = await handoff.finish(record.id, status, remote=None, trace=record.trace)
                 await call.refuse(record, need)
             try:
                 finished = await handoff.hold(record.id)

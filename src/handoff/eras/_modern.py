@@ -194,5 +194,5 @@ async def _apply_answer(call: Call, record: Record, answer: Any, state: State) -
         return
     await _claim(call.handoff, call, state)
     status = Status.DECLINED if action == "decline" else Status.CANCELLED
-    finished = await call.handoff.finish(record.id, status, remote=call.remote)
+    finished = await call.handoff.finish(record.id, status, remote=call.remote, trace=record.trace)
     await call.refuse(finished, call.handoff.needs[f"{record.kind}:{record.params['name']}"])

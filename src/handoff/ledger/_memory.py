@@ -37,6 +37,7 @@ class MemoryLedger:
             expires_at=t + (self.ttl if ttl is None else ttl),
             client_id=draft.client_id,
             key=draft.key,
+            trace=draft.trace,
         )
         self._records[record.id] = record
         self._latest[(record.principal, record.key)] = record.id

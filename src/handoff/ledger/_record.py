@@ -46,6 +46,8 @@ class Record:
     completed_at: float | None = None
     key: str = ""
     acknowledged: bool = False
+    trace: str = ""
+    """The W3C traceparent of the tool call that made the link ("" when nothing traced it)."""
 
     @property
     def pending(self) -> bool:
@@ -92,6 +94,8 @@ class Draft:
     client_id: str | None = None
     key: str = ""
     """What the record is for (say `secret:github_token`), to find the latest one for a need."""
+    trace: str = ""
+    """The W3C traceparent of the tool call asking (see `handoff._tracing`)."""
 
 
 class Ledger(Protocol):

@@ -11,7 +11,8 @@ from .._sql import Database, Rows, Tx
 from ._record import CLOCK_SKEW, FINAL_STATUSES, Draft, Limits, Record, Status, new_record_id, now
 
 _COLUMNS = (
-    "id, principal, client_id, kind, params, status, created_at, expires_at, completed_at, key, acknowledged"
+    "id, principal, client_id, kind, params, status, created_at, expires_at, completed_at, key, "
+    "acknowledged, trace"
 )
 
 
@@ -28,6 +29,7 @@ def _row(row: tuple[Any, ...]) -> Record:
         completed_at=row[8],
         key=row[9],
         acknowledged=bool(row[10]),
+        trace=row[11],
     )
 
 
@@ -112,9 +114,10 @@ class SqlLedger:
                 expires_at=t + life,
                 client_id=draft.client_id,
                 key=draft.key,
+                trace=draft.trace,
             )
             await tx.send(
-                f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (
                     record.id,
                     record.principal,
@@ -126,6 +129,7 @@ class SqlLedger:
                     record.expires_at,
                     None,
                     record.key,
+                    record.trace,
                 ),
             )
             return record

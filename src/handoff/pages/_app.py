@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .._errors import RecordNotFound, StorageUnavailable
 from .._i18n import Language
 from .._i18n import gettext as _
+from .._tracing import Attributes, joined, step
 from .._web import BodyLimit, SameOriginForms, SecurityHeaders, Web, message, remote_address, render
 from ..audit import Event
 from ..identity._login import PAGE_SIGN_IN_LIFE, PasswordLogin, SignInRefused, page_sign_in
@@ -45,6 +46,10 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         record = await _record(request)
         if isinstance(record, Response):
             return record
+        with joined("handoff.page", record.trace, _about(record, "show")):
+            return await _show(request, record)
+
+    async def _show(request: Request, record: Record) -> Response:
         if (asking := page_sign_in(handoff.browser, web)) is not None:
             return await _sign_in_form(asking, request, record)
         user = await handoff.browser.current(request)
@@ -56,6 +61,10 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
         record = await _record(request)
         if isinstance(record, Response):
             return record
+        with joined("handoff.page", record.trace, _about(record, "submit")):
+            return await _submit(request, record)
+
+    async def _submit(request: Request, record: Record) -> Response:
         form = await request.form()
         token = form.get("csrf")
         if (asking := page_sign_in(handoff.browser, web)) is not None:
@@ -63,7 +72,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
                 return await _sign_in_here(asking, request, record, form)
             # On plain http the form itself says who signed in for this record, in this browser.
             user = web.cookie.signed_in_user(request, token, f"record:{record.id}")
-            if user != record.principal:
+            if not _same_person(record, user):
                 return await _stale(request, record)
         else:
             user = await handoff.browser.current(request)
@@ -149,7 +158,7 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
 
     async def _refusal(request: Request, record: Record, user: str, *, here: bool = False) -> Response | None:
         """Why `user` sees nothing of this record (it is someone else's, or it ended), or None."""
-        if user != record.principal:
+        if not _same_person(record, user):
             handoff.metrics.outcome(record.kind, "refused_identity")
             await handoff.audit.write(
                 Event.IDENTITY_MISMATCH,
@@ -226,6 +235,18 @@ def build_pages(handoff: Handoff, web: Web) -> Starlette:
     app.router.redirect_slashes = False  # its redirects would echo the Host header
     app.state.web = web
     return app
+
+
+def _about(record: Record, action: str) -> Attributes:
+    return {"handoff.kind": record.kind, "handoff.record_id": record.id, "handoff.page.action": action}
+
+
+def _same_person(record: Record, user: str | None) -> bool:
+    """Whether the browser's `user` is the one the record was made for (the span says which, not who)."""
+    with step("handoff.identity", {"handoff.record_id": record.id}, current=False) as span:
+        same = user == record.principal
+        span.set_attribute("handoff.identity.same", same)
+        return same
 
 
 def _unknown(request: Request) -> Response:

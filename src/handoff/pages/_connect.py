@@ -207,7 +207,11 @@ async def callback(handoff: Handoff, request: Request) -> Response:
     name, kept = handoff.connections.entry(provider.name, tokens)
     try:
         await handoff.finish(
-            record.id, Status.COMPLETED, remote=remote, value=Value(record.principal, name, kept)
+            record.id,
+            Status.COMPLETED,
+            remote=remote,
+            value=Value(record.principal, name, kept),
+            trace=record.trace,
         )
     except TransitionRefused as refused:
         return ended(request, refused.status)
@@ -237,7 +241,7 @@ async def _finish_quietly(
     handoff: Handoff, record: Record, status: Status, remote: str | None, detail: str | None = None
 ) -> None:
     try:
-        await handoff.finish(record.id, status, remote=remote)
+        await handoff.finish(record.id, status, remote=remote, trace=record.trace)
     except TransitionRefused:
         return
     if detail:

@@ -39,7 +39,7 @@ async def conclude(
     """End the record with the person's choice and say so (`text`, or what it says of the record as
     it ended); a record that already ended says that."""
     try:
-        done = await handoff.finish(record.id, status, remote=remote_address(request))
+        done = await handoff.finish(record.id, status, remote=remote_address(request), trace=record.trace)
     except TransitionRefused as refused:
         return ended(request, refused.status)
     said = text(done) if callable(text) else text
