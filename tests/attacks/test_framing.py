@@ -68,7 +68,11 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
             weather.url,
             data={"csrf": weather_page.csrf or "", "value": "wk_FramingTestKey00", "action": "save"},
         ),
-        "record, no longer active": await answered(alice, weather.url),
+        "record, saved, visited again": await answered(alice, weather.url),
+        "approval, denied": await alice.http.post(
+            payment.url, data={"csrf": (await alice.open(payment.url)).csrf or "", "action": "deny"}
+        ),
+        "record, no longer active": await answered(alice, payment.url),
         "record, form from another port": await alice.http.post(
             payment.url, data={"action": "approve"}, headers={"sec-fetch-site": "same-site"}
         ),
@@ -103,6 +107,8 @@ async def test_every_page_and_every_error_sends_the_headers(running, browsers):
         "record, too large": 413,
         "record, wrong method": 405,
         "record, saved": 200,
+        "record, saved, visited again": 200,
+        "approval, denied": 200,
         "record, no longer active": 410,
         "record, form from another port": 403,
         "consent, its own sign-in": 200,
