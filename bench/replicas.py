@@ -644,6 +644,9 @@ async def figure_many(
         f"16 browser tabs at a time); last notice {everyone:.2f} s after the first POST"
     )
     show("POST sent → notice, under that load", lat)
+    if failed:
+        answers = sorted({f.rsplit(" ", 1)[1] for f in failed})
+        print(f"  refused with HTTP {', '.join(answers)}; e.g. record {failed[0]}")
     if lost:
         where = sorted({w.replica for w in lost})
         print(f"  lost, by the session's replica: {where}; e.g. record {lost[0].record[:8]}…")

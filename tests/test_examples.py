@@ -85,13 +85,14 @@ def shell_env(port: int) -> dict[str, str]:
 
 
 @contextmanager
-def serving(clone: Path, example: str) -> Iterator[str]:
-    """The example started with its run line, exactly as written, from the clone's folder; its origin."""
+def serving(clone: Path, example: str, **env: str) -> Iterator[str]:
+    """The example started with its run line, exactly as written, from the clone's folder (with `env`
+    set beforehand, as a person's shell might have it); its origin."""
     port = free_port()
     process = subprocess.Popen(
         ["bash", "-c", run_lines(example)["Run"]],
         cwd=clone,
-        env=shell_env(port),
+        env={**shell_env(port), **env},
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # the shell and the Python it starts stop together
@@ -354,3 +355,39 @@ async def test_a_server_on_stdio_is_refused_what_it_cannot_do(tmp_path):
         )
         with pytest.raises(ConfigError, match=f"cannot serve the pages on 127.0.0.1:{port}"):
             await local.serve_stdio(mcp)
+
+
+async def test_the_traced_server_example_sends_one_trace_per_round_trip_to_a_collector(tmp_path):
+    """examples/traced_server.py, run as its header says, with a collector listening where
+    OTEL_EXPORTER_OTLP_ENDPOINT says: the tool call's trace holds handoff's link, and the browser's
+    page and completion join it."""
+    import anyio
+    from _otlp import Collector
+
+    wanted = {"handoff.link", "handoff.page", "handoff.complete", "handoff.notice"}
+    with Collector() as collector:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        with serving(fresh_copy(tmp_path), "traced_server.py", **env) as origin:
+            browser = ScriptedBrowser(origin)
+            async with user_client(f"{origin}/mcp", browser, "alice", password=EXAMPLE_PASSWORD) as (
+                client,
+                notices,
+            ):
+                with pytest.raises(MCPError) as caught:
+                    await client.call_tool("forecast", {"city": "Oslo"})
+                elicitation = caught.value.data["elicitations"][0]
+                page = await browser.open(elicitation["url"])
+                saved = await browser.submit(page, {"value": "wk_traced_5678", "action": "save"})
+                assert not isinstance(saved, str) and saved.title == "Saved"
+                assert await notices.wait_for(elicitation["elicitationId"])
+                assert text_of(await client.call_tool("forecast", {"city": "Oslo"})).endswith("…5678)")
+            spans = await anyio.to_thread.run_sync(collector.wait_for, wanted)
+    assert wanted <= {s.name for s in spans}, sorted({s.name for s in spans})
+    assert {s.service for s in spans} == {"weather-and-payments"}
+    (link,) = [s for s in spans if s.name == "handoff.link"]
+    call = next(s for s in spans if s.span_id == link.parent_id)  # the SDK's tools/call span
+    assert "tools/call" in call.name and call.trace_id == link.trace_id
+    for name in wanted - {"handoff.link"}:
+        for span in (s for s in spans if s.name == name):
+            assert link.trace_id in (span.trace_id, *span.links), (name, span)
+    assert not any("wk_traced_5678" in value for s in spans for value in s.attributes.values())

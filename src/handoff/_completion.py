@@ -143,7 +143,7 @@ class SqlCompletion:
             return expired
 
         entries: list[Entry] = []
-        expired = await self.db.bulk(sweep)
+        expired = await self.db.bulk(sweep, redone=True)  # lost to a power cut, they expire again
         say(entries)
         return expired
 

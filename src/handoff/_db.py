@@ -112,6 +112,7 @@ class SQLiteDatabase:
         """`durable=False` (`synchronous=NORMAL`) trades the last commits before a power cut for speed:
         for tests and benchmarks, never for a server whose pages promise "Saved"."""
         self.path = Path(path)
+        self.durable = durable
         if str(path) != ":memory:":
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,8 +183,18 @@ class SQLiteDatabase:
     async def transaction(self, step: Step[T]) -> T:
         return self.now(step, transaction=True)
 
-    async def bulk(self, step: Step[T]) -> T:
-        return await anyio.to_thread.run_sync(lambda: self.now(step, transaction=True))
+    async def bulk(self, step: Step[T], *, redone: bool = False) -> T:
+        if not (redone and self.durable):
+            return await anyio.to_thread.run_sync(lambda: self.now(step, transaction=True))
+
+        def relaxed(conn: sqlite3.Connection) -> T:
+            conn.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: the commit does not fsync
+            try:
+                return _run(conn, step, True)
+            finally:
+                conn.execute("PRAGMA synchronous=FULL")
+
+        return await anyio.to_thread.run_sync(lambda: self.call(relaxed))
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         # One process serves from a SQLite file (`serve` makes sure), so a lock of this process will do.

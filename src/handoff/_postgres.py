@@ -296,13 +296,13 @@ class PostgresDatabase:
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self.unreachable(exc) from exc
 
-    async def transaction(self, step: Step[T]) -> T:
+    async def transaction(self, step: Step[T], *, redone: bool = False) -> T:
         pool = await self._ready()
         psycopg, psycopg_pool = _import()
         for attempt in range(_RETRIES + 1):
             try:
                 async with self._connection(pool) as conn:
-                    return await _in_transaction(conn, step)
+                    return await _in_transaction(conn, step, redone=redone)
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES:
                     raise
@@ -310,8 +310,8 @@ class PostgresDatabase:
                 raise self.unreachable(exc) from exc
         raise AssertionError("unreachable")
 
-    async def bulk(self, step: Step[T]) -> T:
-        return await self.transaction(step)  # the wait is the server's; the event loop stays free
+    async def bulk(self, step: Step[T], *, redone: bool = False) -> T:
+        return await self.transaction(step, redone=redone)  # the wait is the server's, not the loop's
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -348,17 +348,22 @@ class PostgresDatabase:
             await pool.close()
 
 
-async def _in_transaction(conn: psycopg.AsyncConnection[Any], step: Step[T]) -> T:
+async def _in_transaction(conn: psycopg.AsyncConnection[Any], step: Step[T], *, redone: bool = False) -> T:
     """Run `step` in one transaction, pipelined where this libpq can (14 and later): BEGIN travels
     with the first statement that waits for an answer, and what `Tx.send` queued with the COMMIT, so
     a transaction whose writes need no answer costs two round trips whatever their number."""
     psycopg, _ = _import()
+    relax = "SET LOCAL synchronous_commit TO OFF"  # a `redone` batch's commit does not wait for the WAL
     if not psycopg.Pipeline.is_supported():
         async with conn.transaction():
+            if redone:
+                await conn.execute(relax)
             return await step(_PostgresTx(conn))
     try:
         async with conn.pipeline() as pipeline:
             await conn.execute("BEGIN")
+            if redone:
+                await conn.execute(relax)
             try:
                 result = await step(_PostgresTx(conn, pipeline))
             except BaseException:

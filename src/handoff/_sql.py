@@ -80,8 +80,10 @@ class Database(Protocol):
         """Run `step` in one transaction: all of it is kept, or (on any exception) none of it."""
         ...
 
-    async def bulk(self, step: Step[T]) -> T:
-        """Like `transaction`, for a longer batch (a sweep) that must not hold up the event loop."""
+    async def bulk(self, step: Step[T], *, redone: bool = False) -> T:
+        """Like `transaction`, for a longer batch (a sweep) that must not hold up the event loop.
+        `redone`: a batch that is simply done again when lost (a sweep's expiries, whose records stay
+        overdue), so its commit does not wait for the disk; a power cut may undo it, never half of it."""
         ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
