@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -85,6 +86,10 @@ class SQLiteTx:
 
     async def lock(self, name: str) -> None:
         return None  # BEGIN IMMEDIATE has let one writer in already
+
+
+_HOLDER_WAITS = 100
+"""Times (10 ms apart) a refused server reads the serving one's pid before saying it does not know it."""
 
 
 def _run(conn: sqlite3.Connection, step: Step[T], transaction: bool) -> T:
@@ -213,7 +218,13 @@ class SQLiteDatabase:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            other = ""
+            for _ in range(_HOLDER_WAITS):  # the holder writes its pid just after taking the lock
+                other = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                if other:
+                    break
+                time.sleep(0.01)
+            other = other or "another process"
             os.close(fd)
             raise ServedElsewhere(
                 f"another handoff server (pid {other}) is serving from {self.path}; several processes "
